@@ -1,0 +1,126 @@
+use std::sync::Arc;
+
+use rustls::client::UnbufferedClientConnection;
+use rustls::client::{ClientConnectionData, EarlyDataError};
+use rustls::pki_types::ServerName;
+use rustls::unbuffered::{
+    ConnectionState, EncryptError, ReadEarlyData, ReadTraffic, UnbufferedStatus,
+};
+use rustls::ClientConfig;
+
+use super::{LlConnection, Side, Stop, MAX_ENCRYPT_CHUNK};
+use crate::outgoing::WriteError;
+use crate::status::{AppData, EarlyDataOutcome};
+use crate::storage::Storage;
+use crate::{Error, IncomingTls, OutgoingTls};
+
+/// A TLS client over caller-managed buffers.
+pub type LlClientConnection = LlConnection<UnbufferedClientConnection>;
+
+impl super::sealed::Sealed for UnbufferedClientConnection {}
+
+impl Side for UnbufferedClientConnection {
+    type Data = ClientConnectionData;
+
+    fn process_tls_records<'c, 'i>(
+        &'c mut self,
+        incoming_tls: &'i mut [u8],
+    ) -> UnbufferedStatus<'c, 'i, ClientConnectionData> {
+        (**self).process_tls_records(incoming_tls)
+    }
+
+    fn app_data<'a>(records: ReadTraffic<'a, 'a, ClientConnectionData>) -> AppData<'a> {
+        AppData::client(records)
+    }
+
+    fn early_data<'a>(
+        _: ReadEarlyData<'a, 'a, ClientConnectionData>,
+        _: &'a mut usize,
+    ) -> Option<AppData<'a>> {
+        // Only servers receive early data; rustls never returns this state to
+        // a client.
+        None
+    }
+}
+
+impl LlConnection<UnbufferedClientConnection> {
+    /// A client connecting to `server_name`. Nothing is sent until the first
+    /// `process` (or `encrypt_early_data`) call.
+    pub fn new(config: Arc<ClientConfig>, server_name: ServerName<'static>) -> Result<Self, Error> {
+        let conn = UnbufferedClientConnection::new(config, server_name).map_err(Error::tls)?;
+        Ok(Self::from_rustls(conn))
+    }
+
+    /// Encrypts 0-RTT early data right after the ClientHello, when resuming a
+    /// session whose ticket allows it. Returns how many bytes were taken (at
+    /// most what the ticket allows); `Ok(0)` when early data is not possible.
+    ///
+    /// It MUST be called before the first `process`: early data travels in
+    /// the first flight. The server may still reject it, in which case the
+    /// caller sends it again as normal data after the handshake.
+    pub fn encrypt_early_data<I: Storage, O: Storage>(
+        &mut self,
+        early_data: &[u8],
+        incoming_tls: &mut IncomingTls<I>,
+        outgoing_tls: &mut OutgoingTls<O>,
+    ) -> Result<usize, Error> {
+        if self.run(incoming_tls, outgoing_tls, true)? != Stop::Transmit {
+            return Ok(0);
+        }
+        let UnbufferedStatus { state, .. } =
+            self.conn.process_tls_records(incoming_tls.filled_mut());
+        let Ok(ConnectionState::TransmitTlsData(mut transmit)) = state else {
+            return Ok(0);
+        };
+        let Some(mut early) = transmit.may_encrypt_early_data() else {
+            return Ok(0);
+        };
+        // rustls counts the allowance down before it checks the room, so a
+        // retry after `InsufficientSize` would lose early-data allowance:
+        // make room for the worst case (many small fragments) up front.
+        let chunk = &early_data[..early_data.len().min(MAX_ENCRYPT_CHUNK)];
+        if let Err(error) = outgoing_tls.reserve(2 * chunk.len() + 1024) {
+            self.failed = Some(error.clone());
+            return Err(error);
+        }
+        let before = outgoing_tls.len();
+        let result = outgoing_tls.write_with(|buf| match early.encrypt(chunk, buf) {
+            Ok(num_bytes) => Ok(num_bytes),
+            Err(EarlyDataError::Encrypt(EncryptError::InsufficientSize(e))) => {
+                Err(WriteError::InsufficientSize(e.required_size))
+            }
+            Err(EarlyDataError::Encrypt(EncryptError::EncryptExhausted)) => {
+                Err(WriteError::Failed(Error::EncryptExhausted))
+            }
+            // Nothing left of the ticket's allowance.
+            Err(_) => Ok(0),
+        });
+        if let Err(error) = result {
+            self.failed = Some(error.clone());
+            return Err(error);
+        }
+        // rustls takes only what the ticket allows without saying how much:
+        // count the plaintext in the records it just wrote.
+        let taken = tls13_plaintext_len(&outgoing_tls.filled()[before..]);
+        if taken > 0 {
+            self.early_data = match self.early_data {
+                EarlyDataOutcome::Sent(n) => EarlyDataOutcome::Sent(n + taken),
+                _ => EarlyDataOutcome::Sent(taken),
+            };
+        }
+        Ok(taken)
+    }
+}
+
+/// Plaintext bytes carried by a run of TLS 1.3 records (each holds the
+/// content-type byte and a 16-byte AEAD tag besides the data; every TLS 1.3
+/// suite has a 16-byte tag).
+fn tls13_plaintext_len(mut records: &[u8]) -> usize {
+    let mut total = 0;
+    while records.len() >= 5 {
+        let len = usize::from(u16::from_be_bytes([records[3], records[4]]));
+        total += len.saturating_sub(17);
+        records = &records[(5 + len).min(records.len())..];
+    }
+    total
+}

@@ -1,0 +1,202 @@
+//! The one error type of the connection layer.
+
+use core::fmt;
+use std::io;
+
+use rustls::{AlertDescription, CertificateError, InvalidMessage};
+
+/// Why a connection failed.
+///
+/// Every variant is final: once a connection method has returned an error, the
+/// connection is dead and the caller should transmit what is left in its
+/// `OutgoingTls` (the fatal alert) and close the transport.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub enum Error {
+    /// rustls rejected the peer's data, or the peer sent a fatal alert.
+    ///
+    /// `alert_sent` is the fatal alert lltls flushed to the outgoing buffer in
+    /// response, when it is known.
+    Tls {
+        /// The error rustls reported.
+        error: rustls::Error,
+        /// The alert queued for the peer, if one was.
+        alert_sent: Option<AlertDescription>,
+    },
+    /// The peer needs more buffered TLS data than the incoming buffer may hold:
+    /// a handshake message or record larger than the protocol allows.
+    IncomingLimit {
+        /// Bytes the buffer already held when it ran out of room.
+        buffered: usize,
+        /// The buffer's limit at that point.
+        limit: usize,
+    },
+    /// A caller-provided fixed-size buffer is too small for what must go in it.
+    BufferTooSmall {
+        /// Size needed.
+        required_size: usize,
+        /// Size available.
+        capacity: usize,
+    },
+    /// The transport reached end-of-file before the peer sent `close_notify`:
+    /// the data may have been truncated by an attacker or a crash.
+    UnexpectedEof {
+        /// Whether the handshake had completed.
+        handshaking: bool,
+    },
+    /// The traffic keys may not encrypt any more records (TLS 1.2 sequence
+    /// number exhaustion); rustls queued a `close_notify` instead.
+    EncryptExhausted,
+}
+
+impl Error {
+    pub(crate) fn tls(error: rustls::Error) -> Self {
+        let alert_sent = alert_for(&error);
+        Self::Tls { error, alert_sent }
+    }
+
+    /// The alert the peer sent, when the connection ended with one.
+    pub fn alert_received(&self) -> Option<AlertDescription> {
+        match self {
+            Self::Tls {
+                error: rustls::Error::AlertReceived(alert),
+                ..
+            } => Some(*alert),
+            _ => None,
+        }
+    }
+
+    /// The rustls error behind this one, if any.
+    pub fn rustls_error(&self) -> Option<&rustls::Error> {
+        match self {
+            Self::Tls { error, .. } => Some(error),
+            _ => None,
+        }
+    }
+}
+
+/// The alert rustls sends for the errors whose alert it fixes by type.
+///
+/// rustls does not expose which alert it queued; these mappings are public
+/// (`From<CertificateError>`, `From<InvalidMessage>`) and are the ones it uses.
+fn alert_for(error: &rustls::Error) -> Option<AlertDescription> {
+    use rustls::Error as E;
+    match error {
+        E::InvalidCertificate(e) => Some(AlertDescription::from(e.clone())),
+        E::InvalidMessage(e) => Some(AlertDescription::from(e.clone())),
+        E::DecryptError => Some(AlertDescription::BadRecordMac),
+        E::NoCertificatesPresented => Some(AlertDescription::CertificateRequired),
+        E::PeerIncompatible(_) => Some(AlertDescription::HandshakeFailure),
+        _ => None,
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Tls { error, alert_sent } => {
+                match error {
+                    rustls::Error::AlertReceived(alert) => {
+                        write!(f, "peer sent fatal alert {}", alert_name(*alert))?
+                    }
+                    rustls::Error::InvalidCertificate(e) => {
+                        write!(f, "invalid peer certificate: {}", certificate_reason(e))?
+                    }
+                    rustls::Error::InvalidMessage(InvalidMessage::MessageTooLarge) => {
+                        f.write_str("peer sent a record larger than the protocol allows")?
+                    }
+                    rustls::Error::InvalidMessage(e) => write!(f, "peer sent an invalid message: {e:?}")?,
+                    rustls::Error::PeerMisbehaved(e) => write!(f, "peer misbehaved: {e:?}")?,
+                    rustls::Error::DecryptError => {
+                        f.write_str("cannot decrypt peer's record: corrupt or forged")?
+                    }
+                    other => write!(f, "{other}")?,
+                }
+                if let Some(alert) = alert_sent {
+                    write!(f, " (sent fatal alert {})", alert_name(*alert))?;
+                }
+                Ok(())
+            }
+            Self::IncomingLimit { buffered, limit } => write!(
+                f,
+                "peer needs more than {limit}B of buffered TLS data ({buffered}B held): message too large"
+            ),
+            Self::BufferTooSmall {
+                required_size,
+                capacity,
+            } => write!(
+                f,
+                "cannot fit {required_size}B in a fixed buffer of {capacity}B"
+            ),
+            Self::UnexpectedEof { handshaking: true } => {
+                f.write_str("peer closed the connection during the handshake")
+            }
+            Self::UnexpectedEof { handshaking: false } => {
+                f.write_str("peer closed the connection without sending close_notify")
+            }
+            Self::EncryptExhausted => f.write_str("cannot encrypt more records with these keys"),
+        }
+    }
+}
+
+fn certificate_reason(e: &CertificateError) -> String {
+    match e {
+        CertificateError::NotValidForNameContext {
+            expected,
+            presented,
+        } => format!(
+            "not valid for {expected:?} (valid for {})",
+            presented.join(", ")
+        ),
+        CertificateError::NotValidForName => "not valid for the requested name".into(),
+        CertificateError::UnknownIssuer => "issued by an unknown certificate authority".into(),
+        CertificateError::ExpiredContext { time, not_after } => format!(
+            "expired (not after {}s since the epoch, now {}s)",
+            not_after.as_secs(),
+            time.as_secs()
+        ),
+        CertificateError::NotValidYetContext { time, not_before } => format!(
+            "not valid yet (not before {}s since the epoch, now {}s)",
+            not_before.as_secs(),
+            time.as_secs()
+        ),
+        CertificateError::Revoked => "revoked".into(),
+        other => format!("{other:?}"),
+    }
+}
+
+/// `bad_certificate` style names, as RFC 8446 spells them.
+pub(crate) fn alert_name(alert: AlertDescription) -> String {
+    let debug = format!("{alert:?}");
+    let mut out = String::with_capacity(debug.len() + 4);
+    for (i, c) in debug.chars().enumerate() {
+        if c.is_ascii_uppercase() {
+            if i > 0 {
+                out.push('_');
+            }
+            out.push(c.to_ascii_lowercase());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Self::Tls { error, .. } => Some(error),
+            _ => None,
+        }
+    }
+}
+
+impl From<Error> for io::Error {
+    fn from(error: Error) -> Self {
+        let kind = match &error {
+            Error::UnexpectedEof { .. } => io::ErrorKind::UnexpectedEof,
+            _ => io::ErrorKind::InvalidData,
+        };
+        io::Error::new(kind, error)
+    }
+}

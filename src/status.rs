@@ -1,0 +1,170 @@
+//! What the connection tells its caller to do next.
+
+use rustls::pki_types::CertificateDer;
+use rustls::unbuffered::{ReadEarlyData, ReadTraffic};
+use rustls::{
+    client::ClientConnectionData, server::ServerConnectionData, NamedGroup, ProtocolVersion,
+    SupportedCipherSuite,
+};
+
+use crate::Error;
+
+/// The caller's next duty, returned by `process`.
+///
+/// Which rustls [`ConnectionState`](rustls::unbuffered::ConnectionState) each
+/// variant comes from:
+///
+/// | variant | rustls state |
+/// |---|---|
+/// | `MustTransmitTlsData` | `TransmitTlsData` (after the `EncodeTlsData` that filled the buffer), or blocked with bytes pending |
+/// | `NeedsMoreTlsData` | `BlockedHandshake`, or `WriteTraffic` with a partial record buffered |
+/// | `AppDataAvailable` | `ReadTraffic` |
+/// | `EarlyDataAvailable` | `ReadEarlyData` (server) |
+/// | `HandshakeComplete` | first `WriteTraffic` once `is_handshaking()` is false |
+/// | `PeerClosed` | `PeerClosed` |
+/// | `Closed` | `Closed` |
+///
+/// `HandshakeComplete` and `PeerClosed` are edge-triggered: each is returned
+/// once. The others are level-triggered: they are returned again until the
+/// caller has done what they ask.
+#[must_use]
+#[non_exhaustive]
+#[derive(Debug)]
+pub enum Status<'a> {
+    /// The connection cannot progress until the peer receives what is in
+    /// `OutgoingTls` (and, possibly, answers). The caller MUST transmit
+    /// `outgoing_tls.filled()`, then read more input if `wants_read()`.
+    MustTransmitTlsData,
+    /// Nothing to send; the connection needs more bytes from the peer. The
+    /// caller MUST read into `incoming_tls.unfilled()` (the connection made
+    /// room) and call `advance`, or report EOF with `handle_eof`.
+    NeedsMoreTlsData,
+    /// Decrypted application data. Take the records out with
+    /// [`AppData::next_record`]; those not taken are returned again.
+    AppDataAvailable(AppData<'a>),
+    /// 0-RTT data from a resuming client (server only), before the handshake
+    /// completes. Same contract as `AppDataAvailable`.
+    EarlyDataAvailable(AppData<'a>),
+    /// The handshake just completed; what was negotiated.
+    HandshakeComplete(HandshakeInfo),
+    /// The peer sent `close_notify`: no more data will come. The connection
+    /// may still send data, then `queue_close_notify`.
+    PeerClosed,
+    /// Both sides sent `close_notify`. Transmit what remains in
+    /// `OutgoingTls`, then close the transport.
+    Closed,
+}
+
+/// Plaintext records received, borrowed from the connection.
+///
+/// rustls 0.23 decrypts each record in the caller's `IncomingTls` and then
+/// copies its plaintext into a `Vec` of its own; `next_record` lends that
+/// `Vec`. The caller copies it where it needs it (or writes it out) and asks
+/// for the next one.
+pub struct AppData<'a> {
+    records: Records<'a>,
+    /// Server early data: bytes handed out, for `HandshakeInfo::early_data`.
+    early_bytes: Option<&'a mut usize>,
+}
+
+enum Records<'a> {
+    Client(ReadTraffic<'a, 'a, ClientConnectionData>),
+    Server(ReadTraffic<'a, 'a, ServerConnectionData>),
+    ServerEarly(ReadEarlyData<'a, 'a, ServerConnectionData>),
+}
+
+impl<'a> AppData<'a> {
+    pub(crate) fn client(records: ReadTraffic<'a, 'a, ClientConnectionData>) -> Self {
+        Self {
+            records: Records::Client(records),
+            early_bytes: None,
+        }
+    }
+
+    pub(crate) fn server(records: ReadTraffic<'a, 'a, ServerConnectionData>) -> Self {
+        Self {
+            records: Records::Server(records),
+            early_bytes: None,
+        }
+    }
+
+    pub(crate) fn server_early(
+        records: ReadEarlyData<'a, 'a, ServerConnectionData>,
+        early_bytes: &'a mut usize,
+    ) -> Self {
+        Self {
+            records: Records::ServerEarly(records),
+            early_bytes: Some(early_bytes),
+        }
+    }
+
+    /// The plaintext of the next record, or `None` when all were taken.
+    #[must_use]
+    pub fn next_record(&mut self) -> Option<Result<&[u8], Error>> {
+        let record = match &mut self.records {
+            Records::Client(r) => r.next_record(),
+            Records::Server(r) => r.next_record(),
+            Records::ServerEarly(r) => r.next_record(),
+        };
+        let payload = record.map(|r| r.map(|r| r.payload).map_err(Error::tls));
+        if let (Some(Ok(payload)), Some(count)) = (&payload, &mut self.early_bytes) {
+            **count += payload.len();
+        }
+        payload
+    }
+
+    /// Length of the next record's plaintext, without taking it.
+    #[must_use]
+    pub fn peek_len(&self) -> Option<usize> {
+        let len = match &self.records {
+            Records::Client(r) => r.peek_len(),
+            Records::Server(r) => r.peek_len(),
+            Records::ServerEarly(r) => r.peek_len(),
+        };
+        len.map(|n| n.get())
+    }
+}
+
+impl core::fmt::Debug for AppData<'_> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("AppData")
+            .field("next_len", &self.peek_len())
+            .finish()
+    }
+}
+
+/// What the handshake negotiated.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct HandshakeInfo {
+    /// TLS 1.2 or TLS 1.3.
+    pub protocol_version: Option<ProtocolVersion>,
+    /// The cipher suite.
+    pub cipher_suite: Option<SupportedCipherSuite>,
+    /// The key-exchange group, when one was used.
+    pub key_exchange: Option<NamedGroup>,
+    /// The ALPN protocol both sides agreed on.
+    pub alpn_protocol: Option<Vec<u8>>,
+    /// The peer's certificate chain, end entity first (absent for an
+    /// unauthenticated client, and on resumption).
+    pub peer_certificates: Option<Vec<CertificateDer<'static>>>,
+    /// Whether a previous session was resumed.
+    pub resumed: bool,
+    /// What became of 0-RTT data.
+    pub early_data: EarlyDataOutcome,
+}
+
+/// What became of 0-RTT early data.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum EarlyDataOutcome {
+    /// No early data was sent (client) or received (server).
+    None,
+    /// Client: this many bytes were sent as early data. rustls 0.23's
+    /// unbuffered client does not expose whether the server accepted them;
+    /// a client that must know resends them after the handshake unless the
+    /// server's answer proves they arrived.
+    Sent(usize),
+    /// Server: this many bytes of early data were accepted and delivered.
+    Accepted(usize),
+}

@@ -218,6 +218,13 @@ impl<C: Side> LlConnection<C> {
         incoming_tls: &mut IncomingTls<I>,
         outgoing_tls: &mut OutgoingTls<O>,
     ) -> Result<bool, Error> {
+        // rustls would send it during the handshake already (a TLS 1.3 server
+        // may send after its first flight), but the handshake's own remaining
+        // messages, such as session tickets, would then never be sent.
+        if self.conn.is_handshaking() {
+            self.check_failed()?;
+            return Ok(false);
+        }
         let queued =
             self.with_write_traffic(incoming_tls, outgoing_tls, |mut traffic, outgoing| {
                 write_encrypted(outgoing, |buf| traffic.queue_close_notify(buf))
@@ -398,22 +405,19 @@ impl<C: Side> LlConnection<C> {
         debug!("TLS error: {error}");
         let mut error = Error::tls(error);
         let before = outgoing_tls.len();
-        // rustls queues at most one alert; the bound only guards the loop.
-        for _ in 0..4 {
+        // Call again only while rustls holds messages to send: with nothing
+        // queued it would parse the offending record once more.
+        while self.conn.wants_write() {
             let UnbufferedStatus { discard, state } =
                 self.conn.process_tls_records(incoming_tls.filled_mut());
-            let more = match state {
+            let encoded = match state {
                 Ok(ConnectionState::EncodeTlsData(mut encoder)) => outgoing_tls
                     .write_with(|buf| encode_result(encoder.encode(buf)))
                     .is_ok(),
-                Ok(ConnectionState::TransmitTlsData(transmit)) => {
-                    transmit.done();
-                    false
-                }
                 _ => false,
             };
             incoming_tls.discard(discard);
-            if !more {
+            if !encoded {
                 break;
             }
         }

@@ -1,0 +1,726 @@
+//! The connection layer in memory: a client and a server wired buffer to
+//! buffer (tests/util), no sockets.
+
+mod util;
+
+use std::sync::Arc;
+
+use lltls::{EarlyDataOutcome, Error, IncomingTls, OutgoingTls, Status};
+use rustls::{AlertDescription, CipherSuite, ProtocolVersion};
+use util::*;
+
+fn exchange(pair: &mut Pair, client_data: Vec<u8>, server_data: Vec<u8>) {
+    pair.client.to_send = client_data;
+    pair.server.to_send = server_data;
+    pair.client.close_after_send = true;
+    pair.server.close_after_send = true;
+    pair.drive();
+    assert!(
+        pair.client.error.is_none(),
+        "client error: {:?}",
+        pair.client.error
+    );
+    assert!(
+        pair.server.error.is_none(),
+        "server error: {:?}",
+        pair.server.error
+    );
+}
+
+fn assert_exchanged(pair: &Pair) {
+    assert_eq!(
+        pair.client.sent,
+        pair.client.to_send.len(),
+        "client did not send everything"
+    );
+    assert_eq!(
+        pair.server.sent,
+        pair.server.to_send.len(),
+        "server did not send everything"
+    );
+    assert!(
+        pair.server.received == pair.client.to_send,
+        "server received different bytes"
+    );
+    assert!(
+        pair.client.received == pair.server.to_send,
+        "client received different bytes"
+    );
+    assert!(
+        pair.client.closed && pair.server.closed,
+        "both sides must reach Closed"
+    );
+}
+
+#[test]
+fn handshake_tls13() {
+    let mut pair = Pair::new(
+        client_config(Pki::Ecdsa, false),
+        server_config(Pki::Ecdsa, false),
+    );
+    let (client, server) = pair.connect();
+    assert_eq!(client.protocol_version, Some(ProtocolVersion::TLSv1_3));
+    assert_eq!(server.protocol_version, Some(ProtocolVersion::TLSv1_3));
+    assert_eq!(
+        client.cipher_suite.map(|s| s.suite()),
+        Some(CipherSuite::TLS13_AES_256_GCM_SHA384)
+    );
+    assert!(client.key_exchange.is_some());
+    assert_eq!(client.key_exchange, server.key_exchange);
+    let chain = client.peer_certificates.expect("server chain");
+    assert_eq!(chain, load_certs("certs/fullchain.pem"));
+    assert!(server.peer_certificates.is_none(), "no client auth");
+    assert!(!client.resumed);
+}
+
+/// The sequence of statuses a client sees in a full TLS 1.3 handshake.
+const CLIENT_TLS13_TRANSCRIPT: &[&str] = &[
+    "MustTransmitTlsData", // ClientHello
+    "NeedsMoreTlsData",    // waiting for the server's flight
+    "HandshakeComplete",
+    "MustTransmitTlsData", // CCS + Finished
+    "NeedsMoreTlsData",
+];
+
+const SERVER_TLS13_TRANSCRIPT: &[&str] = &[
+    "NeedsMoreTlsData",    // waiting for the ClientHello
+    "MustTransmitTlsData", // ServerHello .. Finished
+    "NeedsMoreTlsData",
+    "HandshakeComplete",
+    "MustTransmitTlsData", // session tickets
+    "NeedsMoreTlsData",
+];
+
+#[test]
+fn handshake_tls13_transcript() {
+    let mut pair = Pair::new(
+        client_config(Pki::Rsa, false),
+        server_config(Pki::Rsa, false),
+    );
+    pair.connect();
+    assert_eq!(
+        pair.client.transcript, CLIENT_TLS13_TRANSCRIPT,
+        "client transcript mismatch"
+    );
+    assert_eq!(
+        pair.server.transcript, SERVER_TLS13_TRANSCRIPT,
+        "server transcript mismatch"
+    );
+}
+
+#[test]
+fn handshake_tls12() {
+    let mut pair = Pair::new(client_config(Pki::Rsa, true), server_config(Pki::Rsa, true));
+    let (client, server) = pair.connect();
+    assert_eq!(client.protocol_version, Some(ProtocolVersion::TLSv1_2));
+    assert_eq!(server.protocol_version, Some(ProtocolVersion::TLSv1_2));
+    exchange(&mut pair, b"ping".to_vec(), b"pong".to_vec());
+    assert_exchanged(&pair);
+}
+
+#[test]
+fn client_auth_tls13_and_tls12() {
+    for tls12 in [false, true] {
+        let mut pair = Pair::new(
+            client_config_with_auth(Pki::Ecdsa, tls12),
+            server_config_requiring_auth(Pki::Ecdsa, tls12),
+        );
+        let (_, server) = pair.connect();
+        let chain = server.peer_certificates.expect("client chain");
+        assert_eq!(chain[0], load_certs("certs/client.pem")[0], "tls12={tls12}");
+        exchange(&mut pair, b"hello".to_vec(), b"world".to_vec());
+        assert_exchanged(&pair);
+    }
+}
+
+#[test]
+fn client_auth_required_but_missing() {
+    let mut pair = Pair::new(
+        client_config(Pki::Ecdsa, false),
+        server_config_requiring_auth(Pki::Ecdsa, false),
+    );
+    pair.drive();
+    let server_error = pair.server.error.clone().expect("server must fail");
+    assert!(
+        matches!(
+            server_error.rustls_error(),
+            Some(rustls::Error::NoCertificatesPresented)
+        ),
+        "{server_error}"
+    );
+    let client_error = pair
+        .client
+        .error
+        .clone()
+        .expect("client must see the alert");
+    assert_eq!(
+        client_error.alert_received(),
+        Some(AlertDescription::CertificateRequired)
+    );
+    assert_eq!(
+        client_error.to_string(),
+        "peer sent fatal alert certificate_required"
+    );
+}
+
+#[test]
+fn alpn_agreed() {
+    let mut client = client_config(Pki::Ecdsa, false);
+    client.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    let mut server = server_config(Pki::Ecdsa, false);
+    server.alpn_protocols = vec![b"http/1.1".to_vec()];
+    let mut pair = Pair::new(client, server);
+    let (client, server) = pair.connect();
+    assert_eq!(client.alpn_protocol.as_deref(), Some(&b"http/1.1"[..]));
+    assert_eq!(server.alpn_protocol.as_deref(), Some(&b"http/1.1"[..]));
+}
+
+#[test]
+fn one_mib_each_direction_tls13_and_tls12() {
+    for tls12 in [false, true] {
+        let mut rng = Rng::new(7);
+        let mut pair = Pair::new(
+            client_config(Pki::Ecdsa, tls12),
+            server_config(Pki::Ecdsa, tls12),
+        );
+        exchange(&mut pair, rng.bytes(1 << 20), rng.bytes(1 << 20));
+        assert_exchanged(&pair);
+    }
+}
+
+#[test]
+fn one_byte_at_a_time_gives_the_same_plaintext() {
+    let mut rng = Rng::new(3);
+    let mut pair = Pair::new(
+        client_config(Pki::Ecdsa, false),
+        server_config(Pki::Ecdsa, false),
+    );
+    pair.delivery = Delivery::Chunks(1);
+    exchange(&mut pair, rng.bytes(40_000), rng.bytes(40_000));
+    assert_exchanged(&pair);
+}
+
+#[test]
+fn random_chunks_give_the_same_plaintext() {
+    for seed in 1..=8u64 {
+        for tls12 in [false, true] {
+            let mut rng = Rng::new(seed);
+            let mut pair = Pair::new(
+                client_config(Pki::Rsa, tls12),
+                server_config(Pki::Rsa, tls12),
+            );
+            pair.delivery = Delivery::Random { seed, max: 3000 };
+            exchange(&mut pair, rng.bytes(100_000), rng.bytes(70_000));
+            assert_exchanged(&pair);
+        }
+    }
+}
+
+#[test]
+fn tiny_buffers_grow_and_partial_writes_lose_nothing() {
+    let mut rng = Rng::new(11);
+    let mut pair = Pair::new(
+        client_config(Pki::Rsa, false),
+        server_config(Pki::Rsa, false),
+    );
+    pair.client.incoming = IncomingTls::with_capacity(1);
+    pair.client.outgoing = OutgoingTls::with_capacity(1);
+    pair.server.incoming = IncomingTls::with_capacity(1);
+    pair.server.outgoing = OutgoingTls::with_capacity(1);
+    // The transport takes 7 bytes per write: every record leaves in pieces.
+    pair.delivery = Delivery::Chunks(7);
+    exchange(&mut pair, rng.bytes(50_000), rng.bytes(50_000));
+    assert_exchanged(&pair);
+    assert!(pair.client.outgoing.capacity() > 1 && pair.server.incoming.capacity() > 1);
+}
+
+#[test]
+fn outgoing_grows_to_exactly_the_size_rustls_requires() {
+    // From an empty buffer, rustls's size probe says how big the ClientHello
+    // is; the buffer grows to that and the encode then uses all of it.
+    let mut pair = Pair::new(
+        client_config(Pki::Rsa, false),
+        server_config(Pki::Rsa, false),
+    );
+    assert_eq!(pair.client.outgoing.capacity(), 0);
+    pair.client.pump();
+    let encoded = pair.client.outgoing.len();
+    assert!(encoded > 200, "ClientHello expected, got {encoded}B");
+    assert_eq!(pair.client.outgoing.capacity(), encoded);
+    assert_eq!(records(pair.client.outgoing.filled()), vec![(22, encoded)]);
+}
+
+#[test]
+fn chain_larger_than_16k_completes_a_handshake() {
+    let chain_len: usize = load_certs("tests/data/bigchain/fullchain.pem")
+        .iter()
+        .map(|c| c.len())
+        .sum();
+    assert!(chain_len > 16 * 1024, "fixture chain is only {chain_len}B");
+    for tls12 in [false, true] {
+        let mut pair = Pair::new(
+            client_config(Pki::BigChain, tls12),
+            server_config(Pki::BigChain, tls12),
+        );
+        pair.delivery = Delivery::Random { seed: 5, max: 5000 };
+        let (client, _) = pair.connect();
+        assert_eq!(
+            client.peer_certificates.unwrap()[0].len(),
+            load_certs("tests/data/bigchain/fullchain.pem")[0].len()
+        );
+        assert!(pair.client.incoming.capacity() > 16 * 1024, "tls12={tls12}");
+    }
+}
+
+#[test]
+fn incoming_buffer_after_handshake_stays_within_one_record() {
+    let mut rng = Rng::new(2);
+    let mut pair = Pair::new(
+        client_config(Pki::Rsa, false),
+        server_config(Pki::Rsa, false),
+    );
+    exchange(&mut pair, rng.bytes(1 << 20), Vec::new());
+    assert_exchanged(&pair);
+    assert!(
+        pair.server.incoming.capacity() <= lltls::MAX_RECORD_SIZE,
+        "server incoming grew to {}",
+        pair.server.incoming.capacity()
+    );
+}
+
+#[test]
+fn close_notify_client_to_server_then_server_writes() {
+    // Half-close: the client is done sending; the server still answers.
+    let mut pair = Pair::new(
+        client_config(Pki::Ecdsa, false),
+        server_config(Pki::Ecdsa, false),
+    );
+    pair.connect();
+    pair.client.to_send = b"request".to_vec();
+    pair.client.close_after_send = true;
+    pair.drive();
+    assert!(
+        pair.server.peer_closed,
+        "server must see the client's close_notify"
+    );
+    assert!(!pair.client.peer_closed);
+    pair.server.to_send = b"response after the peer closed".to_vec();
+    pair.server.close_after_send = true;
+    pair.drive();
+    assert_exchanged(&pair);
+    assert!(pair.client.peer_closed);
+    assert!(
+        pair.client.conn.handle_eof().is_ok(),
+        "EOF after close_notify is clean"
+    );
+}
+
+#[test]
+fn close_notify_server_to_client() {
+    let mut pair = Pair::new(
+        client_config(Pki::Ecdsa, false),
+        server_config(Pki::Ecdsa, false),
+    );
+    pair.connect();
+    pair.server.to_send = b"bye".to_vec();
+    pair.server.close_after_send = true;
+    pair.drive();
+    assert!(pair.client.peer_closed);
+    assert_eq!(pair.client.received, b"bye");
+    assert!(pair.client.transcript.contains(&"PeerClosed"));
+    pair.client.close_after_send = true;
+    pair.drive();
+    assert!(pair.client.closed && pair.server.closed);
+}
+
+#[test]
+fn eof_without_close_notify_is_reported() {
+    let mut pair = Pair::new(
+        client_config(Pki::Ecdsa, false),
+        server_config(Pki::Ecdsa, false),
+    );
+    pair.connect();
+    pair.server.to_send = b"partial".to_vec();
+    pair.drive();
+    let error = pair.client.conn.handle_eof().unwrap_err();
+    assert!(
+        matches!(error, Error::UnexpectedEof { handshaking: false }),
+        "{error:?}"
+    );
+    assert_eq!(
+        error.to_string(),
+        "peer closed the connection without sending close_notify"
+    );
+    assert_eq!(
+        std::io::Error::from(error).kind(),
+        std::io::ErrorKind::UnexpectedEof
+    );
+}
+
+#[test]
+fn eof_during_handshake_is_reported() {
+    let mut pair = Pair::new(
+        client_config(Pki::Ecdsa, false),
+        server_config(Pki::Ecdsa, false),
+    );
+    pair.client.pump();
+    let error = pair.client.conn.handle_eof().unwrap_err();
+    assert!(
+        matches!(error, Error::UnexpectedEof { handshaking: true }),
+        "{error:?}"
+    );
+}
+
+fn resumption_configs(
+    max_early_data: u32,
+) -> (Arc<rustls::ClientConfig>, Arc<rustls::ServerConfig>) {
+    let mut client = client_config(Pki::Ecdsa, false);
+    client.enable_early_data = true;
+    let mut server = server_config(Pki::Ecdsa, false);
+    server.max_early_data_size = max_early_data;
+    server.send_half_rtt_data = true;
+    (Arc::new(client), Arc::new(server))
+}
+
+#[test]
+fn resumption_with_tickets() {
+    for tls12 in [false, true] {
+        let client = Arc::new(client_config(Pki::Ecdsa, tls12));
+        let mut server = server_config(Pki::Ecdsa, tls12);
+        server.ticketer = rustls::crypto::aws_lc_rs::Ticketer::new().unwrap();
+        let server = Arc::new(server);
+        let mut first = Pair::from_arcs(client.clone(), server.clone());
+        exchange(&mut first, b"one".to_vec(), b"1".to_vec());
+        assert!(!first.client.handshake.as_ref().unwrap().resumed);
+        let mut second = Pair::from_arcs(client, server);
+        exchange(&mut second, b"two".to_vec(), b"2".to_vec());
+        assert_exchanged(&second);
+        assert!(
+            second.client.handshake.as_ref().unwrap().resumed,
+            "tls12={tls12}: client did not resume"
+        );
+        assert!(
+            second.server.handshake.as_ref().unwrap().resumed,
+            "tls12={tls12}: server did not resume"
+        );
+    }
+}
+
+#[test]
+fn early_data_accepted() {
+    let (client, server) = resumption_configs(1024);
+    let mut first = Pair::from_arcs(client.clone(), server.clone());
+    exchange(&mut first, b"first".to_vec(), Vec::new());
+    let mut second = Pair::from_arcs(client, server);
+    let early = b"GET / HTTP/1.0\r\n\r\n";
+    let taken = second
+        .client
+        .conn
+        .encrypt_early_data(
+            early,
+            &mut second.client.incoming,
+            &mut second.client.outgoing,
+        )
+        .unwrap();
+    assert_eq!(taken, early.len());
+    exchange(&mut second, Vec::new(), b"response".to_vec());
+    assert_eq!(second.server.early_received, early);
+    let server = second.server.handshake.clone().unwrap();
+    assert!(server.resumed);
+    assert_eq!(server.early_data, EarlyDataOutcome::Accepted(early.len()));
+    assert_eq!(
+        second.client.handshake.clone().unwrap().early_data,
+        EarlyDataOutcome::Sent(early.len())
+    );
+    assert_eq!(second.client.received, b"response");
+}
+
+#[test]
+fn early_data_is_capped_by_the_ticket() {
+    let (client, server) = resumption_configs(10);
+    let mut first = Pair::from_arcs(client.clone(), server.clone());
+    exchange(&mut first, Vec::new(), Vec::new());
+    let mut second = Pair::from_arcs(client, server);
+    let taken = second
+        .client
+        .conn
+        .encrypt_early_data(
+            b"0123456789abcdef",
+            &mut second.client.incoming,
+            &mut second.client.outgoing,
+        )
+        .unwrap();
+    assert_eq!(taken, 10);
+    exchange(&mut second, b"abcdef".to_vec(), Vec::new());
+    assert_eq!(second.server.early_received, b"0123456789");
+    assert_eq!(second.server.received, b"abcdef");
+}
+
+#[test]
+fn early_data_refused_when_server_does_not_allow_it() {
+    let (client, server) = resumption_configs(0);
+    let mut first = Pair::from_arcs(client.clone(), server.clone());
+    exchange(&mut first, Vec::new(), Vec::new());
+    let mut second = Pair::from_arcs(client, server);
+    let taken = second
+        .client
+        .conn
+        .encrypt_early_data(
+            b"early",
+            &mut second.client.incoming,
+            &mut second.client.outgoing,
+        )
+        .unwrap();
+    assert_eq!(taken, 0, "the ticket does not allow early data");
+    // The caller sends it as normal data instead.
+    exchange(&mut second, b"early".to_vec(), Vec::new());
+    assert_exchanged(&second);
+    assert!(second.server.early_received.is_empty());
+    assert!(second.server.handshake.clone().unwrap().resumed);
+    assert_eq!(
+        second.server.handshake.clone().unwrap().early_data,
+        EarlyDataOutcome::None
+    );
+}
+
+#[test]
+fn key_update_mid_stream() {
+    let mut rng = Rng::new(9);
+    let mut pair = Pair::new(
+        client_config(Pki::Ecdsa, false),
+        server_config(Pki::Ecdsa, false),
+    );
+    pair.connect();
+    let first = rng.bytes(100_000);
+    pair.client.to_send = first.clone();
+    pair.server.to_send = first.clone();
+    pair.drive();
+    let before = records(&pair.client.wire).len();
+    assert!(pair
+        .client
+        .conn
+        .refresh_traffic_keys(&mut pair.client.incoming, &mut pair.client.outgoing)
+        .unwrap());
+    let second = rng.bytes(100_000);
+    pair.client.to_send.extend_from_slice(&second);
+    pair.server.to_send.extend_from_slice(&second);
+    pair.client.close_after_send = true;
+    pair.server.close_after_send = true;
+    pair.drive();
+    assert_exchanged(&pair);
+    // The KeyUpdate went out as an extra record before the new data.
+    assert!(records(&pair.client.wire).len() > before + 1);
+}
+
+/// Connects, then hands `tamper` the server's next flight of application
+/// data before the client sees it. Returns the pair for inspection.
+fn tampered(tamper: impl FnOnce(&mut Vec<u8>)) -> Pair {
+    let mut pair = Pair::new(
+        client_config(Pki::Ecdsa, false),
+        server_config(Pki::Ecdsa, false),
+    );
+    pair.connect();
+    pair.server.to_send = vec![0x55; 1000];
+    pair.server.pump();
+    let mut flight = pair.server.outgoing.filled().to_vec();
+    let n = flight.len();
+    pair.server.outgoing.discard(n);
+    tamper(&mut flight);
+    let room = pair.client.incoming.unfilled();
+    assert!(room.len() >= flight.len());
+    room[..flight.len()].copy_from_slice(&flight);
+    pair.client.incoming.advance(flight.len());
+    pair.client.pump();
+    pair
+}
+
+/// The alert record the client put on the wire after its error: TLS 1.3
+/// encrypts it, so only its presence and type show.
+fn assert_alert_sent(pair: &mut Pair) {
+    let pending = pair.client.outgoing.filled().to_vec();
+    let records = records(&pending);
+    assert_eq!(
+        records.len(),
+        1,
+        "one fatal alert record expected: {records:?}"
+    );
+    assert_eq!(records[0].0, 23, "encrypted alert");
+}
+
+#[test]
+fn flipped_byte_is_a_decrypt_error_with_alert() {
+    let mut pair = tampered(|flight| {
+        let last = flight.len() - 1;
+        flight[last] ^= 0x01;
+    });
+    let error = pair.client.error.clone().expect("tampering must fail");
+    assert!(
+        matches!(error.rustls_error(), Some(rustls::Error::DecryptError)),
+        "{error}"
+    );
+    assert!(error.to_string().contains("bad_record_mac"), "{error}");
+    assert_alert_sent(&mut pair);
+    assert!(
+        pair.client.received.is_empty(),
+        "no tampered plaintext delivered"
+    );
+}
+
+#[test]
+fn oversized_record_header_is_rejected_with_alert() {
+    let mut pair = tampered(|flight| {
+        flight[3] = 0xff;
+        flight[4] = 0xff;
+    });
+    let error = pair
+        .client
+        .error
+        .clone()
+        .expect("65535-byte record must fail");
+    assert!(
+        matches!(
+            error.rustls_error(),
+            Some(rustls::Error::InvalidMessage(
+                rustls::InvalidMessage::MessageTooLarge
+            ))
+        ),
+        "{error:?}"
+    );
+    assert_alert_sent(&mut pair);
+    assert!(pair.client.incoming.capacity() <= lltls::MAX_RECORD_SIZE);
+}
+
+#[test]
+fn truncated_stream_is_unexpected_eof() {
+    let mut pair = tampered(|flight| flight.truncate(flight.len() - 10));
+    assert!(
+        pair.client.error.is_none(),
+        "a partial record is waited for"
+    );
+    assert!(pair.client.received.is_empty());
+    let error = pair.client.conn.handle_eof().unwrap_err();
+    assert!(matches!(error, Error::UnexpectedEof { .. }));
+}
+
+#[test]
+fn errors_are_sticky() {
+    let mut pair = tampered(|flight| flight[10] ^= 0x80);
+    assert!(pair.client.error.is_some());
+    let again = pair
+        .client
+        .conn
+        .process(&mut pair.client.incoming, &mut pair.client.outgoing);
+    assert!(again.is_err());
+    assert!(matches!(
+        pair.client
+            .conn
+            .encrypt(b"x", &mut pair.client.incoming, &mut pair.client.outgoing),
+        Err(_)
+    ));
+}
+
+#[test]
+fn corrupt_client_hello_gets_a_plaintext_alert() {
+    let mut pair = Pair::new(
+        client_config(Pki::Ecdsa, false),
+        server_config(Pki::Ecdsa, false),
+    );
+    pair.client.pump();
+    let mut hello = pair.client.outgoing.filled().to_vec();
+    // A ServerHello where a ClientHello belongs.
+    hello[5] = 2;
+    pair.server.pump(); // makes room for the read
+    let room = pair.server.incoming.unfilled();
+    let n = room.len().min(hello.len());
+    room[..n].copy_from_slice(&hello[..n]);
+    pair.server.incoming.advance(n);
+    pair.server.pump();
+    let error = pair.server.error.clone().expect("server must reject");
+    let alert = pair.server.outgoing.filled();
+    assert_eq!(
+        alert.len(),
+        7,
+        "one plaintext alert record, got {alert:?} after {error}"
+    );
+    assert_eq!(&alert[..1], &[21]);
+    assert_eq!(alert[5], 2, "fatal");
+}
+
+#[test]
+fn release_when_idle_frees_both_buffers() {
+    let mut pair = Pair::new(
+        client_config(Pki::Ecdsa, false),
+        server_config(Pki::Ecdsa, false),
+    );
+    pair.connect();
+    for endpoint_buffers in [
+        (&mut pair.client.incoming, &mut pair.client.outgoing),
+        (&mut pair.server.incoming, &mut pair.server.outgoing),
+    ] {
+        assert!(endpoint_buffers.0.release());
+        assert!(endpoint_buffers.1.release());
+        assert_eq!(
+            endpoint_buffers.0.capacity() + endpoint_buffers.1.capacity(),
+            0
+        );
+    }
+    // And they grow again on demand.
+    exchange(
+        &mut pair,
+        b"after release".to_vec(),
+        b"still works".to_vec(),
+    );
+    assert_exchanged(&pair);
+}
+
+#[test]
+fn plaintext_offered_before_the_handshake_waits_with_the_caller() {
+    let mut pair = Pair::new(
+        client_config(Pki::Rsa, false),
+        server_config(Pki::Rsa, false),
+    );
+    let taken = pair
+        .client
+        .conn
+        .encrypt(
+            b"too early",
+            &mut pair.client.incoming,
+            &mut pair.client.outgoing,
+        )
+        .unwrap();
+    assert_eq!(taken, 0);
+    assert!(!pair
+        .client
+        .conn
+        .queue_close_notify(&mut pair.client.incoming, &mut pair.client.outgoing)
+        .unwrap());
+    // Queued by the caller: it leaves with the client's Finished.
+    exchange(&mut pair, b"too early".to_vec(), Vec::new());
+    assert_exchanged(&pair);
+}
+
+#[test]
+fn status_is_must_transmit_while_outgoing_holds_bytes() {
+    let mut pair = Pair::new(
+        client_config(Pki::Rsa, false),
+        server_config(Pki::Rsa, false),
+    );
+    let status = pair
+        .client
+        .conn
+        .process(&mut pair.client.incoming, &mut pair.client.outgoing)
+        .unwrap();
+    assert!(matches!(status, Status::MustTransmitTlsData));
+    let n = pair.client.outgoing.len();
+    pair.client.outgoing.discard(n);
+    let status = pair
+        .client
+        .conn
+        .process(&mut pair.client.incoming, &mut pair.client.outgoing)
+        .unwrap();
+    assert!(matches!(status, Status::NeedsMoreTlsData));
+    assert!(
+        !pair.client.incoming.unfilled().is_empty(),
+        "room made for the read"
+    );
+}

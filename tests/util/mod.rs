@@ -1,0 +1,410 @@
+//! In-memory harness: a client and a server wired buffer to buffer, no sockets.
+#![allow(dead_code)] // each test file uses a different part of the harness
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use lltls::{
+    Error, HandshakeInfo, IncomingTls, LlClientConnection, LlConnection, LlServerConnection,
+    OutgoingTls, Side, Status,
+};
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
+use rustls::{ClientConfig, RootCertStore, ServerConfig};
+
+/// Upper bound on `drive` steps: a healthy exchange needs a few dozen, a
+/// one-byte-at-a-time megabyte a few million.
+pub const MAX_ITERATIONS: usize = 20_000_000;
+
+pub fn data_path(rel: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(rel)
+}
+
+pub fn load_certs(rel: &str) -> Vec<CertificateDer<'static>> {
+    CertificateDer::pem_file_iter(data_path(rel))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap()
+}
+
+pub fn load_key(rel: &str) -> PrivateKeyDer<'static> {
+    PrivateKeyDer::from_pem_file(data_path(rel)).unwrap()
+}
+
+/// Which test PKI: `certs/` (ECDSA P-256) or `certs/rsa/`.
+#[derive(Clone, Copy)]
+pub enum Pki {
+    Ecdsa,
+    Rsa,
+    BigChain,
+}
+
+impl Pki {
+    fn dir(self) -> &'static str {
+        match self {
+            Pki::Ecdsa => "certs",
+            Pki::Rsa => "certs/rsa",
+            Pki::BigChain => "tests/data/bigchain",
+        }
+    }
+}
+
+pub fn roots(pki: Pki) -> RootCertStore {
+    let mut roots = RootCertStore::empty();
+    for cert in load_certs(&format!("{}/ca.pem", pki.dir())) {
+        roots.add(cert).unwrap();
+    }
+    roots
+}
+
+pub fn provider() -> Arc<rustls::crypto::CryptoProvider> {
+    Arc::new(rustls::crypto::aws_lc_rs::default_provider())
+}
+
+pub fn versions(tls12: bool) -> &'static [&'static rustls::SupportedProtocolVersion] {
+    static TLS12: &[&rustls::SupportedProtocolVersion] = &[&rustls::version::TLS12];
+    static TLS13: &[&rustls::SupportedProtocolVersion] = &[&rustls::version::TLS13];
+    if tls12 {
+        TLS12
+    } else {
+        TLS13
+    }
+}
+
+pub fn client_config(pki: Pki, tls12: bool) -> ClientConfig {
+    ClientConfig::builder_with_provider(provider())
+        .with_protocol_versions(versions(tls12))
+        .unwrap()
+        .with_root_certificates(roots(pki))
+        .with_no_client_auth()
+}
+
+pub fn client_config_with_auth(pki: Pki, tls12: bool) -> ClientConfig {
+    ClientConfig::builder_with_provider(provider())
+        .with_protocol_versions(versions(tls12))
+        .unwrap()
+        .with_root_certificates(roots(pki))
+        .with_client_auth_cert(
+            load_certs(&format!("{}/client-fullchain.pem", pki.dir())),
+            load_key(&format!("{}/client.key", pki.dir())),
+        )
+        .unwrap()
+}
+
+pub fn server_config(pki: Pki, tls12: bool) -> ServerConfig {
+    ServerConfig::builder_with_provider(provider())
+        .with_protocol_versions(versions(tls12))
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(
+            load_certs(&format!("{}/fullchain.pem", pki.dir())),
+            load_key(&format!("{}/server.key", pki.dir())),
+        )
+        .unwrap()
+}
+
+pub fn server_config_requiring_auth(pki: Pki, tls12: bool) -> ServerConfig {
+    let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(
+        Arc::new(roots(pki)),
+        provider(),
+    )
+    .build()
+    .unwrap();
+    ServerConfig::builder_with_provider(provider())
+        .with_protocol_versions(versions(tls12))
+        .unwrap()
+        .with_client_cert_verifier(verifier)
+        .with_single_cert(
+            load_certs(&format!("{}/fullchain.pem", pki.dir())),
+            load_key(&format!("{}/server.key", pki.dir())),
+        )
+        .unwrap()
+}
+
+/// How the wire delivers bytes from one side's outgoing buffer to the other
+/// side's incoming buffer on each step.
+#[derive(Clone, Copy, Debug)]
+pub enum Delivery {
+    /// Everything pending, as far as the receiver has room.
+    All,
+    /// At most this many bytes per step.
+    Chunks(usize),
+    /// Seeded pseudo-random sizes between 1 and the bound.
+    Random { seed: u64, max: usize },
+}
+
+/// A tiny deterministic generator (xorshift64*): tests must replay exactly.
+pub struct Rng(u64);
+
+impl Rng {
+    pub fn new(seed: u64) -> Self {
+        Self(seed.max(1))
+    }
+    pub fn next_u64(&mut self) -> u64 {
+        let mut x = self.0;
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        self.0 = x;
+        x.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+    pub fn below(&mut self, bound: usize) -> usize {
+        (self.next_u64() % bound as u64) as usize
+    }
+    pub fn bytes(&mut self, len: usize) -> Vec<u8> {
+        (0..len).map(|_| self.next_u64() as u8).collect()
+    }
+}
+
+/// One side of the pair with its own buffers and what it has seen.
+pub struct Endpoint<C: Side> {
+    pub conn: LlConnection<C>,
+    pub incoming: IncomingTls,
+    pub outgoing: OutgoingTls,
+    /// Plaintext to send, and how much `encrypt` has taken.
+    pub to_send: Vec<u8>,
+    pub sent: usize,
+    /// Queue close_notify once everything in `to_send` was taken.
+    pub close_after_send: bool,
+    pub close_queued: bool,
+    pub received: Vec<u8>,
+    pub early_received: Vec<u8>,
+    pub handshake: Option<HandshakeInfo>,
+    pub peer_closed: bool,
+    pub closed: bool,
+    pub error: Option<Error>,
+    /// Status names in order, consecutive repeats folded.
+    pub transcript: Vec<&'static str>,
+    /// Every byte this side transmitted.
+    pub wire: Vec<u8>,
+}
+
+impl<C: Side> Endpoint<C> {
+    pub fn new(conn: LlConnection<C>) -> Self {
+        Self {
+            conn,
+            incoming: IncomingTls::new(),
+            outgoing: OutgoingTls::new(),
+            to_send: Vec::new(),
+            sent: 0,
+            close_after_send: false,
+            close_queued: false,
+            received: Vec::new(),
+            early_received: Vec::new(),
+            handshake: None,
+            peer_closed: false,
+            closed: false,
+            error: None,
+            transcript: Vec::new(),
+            wire: Vec::new(),
+        }
+    }
+
+    fn note(&mut self, name: &'static str) {
+        if self.transcript.last() != Some(&name) {
+            self.transcript.push(name);
+        }
+    }
+
+    /// Runs `process` until it blocks, then offers plaintext and close_notify.
+    /// Returns whether anything happened.
+    pub fn pump(&mut self) -> bool {
+        if self.error.is_some() {
+            return false;
+        }
+        let mut progress = false;
+        loop {
+            let name = match self.conn.process(&mut self.incoming, &mut self.outgoing) {
+                Ok(Status::AppDataAvailable(mut records)) => {
+                    while let Some(record) = records.next_record() {
+                        self.received.extend_from_slice(record.unwrap());
+                    }
+                    "AppDataAvailable"
+                }
+                Ok(Status::EarlyDataAvailable(mut records)) => {
+                    while let Some(record) = records.next_record() {
+                        self.early_received.extend_from_slice(record.unwrap());
+                    }
+                    "EarlyDataAvailable"
+                }
+                Ok(Status::HandshakeComplete(info)) => {
+                    self.handshake = Some(info);
+                    "HandshakeComplete"
+                }
+                Ok(Status::PeerClosed) => {
+                    self.peer_closed = true;
+                    "PeerClosed"
+                }
+                Ok(Status::Closed) => {
+                    self.closed = true;
+                    self.note("Closed");
+                    break;
+                }
+                Ok(Status::MustTransmitTlsData) => {
+                    self.note("MustTransmitTlsData");
+                    break;
+                }
+                Ok(Status::NeedsMoreTlsData) => {
+                    self.note("NeedsMoreTlsData");
+                    break;
+                }
+                Ok(other) => panic!("unexpected status {other:?}"),
+                Err(error) => {
+                    self.error = Some(error);
+                    self.note("Error");
+                    return true;
+                }
+            };
+            self.note(name);
+            progress = true;
+        }
+        while self.sent < self.to_send.len() {
+            match self.conn.encrypt(
+                &self.to_send[self.sent..],
+                &mut self.incoming,
+                &mut self.outgoing,
+            ) {
+                Ok(0) => break,
+                Ok(n) => {
+                    self.sent += n;
+                    progress = true;
+                }
+                Err(error) => {
+                    self.error = Some(error);
+                    return true;
+                }
+            }
+        }
+        if self.close_after_send && !self.close_queued && self.sent == self.to_send.len() {
+            match self
+                .conn
+                .queue_close_notify(&mut self.incoming, &mut self.outgoing)
+            {
+                Ok(queued) => {
+                    self.close_queued = queued;
+                    progress |= queued;
+                }
+                Err(error) => self.error = Some(error),
+            }
+        }
+        progress
+    }
+}
+
+/// A client and a server connected buffer to buffer.
+pub struct Pair {
+    pub client: Endpoint<rustls::client::UnbufferedClientConnection>,
+    pub server: Endpoint<rustls::server::UnbufferedServerConnection>,
+    pub delivery: Delivery,
+    rng: Rng,
+}
+
+impl Pair {
+    pub fn new(client_config: ClientConfig, server_config: ServerConfig) -> Self {
+        Self::from_arcs(Arc::new(client_config), Arc::new(server_config))
+    }
+
+    pub fn from_arcs(client_config: Arc<ClientConfig>, server_config: Arc<ServerConfig>) -> Self {
+        let name = ServerName::try_from("localhost").unwrap();
+        Self {
+            client: Endpoint::new(LlClientConnection::new(client_config, name).unwrap()),
+            server: Endpoint::new(LlServerConnection::new(server_config).unwrap()),
+            delivery: Delivery::All,
+            rng: Rng::new(1),
+        }
+    }
+
+    fn chunk(&mut self) -> usize {
+        match self.delivery {
+            Delivery::All => usize::MAX,
+            Delivery::Chunks(n) => n,
+            Delivery::Random { seed, max } => {
+                if self.rng.0 == 1 {
+                    self.rng = Rng::new(seed);
+                }
+                1 + self.rng.below(max)
+            }
+        }
+    }
+
+    /// Moves bytes from `from`'s outgoing buffer into `to`'s incoming buffer,
+    /// as a transport would: as many as the receiver has room for.
+    fn deliver<A: Side, B: Side>(
+        chunk: usize,
+        from: &mut Endpoint<A>,
+        to: &mut Endpoint<B>,
+    ) -> usize {
+        let pending = from.outgoing.filled();
+        let room = to.incoming.unfilled();
+        let n = pending.len().min(room.len()).min(chunk);
+        room[..n].copy_from_slice(&pending[..n]);
+        to.incoming.advance(n);
+        from.wire.extend_from_slice(&pending[..n]);
+        from.outgoing.discard(n);
+        n
+    }
+
+    /// Advances each side once and moves bytes across. Returns whether
+    /// anything happened.
+    pub fn step(&mut self) -> bool {
+        let mut progress = self.client.pump();
+        progress |= self.server.pump();
+        let chunk = self.chunk();
+        progress |= Self::deliver(chunk, &mut self.client, &mut self.server) > 0;
+        let chunk = self.chunk();
+        progress |= Self::deliver(chunk, &mut self.server, &mut self.client) > 0;
+        progress
+    }
+
+    /// Steps until neither side makes progress.
+    pub fn drive(&mut self) {
+        for _ in 0..MAX_ITERATIONS {
+            if !self.step() {
+                return;
+            }
+        }
+        panic!("pair did not settle within {MAX_ITERATIONS} steps");
+    }
+
+    /// Drives the handshake and asserts both sides completed it.
+    pub fn connect(&mut self) -> (HandshakeInfo, HandshakeInfo) {
+        self.drive();
+        assert!(
+            self.client.error.is_none(),
+            "client error: {:?}",
+            self.client.error
+        );
+        assert!(
+            self.server.error.is_none(),
+            "server error: {:?}",
+            self.server.error
+        );
+        (
+            self.client
+                .handshake
+                .clone()
+                .expect("client handshake incomplete"),
+            self.server
+                .handshake
+                .clone()
+                .expect("server handshake incomplete"),
+        )
+    }
+}
+
+/// (content type, record length including the header) of each record.
+pub fn records(wire: &[u8]) -> Vec<(u8, usize)> {
+    let mut out = Vec::new();
+    let mut rest = wire;
+    while rest.len() >= 5 {
+        let len = usize::from(u16::from_be_bytes([rest[3], rest[4]])) + 5;
+        out.push((rest[0], len));
+        rest = &rest[len.min(rest.len())..];
+    }
+    assert!(
+        rest.is_empty(),
+        "trailing partial record of {}B",
+        rest.len()
+    );
+    out
+}

@@ -83,7 +83,7 @@ fn alert_for(error: &rustls::Error) -> Option<AlertDescription> {
     use rustls::Error as E;
     match error {
         E::InvalidCertificate(e) => Some(AlertDescription::from(e.clone())),
-        E::InvalidMessage(e) => Some(AlertDescription::from(e.clone())),
+        E::InvalidMessage(e) => Some(AlertDescription::from(*e)),
         E::DecryptError => Some(AlertDescription::BadRecordMac),
         E::NoCertificatesPresented => Some(AlertDescription::CertificateRequired),
         E::PeerIncompatible(_) => Some(AlertDescription::HandshakeFailure),

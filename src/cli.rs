@@ -27,9 +27,7 @@ replaces this with a basic HTTP GET request for /.
 
 If --cafile is not supplied, a built-in set of CA certificates are used from the webpki-roots crate.";
 
-const CLIENT_AFTER_LONG_HELP: &str = "lltls: unlike tlsclient-mio, stdin is streamed while the \
-connection runs, so requests of any size can be sent. --trace and --sequence-diagram are lltls \
-additions.";
+const CLIENT_AFTER_LONG_HELP: &str = "lltls: --trace and --sequence-diagram are lltls additions.";
 
 /// The upstream `tlsserver-mio` description, verbatim.
 const SERVER_ABOUT: &str = "Runs a TLS server on :PORT. The default PORT is 443.";
@@ -46,8 +44,8 @@ const SERVER_LONG_ABOUT: &str = "Runs a TLS server on :PORT. The default PORT is
 
 const SERVER_AFTER_LONG_HELP: &str = "lltls: --certs may also name a directory; the chain is then \
 DIR/fullchain.pem and the key DIR/server.key unless --key is given. Port 0 picks a free port; the \
-address is printed as `listening on ADDR`. --key-exchange, --handshake-timeout, --trace and \
---sequence-diagram are lltls additions.";
+address is printed as `listening on ADDR`. --crl accepts PEM as well as DER. --key-exchange, \
+--handshake-timeout, --trace and --sequence-diagram are lltls additions.";
 
 /// Arguments of `llclient`, the counterpart of rustls's `tlsclient-mio`.
 ///

@@ -723,3 +723,80 @@ fn status_is_must_transmit_while_outgoing_holds_bytes() {
         "room made for the read"
     );
 }
+
+/// Fixed storage (an embedded caller's static buffers): a handshake and a
+/// transfer fit in 32 KiB each way, and too little room is an error, not a
+/// panic.
+#[test]
+fn fixed_size_storage() {
+    use rustls::pki_types::ServerName;
+    let name = ServerName::try_from("localhost").unwrap();
+    let mut client =
+        lltls::LlClientConnection::new(Arc::new(client_config(Pki::Ecdsa, false)), name).unwrap();
+    let mut incoming = IncomingTls::with_storage(vec![0u8; 32 * 1024].into_boxed_slice());
+    let mut outgoing = OutgoingTls::with_storage([0u8; 32 * 1024]);
+    let mut server = Pair::new(
+        client_config(Pki::Ecdsa, false),
+        server_config(Pki::Ecdsa, false),
+    )
+    .server;
+    let mut received = Vec::new();
+    let mut done = false;
+    for _ in 0..100 {
+        loop {
+            match client.process(&mut incoming, &mut outgoing).unwrap() {
+                Status::AppDataAvailable(mut records) => {
+                    while let Some(record) = records.next_record() {
+                        received.extend_from_slice(record.unwrap());
+                    }
+                }
+                Status::HandshakeComplete(_) => {
+                    assert_eq!(
+                        client
+                            .encrypt(b"ping", &mut incoming, &mut outgoing)
+                            .unwrap(),
+                        4
+                    );
+                }
+                _ => break,
+            }
+        }
+        // client -> server
+        let bytes = outgoing.filled().to_vec();
+        outgoing.discard(bytes.len());
+        server.pump();
+        let room = server.incoming.unfilled();
+        room[..bytes.len()].copy_from_slice(&bytes);
+        server.incoming.advance(bytes.len());
+        server.pump();
+        if server.received == b"ping" && !done {
+            server.to_send = b"pong".to_vec();
+            server.pump();
+            done = true;
+        }
+        // server -> client
+        let bytes = server.outgoing.filled().to_vec();
+        server.outgoing.discard(bytes.len());
+        let room = incoming.unfilled();
+        room[..bytes.len()].copy_from_slice(&bytes);
+        incoming.advance(bytes.len());
+        if received == b"pong" {
+            break;
+        }
+    }
+    assert_eq!(received, b"pong");
+    assert_eq!(incoming.capacity(), 32 * 1024, "fixed storage never grows");
+
+    // Too small to hold the ClientHello: a clear error.
+    let name = ServerName::try_from("localhost").unwrap();
+    let mut client =
+        lltls::LlClientConnection::new(Arc::new(client_config(Pki::Ecdsa, false)), name).unwrap();
+    let mut incoming = IncomingTls::with_storage([0u8; 64]);
+    let mut outgoing = OutgoingTls::with_storage([0u8; 100]);
+    let error = client.process(&mut incoming, &mut outgoing).unwrap_err();
+    assert!(
+        matches!(error, Error::BufferTooSmall { capacity: 100, .. }),
+        "{error:?}"
+    );
+    assert!(error.to_string().starts_with("cannot fit "), "{error}");
+}

@@ -43,6 +43,7 @@
 mod conn;
 mod error;
 mod incoming;
+pub mod net;
 mod outgoing;
 mod status;
 mod storage;
@@ -53,3 +54,5 @@ pub use incoming::{IncomingTls, MAX_HANDSHAKE_BUFFER, MAX_RECORD_SIZE};
 pub use outgoing::OutgoingTls;
 pub use status::{AppData, EarlyDataOutcome, HandshakeInfo, Status};
 pub use storage::Storage;
+pub mod cli;
+pub mod config;

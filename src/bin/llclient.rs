@@ -1,0 +1,319 @@
+//! `llclient`: a drop-in replacement for rustls's `tlsclient-mio`, built on
+//! lltls's caller-managed buffers.
+//!
+//! It connects to HOSTNAME:PORT, sends `--http`'s request or streams stdin
+//! (queued before the handshake completes, so it leaves with the client's
+//! Finished, as upstream), and prints what the server sends on stdout.
+
+use std::fmt;
+use std::io::{self, Read, Write};
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::process::ExitCode;
+use std::sync::mpsc::{self, Receiver, SyncSender, TryRecvError};
+use std::thread;
+use std::time::Duration;
+
+use clap::Parser;
+use lltls::cli::ClientArgs;
+use lltls::config::{client_config, ConfigError};
+use lltls::net::{Handler, NetError, Outbox, TlsConn, BACKLOG_LIMIT};
+use lltls::{HandshakeInfo, LlClientConnection};
+use log::debug;
+use mio::net::TcpStream;
+use mio::{Events, Poll, Token, Waker};
+use rustls::client::UnbufferedClientConnection;
+use rustls::pki_types::ServerName;
+
+const CLIENT: Token = Token(0);
+const STDIN: Token = Token(1);
+
+/// Size of one read from stdin.
+const STDIN_CHUNK: usize = 64 * 1024;
+/// Chunks the stdin thread may read ahead of the connection.
+const STDIN_QUEUE: usize = 4;
+
+fn main() -> ExitCode {
+    let args = ClientArgs::parse();
+    init_logging(args.verbose);
+    match run(&args) {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("llclient: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// `--verbose` logs everything, as upstream; otherwise `RUST_LOG` decides,
+/// and without it nothing is logged.
+fn init_logging(verbose: bool) {
+    if verbose {
+        env_logger::Builder::new().parse_filters("trace").init();
+    } else if std::env::var_os("RUST_LOG").is_some() {
+        env_logger::Builder::from_default_env().init();
+    }
+}
+
+fn run(args: &ClientArgs) -> Result<ExitCode, ClientError> {
+    if args.trace || args.sequence_diagram.is_some() {
+        eprintln!("llclient: warning: --trace and --sequence-diagram are not implemented yet");
+    }
+    let config = client_config(args).map_err(ClientError::Config)?;
+    let server_name = ServerName::try_from(args.hostname.as_str())
+        .map_err(|_| ClientError::InvalidName(args.hostname.clone()))?
+        .to_owned();
+    let mut addrs = resolve(&args.hostname, args.port)?.into_iter();
+    let conn = LlClientConnection::new(config, server_name).map_err(NetError::Tls)?;
+
+    let mut poll = Poll::new().map_err(ClientError::Poll)?;
+    let mut addr = next_addr(&mut addrs, args)?;
+    let socket = connect(addr, args)?;
+    let mut tls = TlsConn::connecting(socket, conn);
+    tls.register(poll.registry(), CLIENT)
+        .map_err(ClientError::Poll)?;
+
+    let mut stdin = None;
+    if args.http {
+        tls.outbox().push(http_request(&args.hostname).as_bytes());
+    } else {
+        let waker = Waker::new(poll.registry(), STDIN).map_err(ClientError::Poll)?;
+        stdin = Some(spawn_stdin_reader(waker));
+    }
+
+    let mut stdout = Stdout(io::stdout().lock());
+    let mut events = Events::with_capacity(64);
+    loop {
+        let timeout = tls.needs_drive().then_some(Duration::ZERO);
+        match poll.poll(&mut events, timeout) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(ClientError::Poll(e)),
+        }
+        let mut result = Ok(());
+        for event in events.iter() {
+            if event.token() == CLIENT {
+                result = result.and_then(|()| tls.ready(event, &mut stdout));
+            }
+            // STDIN wake-ups only say the channel has chunks: read below.
+        }
+        if events.is_empty() && tls.needs_drive() {
+            result = result.and_then(|()| tls.drive(&mut stdout));
+        }
+        if let Some(reader) = &stdin {
+            if feed_stdin(reader, &mut tls)? {
+                result = result.and_then(|()| tls.drive(&mut stdout));
+            }
+        }
+        match result {
+            Ok(()) => {}
+            Err(NetError::Connect(error)) => {
+                // Try the host's next address, as a blocking connect would.
+                debug!("cannot connect to {addr}: {error}");
+                addr = match addrs.next() {
+                    Some(next) => next,
+                    None => return Err(connect_error(args, error)),
+                };
+                let socket = connect(addr, args)?;
+                tls.retry_connect(poll.registry(), socket)
+                    .map_err(ClientError::Poll)?;
+                continue;
+            }
+            Err(NetError::Sink(e)) if e.kind() == io::ErrorKind::BrokenPipe => {
+                return Ok(ExitCode::SUCCESS);
+            }
+            Err(error) => return Err(error.into()),
+        }
+        if let Err(e) = stdout.0.flush() {
+            return stdout_error(e);
+        }
+        // Done once the server closed and everything we had to send is out
+        // (also when the server closes first, as in http mode).
+        if tls.is_done() || (tls.peer_closed() && tls.is_flushed()) {
+            break;
+        }
+        tls.reregister(poll.registry()).map_err(ClientError::Poll)?;
+    }
+    // As upstream, on stdout.
+    if let Err(e) = writeln!(stdout.0, "Connection closed").and_then(|()| stdout.0.flush()) {
+        return stdout_error(e);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// A closed stdout (e.g. `| head`) ends the program quietly, as ripgrep does.
+fn stdout_error(error: io::Error) -> Result<ExitCode, ClientError> {
+    if error.kind() == io::ErrorKind::BrokenPipe {
+        Ok(ExitCode::SUCCESS)
+    } else {
+        Err(ClientError::Stdout(error))
+    }
+}
+
+/// Upstream's `--http` request, byte for byte.
+fn http_request(hostname: &str) -> String {
+    format!(
+        "GET / HTTP/1.0\r\nHost: {hostname}\r\nConnection: close\r\nAccept-Encoding: identity\r\n\r\n"
+    )
+}
+
+fn resolve(hostname: &str, port: u16) -> Result<Vec<SocketAddr>, ClientError> {
+    let addrs: Vec<SocketAddr> = (hostname, port)
+        .to_socket_addrs()
+        .map_err(|error| ClientError::Resolve {
+            hostname: hostname.to_owned(),
+            error,
+        })?
+        .collect();
+    debug!("{hostname} resolves to {addrs:?}");
+    Ok(addrs)
+}
+
+fn next_addr(
+    addrs: &mut impl Iterator<Item = SocketAddr>,
+    args: &ClientArgs,
+) -> Result<SocketAddr, ClientError> {
+    addrs.next().ok_or_else(|| ClientError::Resolve {
+        hostname: args.hostname.clone(),
+        error: io::Error::new(io::ErrorKind::NotFound, "no addresses found"),
+    })
+}
+
+/// Starts a non-blocking connect; its outcome arrives as a mio event.
+fn connect(addr: SocketAddr, args: &ClientArgs) -> Result<TcpStream, ClientError> {
+    debug!("connecting to {addr}");
+    let socket = TcpStream::connect(addr).map_err(|error| connect_error(args, error))?;
+    // Small records (interactive use, the last piece of a flight) should not
+    // wait for Nagle's algorithm.
+    if let Err(error) = socket.set_nodelay(true) {
+        debug!("cannot set TCP_NODELAY: {error}");
+    }
+    Ok(socket)
+}
+
+fn connect_error(args: &ClientArgs, error: io::Error) -> ClientError {
+    ClientError::Connect {
+        hostname: args.hostname.clone(),
+        port: args.port,
+        error,
+    }
+}
+
+/// Writes received plaintext to stdout.
+struct Stdout(io::StdoutLock<'static>);
+
+impl Handler for Stdout {
+    fn plaintext(&mut self, plaintext: &[u8], _: &mut Outbox) -> io::Result<()> {
+        self.0.write_all(plaintext)
+    }
+
+    fn handshake_complete(&mut self, info: &HandshakeInfo, _: &mut Outbox) {
+        if let Some(protocol) = &info.alpn_protocol {
+            debug!("ALPN protocol: {}", String::from_utf8_lossy(protocol));
+        }
+    }
+}
+
+/// What the stdin thread sends.
+enum StdinChunk {
+    Data(Vec<u8>),
+    Eof,
+    Failed(io::Error),
+}
+
+/// Reads stdin on a thread, in chunks, over a bounded channel: when the
+/// connection stops taking data (backpressure), the channel fills, the
+/// thread blocks, and stdin is no longer read. A thread works for every kind
+/// of stdin (files, pipes, terminals), which mio cannot poll alike.
+fn spawn_stdin_reader(waker: Waker) -> Receiver<StdinChunk> {
+    let (sender, receiver) = mpsc::sync_channel(STDIN_QUEUE);
+    thread::spawn(move || read_stdin(&sender, &waker));
+    receiver
+}
+
+fn read_stdin(sender: &SyncSender<StdinChunk>, waker: &Waker) {
+    let mut stdin = io::stdin().lock();
+    loop {
+        let mut chunk = vec![0; STDIN_CHUNK];
+        let message = match stdin.read(&mut chunk) {
+            Ok(0) => StdinChunk::Eof,
+            Ok(num_bytes) => {
+                chunk.truncate(num_bytes);
+                StdinChunk::Data(chunk)
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => StdinChunk::Failed(e),
+        };
+        let last = !matches!(message, StdinChunk::Data(_));
+        // A send or wake failure means the event loop is gone: stop quietly.
+        if sender.send(message).is_err() || waker.wake().is_err() || last {
+            return;
+        }
+    }
+}
+
+/// Moves stdin chunks into the connection while its backlog is under the
+/// bound. Returns whether anything changed.
+fn feed_stdin(
+    reader: &Receiver<StdinChunk>,
+    tls: &mut TlsConn<UnbufferedClientConnection>,
+) -> Result<bool, ClientError> {
+    let mut fed = false;
+    while tls.backlog() < BACKLOG_LIMIT && !tls.outbox().is_closing() {
+        match reader.try_recv() {
+            Ok(StdinChunk::Data(chunk)) => tls.outbox().push(&chunk),
+            Ok(StdinChunk::Eof) | Err(TryRecvError::Disconnected) => {
+                debug!("stdin eof: closing after {}B", tls.outbox().len());
+                tls.outbox().close();
+            }
+            Ok(StdinChunk::Failed(error)) => return Err(ClientError::Stdin(error)),
+            Err(TryRecvError::Empty) => break,
+        }
+        fed = true;
+    }
+    Ok(fed)
+}
+
+/// Why `llclient` failed; each is one line.
+#[derive(Debug)]
+enum ClientError {
+    Config(ConfigError),
+    InvalidName(String),
+    Resolve {
+        hostname: String,
+        error: io::Error,
+    },
+    Connect {
+        hostname: String,
+        port: u16,
+        error: io::Error,
+    },
+    Net(NetError),
+    Stdin(io::Error),
+    Stdout(io::Error),
+    Poll(io::Error),
+}
+
+impl From<NetError> for ClientError {
+    fn from(error: NetError) -> Self {
+        Self::Net(error)
+    }
+}
+
+impl fmt::Display for ClientError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Config(e) => write!(f, "{e}"),
+            Self::InvalidName(name) => write!(f, "invalid server name {name:?}"),
+            Self::Resolve { hostname, error } => write!(f, "cannot resolve {hostname}: {error}"),
+            Self::Connect {
+                hostname,
+                port,
+                error,
+            } => write!(f, "cannot connect to {hostname}:{port}: {error}"),
+            Self::Net(e) => write!(f, "{e}"),
+            Self::Stdin(e) => write!(f, "cannot read stdin: {e}"),
+            Self::Stdout(e) => write!(f, "cannot write stdout: {e}"),
+            Self::Poll(e) => write!(f, "event loop failed: {e}"),
+        }
+    }
+}

@@ -1,0 +1,452 @@
+//! `llserver`: a drop-in replacement for rustls's `tlsserver-mio`, built on
+//! lltls's caller-managed buffers.
+//!
+//! One mio event loop serves every connection; each is a [`TlsConn`] driven
+//! by its events, with its own backpressure, so a slow or hostile client
+//! only ever costs its own connection.
+
+use std::collections::{HashMap, VecDeque};
+use std::fmt;
+use std::io::{self, Write};
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use clap::Parser;
+use lltls::cli::{ServerArgs, ServerMode};
+use lltls::config::{server_config, ConfigError};
+use lltls::net::{Handler, NetError, Outbox, PlainConn, TlsConn, BACKLOG_LIMIT};
+use lltls::LlServerConnection;
+use log::{debug, error, warn};
+use mio::event::Event;
+use mio::net::{TcpListener, TcpStream};
+use mio::{Events, Interest, Poll, Registry, Token};
+use rustls::server::UnbufferedServerConnection;
+use rustls::ServerConfig;
+
+const LISTENER: Token = Token(0);
+
+/// Upstream's http-mode response, byte for byte.
+const HTTP_RESPONSE: &[u8] =
+    b"HTTP/1.0 200 OK\r\nConnection: close\r\n\r\nHello world from rustls tlsserver\r\n";
+
+/// Rounds of relaying one forward-mode event may do before yielding to the
+/// other connections.
+const FORWARD_ROUNDS: usize = 8;
+
+fn main() -> ExitCode {
+    let args = ServerArgs::parse();
+    init_logging(args.verbose);
+    match run(&args) {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("llserver: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// `--verbose` logs everything, as upstream; otherwise `RUST_LOG` decides,
+/// and without it nothing is logged.
+fn init_logging(verbose: bool) {
+    if verbose {
+        env_logger::Builder::new().parse_filters("trace").init();
+    } else if std::env::var_os("RUST_LOG").is_some() {
+        env_logger::Builder::from_default_env().init();
+    }
+}
+
+fn run(args: &ServerArgs) -> Result<ExitCode, ServerError> {
+    if args.trace || args.sequence_diagram.is_some() {
+        eprintln!("llserver: warning: --trace and --sequence-diagram are not implemented yet");
+    }
+    let config = server_config(args).map_err(ServerError::Config)?;
+    let mut listener = listen(args.port)?;
+    let local = listener.local_addr().map_err(ServerError::Poll)?;
+    // Tests and scripts read the port from this line: flush it now.
+    let mut stdout = io::stdout();
+    writeln!(stdout, "listening on {local}")
+        .and_then(|()| stdout.flush())
+        .map_err(ServerError::Stdout)?;
+
+    let mut poll = Poll::new().map_err(ServerError::Poll)?;
+    poll.registry()
+        .register(&mut listener, LISTENER, Interest::READABLE)
+        .map_err(ServerError::Poll)?;
+    let handshake_timeout =
+        (args.handshake_timeout > 0).then(|| Duration::from_secs(args.handshake_timeout));
+    let mut server = Server {
+        listener,
+        config,
+        mode: args.mode,
+        handshake_timeout,
+        conns: HashMap::new(),
+        next_id: 1,
+        deadlines: VecDeque::new(),
+        again: Vec::new(),
+    };
+
+    let mut events = Events::with_capacity(256);
+    loop {
+        let timeout = server.poll_timeout(Instant::now());
+        match poll.poll(&mut events, timeout) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(ServerError::Poll(e)),
+        }
+        for event in events.iter() {
+            match event.token() {
+                LISTENER => server.accept(poll.registry()),
+                token => server.conn_event(poll.registry(), token, Some(event)),
+            }
+        }
+        server.drive_again(poll.registry());
+        server.expire_handshakes(poll.registry(), Instant::now());
+    }
+}
+
+/// Binds `[::]:port` as upstream does (dual-stack: IPv4 clients arrive as
+/// `::ffff:a.b.c.d`); falls back to `0.0.0.0` where IPv6 is unavailable.
+fn listen(port: u16) -> Result<TcpListener, ServerError> {
+    let any6 = SocketAddr::from((Ipv6Addr::UNSPECIFIED, port));
+    match TcpListener::bind(any6) {
+        Ok(listener) => Ok(listener),
+        Err(error) if error.kind() == io::ErrorKind::AddrNotAvailable || is_no_ipv6(&error) => {
+            let any4 = SocketAddr::from((Ipv4Addr::UNSPECIFIED, port));
+            TcpListener::bind(any4).map_err(|error| ServerError::Listen { addr: any4, error })
+        }
+        Err(error) => Err(ServerError::Listen { addr: any6, error }),
+    }
+}
+
+/// EAFNOSUPPORT: the kernel has no IPv6.
+fn is_no_ipv6(error: &io::Error) -> bool {
+    error.raw_os_error() == Some(97)
+}
+
+struct Server {
+    listener: TcpListener,
+    config: Arc<ServerConfig>,
+    mode: ServerMode,
+    handshake_timeout: Option<Duration>,
+    /// Connections by id; the TLS socket has token `2 * id`, the forward
+    /// target `2 * id + 1`.
+    conns: HashMap<usize, Conn>,
+    next_id: usize,
+    /// Handshake deadlines in accept order (all have the same timeout, so
+    /// they are sorted).
+    deadlines: VecDeque<(Instant, usize)>,
+    /// Connections that stopped with work left, to drive without an event.
+    again: Vec<usize>,
+}
+
+impl Server {
+    fn poll_timeout(&self, now: Instant) -> Option<Duration> {
+        if !self.again.is_empty() {
+            return Some(Duration::ZERO);
+        }
+        self.deadlines
+            .front()
+            .map(|(deadline, _)| deadline.saturating_duration_since(now))
+    }
+
+    fn accept(&mut self, registry: &Registry) {
+        loop {
+            match self.listener.accept() {
+                Ok((socket, addr)) => self.open(registry, socket, addr),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    // E.g. out of file descriptors: the connection waits in
+                    // the backlog; existing ones go on.
+                    error!("cannot accept connection: {e}");
+                    return;
+                }
+            }
+        }
+    }
+
+    fn open(&mut self, registry: &Registry, socket: TcpStream, addr: SocketAddr) {
+        debug!("Accepting new connection from {addr}");
+        let id = self.next_id;
+        self.next_id += 1;
+        match Conn::open(registry, id, socket, addr, &self.config, self.mode) {
+            Ok(conn) => {
+                self.conns.insert(id, conn);
+                if let Some(timeout) = self.handshake_timeout {
+                    self.deadlines.push_back((Instant::now() + timeout, id));
+                }
+            }
+            Err(e) => error!("{addr}: {e}"),
+        }
+    }
+
+    fn conn_event(&mut self, registry: &Registry, token: Token, event: Option<&Event>) {
+        let id = token.0 / 2;
+        // Tokens of connections already closed are ignored.
+        let Some(conn) = self.conns.get_mut(&id) else {
+            return;
+        };
+        let result = conn
+            .handle(event.map(|event| (event, token.0 % 2 == 1)))
+            .and_then(|()| conn.reregister(registry).map_err(NetError::Io));
+        match result {
+            Ok(()) if conn.is_done() => {
+                debug!("{}: connection closed", conn.addr);
+                self.close(registry, id);
+            }
+            Ok(()) => {
+                if conn.needs_drive() {
+                    self.again.push(id);
+                }
+            }
+            Err(e) => {
+                conn.log_end(&e);
+                self.close(registry, id);
+            }
+        }
+    }
+
+    fn drive_again(&mut self, registry: &Registry) {
+        for id in std::mem::take(&mut self.again) {
+            self.conn_event(registry, Token(2 * id), None);
+        }
+    }
+
+    fn expire_handshakes(&mut self, registry: &Registry, now: Instant) {
+        while let Some(&(deadline, id)) = self.deadlines.front() {
+            if deadline > now {
+                return;
+            }
+            self.deadlines.pop_front();
+            if let Some(conn) = self.conns.get(&id) {
+                if conn.tls.is_handshaking() {
+                    warn!("{}: handshake timed out", conn.addr);
+                    self.close(registry, id);
+                }
+            }
+        }
+    }
+
+    fn close(&mut self, registry: &Registry, id: usize) {
+        if let Some(mut conn) = self.conns.remove(&id) {
+            if let Err(e) = conn.deregister(registry) {
+                debug!("{}: deregister failed: {e}", conn.addr);
+            }
+        }
+    }
+}
+
+/// One client connection and what serves it.
+struct Conn {
+    addr: SocketAddr,
+    tls: TlsConn<UnbufferedServerConnection>,
+    app: App,
+}
+
+impl Conn {
+    fn open(
+        registry: &Registry,
+        id: usize,
+        socket: TcpStream,
+        addr: SocketAddr,
+        config: &Arc<ServerConfig>,
+        mode: ServerMode,
+    ) -> Result<Self, NetError> {
+        if let Err(e) = socket.set_nodelay(true) {
+            debug!("cannot set TCP_NODELAY: {e}");
+        }
+        let conn = LlServerConnection::new(config.clone()).map_err(NetError::Tls)?;
+        let app = match mode {
+            ServerMode::Echo => App::Echo,
+            ServerMode::Http => App::Http { responded: false },
+            ServerMode::Forward { port } => {
+                let target = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
+                let socket = TcpStream::connect(target).map_err(NetError::Connect)?;
+                App::Forward(Box::new(Forward {
+                    target: PlainConn::connecting(socket),
+                    peer_closed: false,
+                }))
+            }
+        };
+        let mut conn = Self {
+            addr,
+            tls: TlsConn::new(socket, conn),
+            app,
+        };
+        conn.tls
+            .register(registry, Token(2 * id))
+            .map_err(NetError::Io)?;
+        if let App::Forward(forward) = &mut conn.app {
+            forward
+                .target
+                .register(registry, Token(2 * id + 1))
+                .map_err(NetError::Io)?;
+        }
+        Ok(conn)
+    }
+
+    /// Handles an event (`(event, for_target)`), or drives without one.
+    fn handle(&mut self, event: Option<(&Event, bool)>) -> Result<(), NetError> {
+        let App::Forward(forward) = &mut self.app else {
+            return match event {
+                Some((event, _)) => self.tls.ready(event, &mut self.app),
+                None => self.tls.drive(&mut self.app),
+            };
+        };
+        if let Some((event, true)) = event {
+            forward.target.ready(event)?;
+        }
+        if let Some((event, false)) = event {
+            self.tls.ready(event, forward.as_mut())?;
+        }
+        forward.relay(&mut self.tls)
+    }
+
+    fn needs_drive(&self) -> bool {
+        self.tls.needs_drive()
+            || matches!(&self.app, App::Forward(f) if f.target.needs_drive()
+                && self.tls.backlog() < BACKLOG_LIMIT)
+    }
+
+    fn is_done(&self) -> bool {
+        self.tls.is_done()
+    }
+
+    fn reregister(&mut self, registry: &Registry) -> io::Result<()> {
+        self.tls.reregister(registry)?;
+        if let App::Forward(forward) = &mut self.app {
+            forward.target.reregister(registry)?;
+        }
+        Ok(())
+    }
+
+    fn deregister(&mut self, registry: &Registry) -> io::Result<()> {
+        self.tls.deregister(registry)?;
+        if let App::Forward(forward) = &mut self.app {
+            forward.target.deregister(registry)?;
+        }
+        Ok(())
+    }
+
+    /// Logs why the connection ended, as upstream words it.
+    fn log_end(&self, error: &NetError) {
+        match error {
+            // The client closed TCP after our close_notify without sending
+            // its own, as upstream's client does: a normal end.
+            NetError::Tls(lltls::Error::UnexpectedEof { .. }) if self.tls.close_notify_queued() => {
+                debug!("eof");
+            }
+            NetError::Tls(lltls::Error::UnexpectedEof { .. }) => {
+                debug!("eof");
+                warn!("{}: {error}", self.addr);
+            }
+            _ => error!("{}: {error}", self.addr),
+        }
+    }
+}
+
+/// What the server does with each connection's plaintext.
+enum App {
+    Echo,
+    Http { responded: bool },
+    Forward(Box<Forward>),
+}
+
+impl Handler for App {
+    fn plaintext(&mut self, plaintext: &[u8], outbox: &mut Outbox) -> io::Result<()> {
+        if let Self::Forward(forward) = self {
+            // `Conn::handle` hands forward-mode plaintext to `Forward` itself.
+            return forward.plaintext(plaintext, outbox);
+        }
+        debug!("plaintext read {}", plaintext.len());
+        match self {
+            Self::Echo => outbox.push(plaintext),
+            Self::Http { responded } => {
+                if !*responded {
+                    *responded = true;
+                    outbox.push(HTTP_RESPONSE);
+                    outbox.close();
+                }
+            }
+            Self::Forward(_) => {}
+        }
+        Ok(())
+    }
+
+    fn peer_closed(&mut self, outbox: &mut Outbox) {
+        match self {
+            // Everything received was queued for echo before this: it goes
+            // out, then close_notify.
+            Self::Echo | Self::Http { .. } => outbox.close(),
+            Self::Forward(forward) => forward.peer_closed(outbox),
+        }
+    }
+}
+
+/// Forward mode: the plaintext relay to `localhost:PORT`.
+struct Forward {
+    target: PlainConn,
+    /// The client sent close_notify: shut down the target's write side once
+    /// everything was written to it (half-close).
+    peer_closed: bool,
+}
+
+impl Handler for Forward {
+    fn plaintext(&mut self, plaintext: &[u8], _: &mut Outbox) -> io::Result<()> {
+        debug!("plaintext read {}", plaintext.len());
+        self.target.outbox().push(plaintext);
+        Ok(())
+    }
+
+    fn peer_closed(&mut self, _: &mut Outbox) {
+        debug!("client closed: half-closing the forward connection");
+        self.peer_closed = true;
+        self.target.outbox().close();
+    }
+}
+
+impl Forward {
+    /// Moves bytes both ways until nothing moves (or the round budget runs
+    /// out), with backpressure on each side.
+    fn relay(&mut self, tls: &mut TlsConn<UnbufferedServerConnection>) -> Result<(), NetError> {
+        for _ in 0..FORWARD_ROUNDS {
+            let before = (tls.backlog(), self.target.backlog());
+            self.target.flush()?;
+            let room = BACKLOG_LIMIT.saturating_sub(tls.backlog() - tls.outbox().len());
+            let read = self.target.read_into(tls.outbox(), room)?;
+            if self.target.is_eof() && !tls.outbox().is_closing() {
+                debug!("back eof");
+                tls.outbox().close();
+            }
+            // Stop reading TLS while the target does not take what we have.
+            tls.set_read_paused(self.target.backlog() >= BACKLOG_LIMIT);
+            tls.drive(self)?;
+            if read == 0 && before == (tls.backlog(), self.target.backlog()) {
+                break;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Why `llserver` failed; each is one line.
+#[derive(Debug)]
+enum ServerError {
+    Config(ConfigError),
+    Listen { addr: SocketAddr, error: io::Error },
+    Stdout(io::Error),
+    Poll(io::Error),
+}
+
+impl fmt::Display for ServerError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Config(e) => write!(f, "{e}"),
+            Self::Listen { addr, error } => write!(f, "cannot listen on {addr}: {error}"),
+            Self::Stdout(e) => write!(f, "cannot write stdout: {e}"),
+            Self::Poll(e) => write!(f, "event loop failed: {e}"),
+        }
+    }
+}

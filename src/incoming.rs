@@ -132,7 +132,11 @@ impl<S: Storage> IncomingTls<S> {
         if capacity - self.end >= wanted {
             return Ok(());
         }
-        if self.storage.grow_to(held + wanted) || self.storage.as_ref().len() > held {
+        // Grow geometrically so a buffer filled a little at a time is not
+        // reallocated on every call, but never past `limit`: a peer announcing
+        // a 64 KiB handshake message must not make it hold twice that.
+        let target = (held + wanted).max(capacity.saturating_mul(2).min(limit));
+        if self.storage.grow_to(target) || self.storage.as_ref().len() > held {
             // Fixed storage with some room left still allows a smaller read.
             Ok(())
         } else {

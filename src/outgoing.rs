@@ -127,7 +127,10 @@ impl<S: Storage> OutgoingTls<S> {
             self.end = pending;
             return Ok(());
         }
-        if self.storage.grow_to(self.end + required_size) {
+        // Grow geometrically so a buffer filled a little at a time is not
+        // reallocated on every call.
+        let target = (self.end + required_size).max(capacity.saturating_mul(2));
+        if self.storage.grow_to(target) {
             Ok(())
         } else {
             Err(Error::BufferTooSmall {

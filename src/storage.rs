@@ -20,11 +20,10 @@ pub trait Storage: AsRef<[u8]> + AsMut<[u8]> {
 
 impl Storage for Vec<u8> {
     fn grow_to(&mut self, len: usize) -> bool {
+        // Exactly `len`: the buffers choose geometric growth themselves, so
+        // that `IncomingTls` can cap it at its limit.
         if self.len() < len {
-            // Grow geometrically so a buffer filled a little at a time is not
-            // reallocated on every call.
-            let target = len.max(self.len() * 2);
-            self.resize(target, 0);
+            self.resize(len, 0);
         }
         true
     }

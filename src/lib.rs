@@ -47,6 +47,8 @@ pub mod net;
 mod outgoing;
 mod status;
 mod storage;
+pub mod stream;
+pub mod trace;
 
 pub use conn::{LlClientConnection, LlConnection, LlServerConnection, Side, MAX_ENCRYPT_CHUNK};
 pub use error::Error;

@@ -291,11 +291,18 @@ impl<C: Side> Endpoint<C> {
     }
 }
 
+/// Called with the bytes of each delivery and their direction, e.g. to feed
+/// a tracer.
+pub type Tap = Box<dyn FnMut(lltls::trace::Direction, &[u8])>;
+
 /// A client and a server connected buffer to buffer.
 pub struct Pair {
     pub client: Endpoint<rustls::client::UnbufferedClientConnection>,
     pub server: Endpoint<rustls::server::UnbufferedServerConnection>,
     pub delivery: Delivery,
+    /// Sees every delivery, after the sender processed and before the
+    /// receiver does (a socket write and read at once).
+    pub tap: Option<Tap>,
     rng: Rng,
 }
 
@@ -310,6 +317,7 @@ impl Pair {
             client: Endpoint::new(LlClientConnection::new(client_config, name).unwrap()),
             server: Endpoint::new(LlServerConnection::new(server_config).unwrap()),
             delivery: Delivery::All,
+            tap: None,
             rng: Rng::new(1),
         }
     }
@@ -350,9 +358,23 @@ impl Pair {
         let mut progress = self.client.pump();
         progress |= self.server.pump();
         let chunk = self.chunk();
+        let before = self.client.wire.len();
         progress |= Self::deliver(chunk, &mut self.client, &mut self.server) > 0;
+        if let Some(tap) = &mut self.tap {
+            let bytes = &self.client.wire[before..];
+            if !bytes.is_empty() {
+                tap(lltls::trace::Direction::ClientToServer, bytes);
+            }
+        }
         let chunk = self.chunk();
+        let before = self.server.wire.len();
         progress |= Self::deliver(chunk, &mut self.server, &mut self.client) > 0;
+        if let Some(tap) = &mut self.tap {
+            let bytes = &self.server.wire[before..];
+            if !bytes.is_empty() {
+                tap(lltls::trace::Direction::ServerToClient, bytes);
+            }
+        }
         progress
     }
 

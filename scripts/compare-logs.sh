@@ -1,0 +1,225 @@
+#!/usr/bin/env bash
+# Compares the rustls events of two `--verbose` logs: lltls's llclient /
+# llserver against rustls's tlsclient-mio / tlsserver-mio (or any two runs).
+#
+#   scripts/compare-logs.sh [-v] OURS.log UPSTREAM.log
+#   scripts/compare-logs.sh [-v] --run [--upstream DIR] [--server-args ARGS]
+#                           [--client-args ARGS]
+#
+# Both programs log through env_logger: `[TIMESTAMP LEVEL target] message`,
+# where a message may span several lines (rustls logs `{:#?}` dumps of
+# handshake messages). The comparison:
+#   - folds each multi-line message into one line;
+#   - drops timestamps, and mio's lines (registration churn differs by design);
+#   - normalises what differs between any two runs: ports, long hex strings
+#     (randoms, key shares, session ids, tickets, signatures, certificates,
+#     encodings), and the random numbers rustls prints by name (age_add,
+#     order_seed);
+#   - separates the program's own lines (llclient, llserver, lltls::*,
+#     tlsclient_mio, tlsserver_mio: each program says different things) from
+#     rustls's, and compares rustls's events (level, target, message) in
+#     order.
+# Exit status: 0 when the rustls events match, 1 when they differ (the
+# unified diff is printed, OURS as `-`, UPSTREAM as `+`), 2 on a usage or
+# run error. -v also prints the normalised program lines of both logs.
+#
+# --run starts `llserver --verbose --port 0 ARGS`, reads its port from its
+# "listening on ADDR" line, runs `llclient --verbose --port PORT ARGS`, and
+# compares their logs with DIR/client.stderr and DIR/server.stderr. The
+# defaults reproduce the reference recording
+# (tests/data/reference/tls13-rsa-http/commands.txt). The binaries are
+# $LLSERVER and $LLCLIENT, or target/debug/ (built with cargo if missing).
+set -euo pipefail
+
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+verbose=0
+# What --run started and created, for cleanup on any exit.
+server_pid=""
+work=""
+
+cleanup() {
+    if [[ -n $server_pid ]]; then
+        kill "$server_pid" 2>/dev/null || true
+    fi
+    if [[ -n $work ]]; then
+        rm -rf "$work"
+    fi
+}
+trap cleanup EXIT
+
+usage() {
+    sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed -e '$d' -e 's/^# \{0,1\}//' >&2
+    exit 2
+}
+
+# Prints one normalised event per line: `R<TAB>LEVEL target message` for
+# rustls, `P<TAB>LEVEL target message` for the program, `O<TAB>line` for
+# output that is not a log line (before the first one).
+normalise() {
+    awk '
+        function flush() {
+            if (event != "") print event
+            event = ""
+        }
+        /^\[[0-9]+-[0-9]+-[0-9]+T[0-9:.]+Z +(TRACE|DEBUG|INFO|WARN|ERROR) [^]]*\]/ {
+            flush()
+            event = $0
+            next
+        }
+        {
+            if (event != "") {
+                event = event " " $0
+            } else if ($0 != "") {
+                print "[- OTHER -] " $0
+            }
+        }
+        END { flush() }
+    ' "$1" |
+        sed -E \
+            -e 's/^\[[^ ]+ +([A-Z]+) ([^]]*)\] ?/\1 \2 /' \
+            -e 's/^\[- OTHER -\] /OTHER - /' \
+            -e 's/[[:space:]]+/ /g' \
+            -e 's/ $//' \
+            -e 's/,( ?[]})])/\1/g' \
+            -e 's/\b(0x)?[0-9a-fA-F]{16,}\b/<hex>/g' \
+            -e 's/\b(age_add|order_seed|obfuscated_ticket_age): [0-9]+/\1: N/g' \
+            -e 's/(\]|[0-9]):[0-9]{1,5}\b/\1:<port>/g' |
+        awk '
+            $1 == "OTHER" { sub(/^OTHER - /, ""); print "O\t" $0; next }
+            $2 ~ /^mio(::|$)/ { next }
+            $2 ~ /^rustls(::|$)/ { print "R\t" $0; next }
+            { print "P\t" $0 }
+        '
+}
+
+# compare OURS UPSTREAM: prints the verdict; returns 0 on a match.
+compare() {
+    local ours=$1 upstream=$2 tmp
+    for f in "$ours" "$upstream"; do
+        if [[ ! -r $f ]]; then
+            echo "compare-logs: cannot read $f" >&2
+            return 2
+        fi
+    done
+    tmp=$(mktemp -d)
+    normalise "$ours" >"$tmp/ours"
+    normalise "$upstream" >"$tmp/upstream"
+    grep $'^R\t' "$tmp/ours" | cut -f2- >"$tmp/ours.rustls" || true
+    grep $'^R\t' "$tmp/upstream" | cut -f2- >"$tmp/upstream.rustls" || true
+    local n_ours n_upstream p_ours p_upstream status=0
+    n_ours=$(wc -l <"$tmp/ours.rustls")
+    n_upstream=$(wc -l <"$tmp/upstream.rustls")
+    p_ours=$(grep -c $'^[PO]\t' "$tmp/ours" || true)
+    p_upstream=$(grep -c $'^[PO]\t' "$tmp/upstream" || true)
+    if diff -q "$tmp/ours.rustls" "$tmp/upstream.rustls" >/dev/null; then
+        echo "rustls events match: $n_ours events ($ours vs $upstream)"
+    else
+        echo "rustls events differ: $n_ours in $ours, $n_upstream in $upstream"
+        diff -u --label "$ours" --label "$upstream" \
+            "$tmp/ours.rustls" "$tmp/upstream.rustls" || true
+        status=1
+    fi
+    echo "program lines (not compared): $p_ours in $ours, $p_upstream in $upstream"
+    if ((verbose)); then
+        echo "--- program lines of $ours"
+        grep $'^[PO]\t' "$tmp/ours" | cut -f2- | sed 's/^/  /' || true
+        echo "--- program lines of $upstream"
+        grep $'^[PO]\t' "$tmp/upstream" | cut -f2- | sed 's/^/  /' || true
+    fi
+    rm -rf "$tmp"
+    return $status
+}
+
+binary() {
+    local name=$1 var=$2
+    if [[ -n ${!var:-} ]]; then
+        echo "${!var}"
+        return
+    fi
+    local path=${CARGO_TARGET_DIR:-$root/target}/debug/$name
+    if [[ ! -x $path ]]; then
+        (cd "$root" && cargo build --quiet --bin "$name") >&2
+    fi
+    echo "$path"
+}
+
+# run_pair UPSTREAM_DIR SERVER_ARGS CLIENT_ARGS
+run_pair() {
+    local upstream=$1 server_args=$2 client_args=$3
+    local llserver llclient port="" status=0
+    llserver=$(binary llserver LLSERVER)
+    llclient=$(binary llclient LLCLIENT)
+    work=$(mktemp -d)
+
+    # Word splitting of the argument strings is intended.
+    # shellcheck disable=SC2086
+    (cd "$root" && exec "$llserver" --verbose --port 0 $server_args \
+        >"$work/server.stdout" 2>"$work/server.stderr") &
+    server_pid=$!
+    # Poll (bounded) for the line that carries the port.
+    for _ in $(seq 200); do
+        port=$(sed -n 's/^listening on .*:\([0-9][0-9]*\)$/\1/p' "$work/server.stdout")
+        [[ -n $port ]] && break
+        if ! kill -0 "$server_pid" 2>/dev/null; then
+            break
+        fi
+        sleep 0.1
+    done
+    if [[ -z $port ]]; then
+        echo "compare-logs: llserver did not start:" >&2
+        cat "$work/server.stdout" "$work/server.stderr" >&2
+        return 2
+    fi
+    # shellcheck disable=SC2086
+    if ! (cd "$root" && timeout 60 "$llclient" --verbose --port "$port" $client_args \
+        </dev/null >"$work/client.stdout" 2>"$work/client.stderr"); then
+        echo "compare-logs: llclient failed:" >&2
+        tail -5 "$work/client.stderr" >&2
+        return 2
+    fi
+    # The server logs the client's hang-up last; give it a moment to.
+    for _ in $(seq 50); do
+        grep -q '\] eof$' "$work/server.stderr" && break
+        sleep 0.1
+    done
+    kill "$server_pid" 2>/dev/null || true
+    wait "$server_pid" 2>/dev/null || true
+    server_pid=""
+
+    echo "== client"
+    compare "$work/client.stderr" "$upstream/client.stderr" || status=1
+    echo "== server"
+    compare "$work/server.stderr" "$upstream/server.stderr" || status=1
+    return $status
+}
+
+main() {
+    local run=0 upstream="$root/tests/data/reference/tls13-rsa-http"
+    local ref="tests/data/reference/pki"
+    local server_args="--certs $ref/rsa-server-fullchain.pem --key $ref/rsa-server.key http"
+    local client_args="--http --cafile $ref/rsa-ca.pem localhost"
+    local files=()
+    while (($#)); do
+        case $1 in
+        -v) verbose=1 ;;
+        --run) run=1 ;;
+        --upstream) upstream=${2:?}; shift ;;
+        --server-args) server_args=${2:?}; shift ;;
+        --client-args) client_args=${2:?}; shift ;;
+        -h | --help) usage ;;
+        -*) echo "compare-logs: unknown option $1" >&2; usage ;;
+        *) files+=("$1") ;;
+        esac
+        shift
+    done
+    if ((run)); then
+        ((${#files[@]} == 0)) || usage
+        upstream=$(cd "$upstream" && pwd)
+        run_pair "$upstream" "$server_args" "$client_args"
+    else
+        ((${#files[@]} == 2)) || usage
+        compare "${files[0]}" "${files[1]}"
+    fi
+}
+
+main "$@"

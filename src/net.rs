@@ -188,6 +188,8 @@ pub struct TlsConn<C: Side> {
     writable: bool,
     /// The application asked to stop reading (its own backpressure).
     read_paused: bool,
+    /// Reading pauses while the send backlog is over [`BACKLOG_LIMIT`].
+    read_backpressure: bool,
     /// The socket reached end-of-file.
     eof: bool,
     handshake: Option<HandshakeInfo>,
@@ -214,6 +216,7 @@ impl<C: Side> TlsConn<C> {
             readable: true,
             writable: true,
             read_paused: false,
+            read_backpressure: true,
             eof: false,
             handshake: None,
             close_notify_queued: false,
@@ -264,7 +267,9 @@ impl<C: Side> TlsConn<C> {
 
     /// The events worth waiting for, from what is pending: WRITABLE while TLS
     /// bytes wait (or the connect is in progress), READABLE while the
-    /// connection wants input and the backlog is under [`BACKLOG_LIMIT`].
+    /// connection wants input and reading is not paused (see
+    /// [`set_read_backpressure`](Self::set_read_backpressure) and
+    /// [`set_read_paused`](Self::set_read_paused)).
     ///
     /// mio needs at least one interest; when neither applies this returns
     /// READABLE, and the event, if any, is only remembered.
@@ -359,6 +364,18 @@ impl<C: Side> TlsConn<C> {
         self.read_paused = paused;
     }
 
+    /// Whether reading pauses while the send backlog is over
+    /// [`BACKLOG_LIMIT`] (the default).
+    ///
+    /// That is right where reading produces sending (an echo server): memory
+    /// stays bounded however slowly the peer reads. It is wrong where it does
+    /// not: a client whose own sends are stuck must keep reading, or both
+    /// ends wait for each other to read for ever. Such a caller applies
+    /// backpressure on its own input instead.
+    pub fn set_read_backpressure(&mut self, enabled: bool) {
+        self.read_backpressure = enabled;
+    }
+
     /// Bytes waiting to leave: queued plaintext plus TLS bytes.
     #[must_use]
     pub fn backlog(&self) -> usize {
@@ -445,11 +462,10 @@ impl<C: Side> TlsConn<C> {
     }
 
     fn wants_read(&self) -> bool {
-        !self.failed
-            && !self.eof
-            && !self.read_paused
-            && self.conn.wants_read()
-            && self.send_backlog() < BACKLOG_LIMIT
+        if self.failed || self.eof || self.read_paused || !self.conn.wants_read() {
+            return false;
+        }
+        !self.read_backpressure || self.send_backlog() < BACKLOG_LIMIT
     }
 
     /// The backlog that pauses reading. Plaintext queued during the

@@ -19,8 +19,8 @@ use lltls::config::{client_config, ConfigError};
 use lltls::net::{Handler, NetError, Outbox, TlsConn, BACKLOG_LIMIT};
 use lltls::{HandshakeInfo, LlClientConnection};
 use log::debug;
-use mio::net::TcpStream;
-use mio::{Events, Poll, Token, Waker};
+use mio::net::{TcpStream, UnixStream};
+use mio::{Events, Interest, Poll, Token};
 use rustls::client::UnbufferedClientConnection;
 use rustls::pki_types::ServerName;
 
@@ -69,6 +69,10 @@ fn run(args: &ClientArgs) -> Result<ExitCode, ClientError> {
     let mut addr = next_addr(&mut addrs, args)?;
     let socket = connect(addr, args)?;
     let mut tls = TlsConn::connecting(socket, conn);
+    // Reading the socket only produces stdout: it must go on while our own
+    // sends wait, or client and echo server would each wait for the other to
+    // read. Backpressure applies to stdin instead (`feed_stdin`).
+    tls.set_read_backpressure(false);
     tls.register(poll.registry(), CLIENT)
         .map_err(ClientError::Poll)?;
 
@@ -76,8 +80,7 @@ fn run(args: &ClientArgs) -> Result<ExitCode, ClientError> {
     if args.http {
         tls.outbox().push(http_request(&args.hostname).as_bytes());
     } else {
-        let waker = Waker::new(poll.registry(), STDIN).map_err(ClientError::Poll)?;
-        stdin = Some(spawn_stdin_reader(waker));
+        stdin = Some(StdinReader::spawn(poll.registry()).map_err(ClientError::Poll)?);
     }
 
     let mut stdout = Stdout(io::stdout().lock());
@@ -91,16 +94,22 @@ fn run(args: &ClientArgs) -> Result<ExitCode, ClientError> {
         }
         let mut result = Ok(());
         for event in events.iter() {
-            if event.token() == CLIENT {
-                result = result.and_then(|()| tls.ready(event, &mut stdout));
+            match event.token() {
+                CLIENT => result = result.and_then(|()| tls.ready(event, &mut stdout)),
+                // Chunks wait in the channel: taken below.
+                STDIN => {
+                    if let Some(reader) = &mut stdin {
+                        reader.clear_wakeups();
+                    }
+                }
+                _ => {}
             }
-            // STDIN wake-ups only say the channel has chunks: read below.
         }
         if events.is_empty() && tls.needs_drive() {
             result = result.and_then(|()| tls.drive(&mut stdout));
         }
         if let Some(reader) = &stdin {
-            if feed_stdin(reader, &mut tls)? {
+            if reader.feed(&mut tls)? {
                 result = result.and_then(|()| tls.drive(&mut stdout));
             }
         }
@@ -213,6 +222,56 @@ impl Handler for Stdout {
     }
 }
 
+/// Reads stdin on a thread, in chunks, over a bounded channel: when the
+/// connection stops taking data (backpressure), the channel fills, the
+/// thread blocks, and stdin is no longer read. A thread works for every kind
+/// of stdin (files, pipes, terminals), which mio cannot poll alike.
+struct StdinReader {
+    chunks: Receiver<StdinChunk>,
+    /// Readable when the thread sent chunks. A socket pair rather than
+    /// `mio::Waker`: the thread exits right after its last wake-up, and a
+    /// `Waker` dropped there closes its eventfd, which makes epoll discard
+    /// the wake-up still pending (the loop then sleeps on data waiting in
+    /// the channel). A socket's closed peer is one more event instead.
+    wakeups: UnixStream,
+}
+
+impl StdinReader {
+    fn spawn(registry: &mio::Registry) -> io::Result<Self> {
+        let (mut wakeups, waker) = UnixStream::pair()?;
+        registry.register(&mut wakeups, STDIN, Interest::READABLE)?;
+        let (sender, chunks) = mpsc::sync_channel(STDIN_QUEUE);
+        thread::spawn(move || read_stdin(&sender, waker));
+        Ok(Self { chunks, wakeups })
+    }
+
+    /// Drains the wake-up socket so the next wake-up is an edge again.
+    fn clear_wakeups(&mut self) {
+        let mut buf = [0; 64];
+        // WouldBlock (drained) and errors (thread gone) both end it.
+        while matches!(self.wakeups.read(&mut buf), Ok(n) if n > 0) {}
+    }
+
+    /// Moves chunks into the connection while its backlog is under the
+    /// bound. Returns whether anything changed.
+    fn feed(&self, tls: &mut TlsConn<UnbufferedClientConnection>) -> Result<bool, ClientError> {
+        let mut fed = false;
+        while tls.backlog() < BACKLOG_LIMIT && !tls.outbox().is_closing() {
+            match self.chunks.try_recv() {
+                Ok(StdinChunk::Data(chunk)) => tls.outbox().push(&chunk),
+                Ok(StdinChunk::Eof) | Err(TryRecvError::Disconnected) => {
+                    debug!("stdin eof: closing after {}B", tls.outbox().len());
+                    tls.outbox().close();
+                }
+                Ok(StdinChunk::Failed(error)) => return Err(ClientError::Stdin(error)),
+                Err(TryRecvError::Empty) => break,
+            }
+            fed = true;
+        }
+        Ok(fed)
+    }
+}
+
 /// What the stdin thread sends.
 enum StdinChunk {
     Data(Vec<u8>),
@@ -220,17 +279,7 @@ enum StdinChunk {
     Failed(io::Error),
 }
 
-/// Reads stdin on a thread, in chunks, over a bounded channel: when the
-/// connection stops taking data (backpressure), the channel fills, the
-/// thread blocks, and stdin is no longer read. A thread works for every kind
-/// of stdin (files, pipes, terminals), which mio cannot poll alike.
-fn spawn_stdin_reader(waker: Waker) -> Receiver<StdinChunk> {
-    let (sender, receiver) = mpsc::sync_channel(STDIN_QUEUE);
-    thread::spawn(move || read_stdin(&sender, &waker));
-    receiver
-}
-
-fn read_stdin(sender: &SyncSender<StdinChunk>, waker: &Waker) {
+fn read_stdin(sender: &SyncSender<StdinChunk>, mut waker: UnixStream) {
     let mut stdin = io::stdin().lock();
     loop {
         let mut chunk = vec![0; STDIN_CHUNK];
@@ -244,33 +293,20 @@ fn read_stdin(sender: &SyncSender<StdinChunk>, waker: &Waker) {
             Err(e) => StdinChunk::Failed(e),
         };
         let last = !matches!(message, StdinChunk::Data(_));
-        // A send or wake failure means the event loop is gone: stop quietly.
-        if sender.send(message).is_err() || waker.wake().is_err() || last {
+        // A failed send means the event loop is gone: stop quietly.
+        if sender.send(message).is_err() {
+            return;
+        }
+        // WouldBlock means wake-ups are already pending: one is enough.
+        if let Err(e) = waker.write(&[1]) {
+            if e.kind() != io::ErrorKind::WouldBlock {
+                return;
+            }
+        }
+        if last {
             return;
         }
     }
-}
-
-/// Moves stdin chunks into the connection while its backlog is under the
-/// bound. Returns whether anything changed.
-fn feed_stdin(
-    reader: &Receiver<StdinChunk>,
-    tls: &mut TlsConn<UnbufferedClientConnection>,
-) -> Result<bool, ClientError> {
-    let mut fed = false;
-    while tls.backlog() < BACKLOG_LIMIT && !tls.outbox().is_closing() {
-        match reader.try_recv() {
-            Ok(StdinChunk::Data(chunk)) => tls.outbox().push(&chunk),
-            Ok(StdinChunk::Eof) | Err(TryRecvError::Disconnected) => {
-                debug!("stdin eof: closing after {}B", tls.outbox().len());
-                tls.outbox().close();
-            }
-            Ok(StdinChunk::Failed(error)) => return Err(ClientError::Stdin(error)),
-            Err(TryRecvError::Empty) => break,
-        }
-        fed = true;
-    }
-    Ok(fed)
 }
 
 /// Why `llclient` failed; each is one line.

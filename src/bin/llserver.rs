@@ -275,6 +275,11 @@ impl Conn {
             tls: TlsConn::new(socket, conn),
             app,
         };
+        if matches!(conn.app, App::Forward(_)) {
+            // Reading TLS feeds the target, not our sends: `Forward::relay`
+            // pauses it on the target's backlog instead.
+            conn.tls.set_read_backpressure(false);
+        }
         conn.tls
             .register(registry, Token(2 * id))
             .map_err(NetError::Io)?;

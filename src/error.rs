@@ -167,17 +167,20 @@ fn certificate_reason(e: &CertificateError) -> String {
 
 /// `bad_certificate` style names, as RFC 8446 spells them.
 pub(crate) fn alert_name(alert: AlertDescription) -> String {
-    let debug = format!("{alert:?}");
+    let debug: Vec<char> = format!("{alert:?}").chars().collect();
     let mut out = String::with_capacity(debug.len() + 4);
-    for (i, c) in debug.chars().enumerate() {
-        if c.is_ascii_uppercase() {
-            if i > 0 {
-                out.push('_');
-            }
-            out.push(c.to_ascii_lowercase());
-        } else {
-            out.push(c);
+    for (i, &c) in debug.iter().enumerate() {
+        // A word starts at an uppercase letter after a lowercase one, or at
+        // the last capital of an acronym: `UnknownCA` is `unknown_ca`,
+        // `UnknownPSKIdentity` is `unknown_psk_identity`.
+        let prev_lower = i > 0 && !debug[i - 1].is_ascii_uppercase();
+        let acronym_end = i > 0
+            && debug[i - 1].is_ascii_uppercase()
+            && debug.get(i + 1).is_some_and(char::is_ascii_lowercase);
+        if c.is_ascii_uppercase() && (prev_lower || acronym_end) {
+            out.push('_');
         }
+        out.push(c.to_ascii_lowercase());
     }
     out
 }
@@ -198,5 +201,27 @@ impl From<Error> for io::Error {
             _ => io::ErrorKind::InvalidData,
         };
         io::Error::new(kind, error)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::alert_name;
+    use rustls::AlertDescription;
+
+    #[test]
+    fn alert_names_are_rfc_spellings() {
+        for (alert, name) in [
+            (AlertDescription::CloseNotify, "close_notify"),
+            (AlertDescription::UnknownCA, "unknown_ca"),
+            (AlertDescription::UnknownPSKIdentity, "unknown_psk_identity"),
+            (AlertDescription::BadRecordMac, "bad_record_mac"),
+            (
+                AlertDescription::CertificateRequired,
+                "certificate_required",
+            ),
+        ] {
+            assert_eq!(alert_name(alert), name);
+        }
     }
 }

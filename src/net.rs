@@ -21,6 +21,7 @@ use mio::event::Event;
 use mio::net::TcpStream;
 use mio::{Interest, Registry, Token};
 
+use crate::trace::{Role, Tracer};
 use crate::{Error, HandshakeInfo, IncomingTls, LlConnection, OutgoingTls, Side, Status};
 
 /// Bytes waiting to be sent (plaintext in the [`Outbox`] plus TLS bytes in
@@ -198,6 +199,8 @@ pub struct TlsConn<C: Side> {
     closed: bool,
     /// The connection failed; nothing more is read or encrypted.
     failed: bool,
+    /// Sees every byte written to and read from the socket; this end's role.
+    tracer: Option<(Box<Tracer>, Role)>,
 }
 
 impl<C: Side> TlsConn<C> {
@@ -222,6 +225,7 @@ impl<C: Side> TlsConn<C> {
             close_notify_queued: false,
             closed: false,
             failed: false,
+            tracer: None,
         }
     }
 
@@ -356,6 +360,19 @@ impl<C: Side> TlsConn<C> {
         self.readable = false;
         self.writable = false;
         self.register(registry, self.token)
+    }
+
+    /// Has `tracer` observe every byte this connection (at the `role` end)
+    /// writes to and reads from its socket. Take its events with
+    /// [`tracer`](Self::tracer) after each [`drive`](Self::drive) or
+    /// [`ready`](Self::ready).
+    pub fn set_tracer(&mut self, tracer: Tracer, role: Role) {
+        self.tracer = Some((Box::new(tracer), role));
+    }
+
+    /// The tracer given to [`set_tracer`](Self::set_tracer).
+    pub fn tracer(&mut self) -> Option<&mut Tracer> {
+        self.tracer.as_mut().map(|(tracer, _)| &mut **tracer)
     }
 
     /// Stops (or resumes) reading the socket, for backpressure the
@@ -583,6 +600,10 @@ impl<C: Side> TlsConn<C> {
                 }
                 Ok(num_bytes) => {
                     debug!("transmitted {num_bytes}B");
+                    if let Some((tracer, role)) = &mut self.tracer {
+                        let sent = &self.outgoing_tls.filled()[..num_bytes];
+                        tracer.observe(role.sending(), sent);
+                    }
                     self.outgoing_tls.discard(num_bytes);
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
@@ -625,6 +646,10 @@ impl<C: Side> TlsConn<C> {
                 Ok(num_bytes) => {
                     debug!("read {num_bytes}B into IncomingTls");
                     self.incoming_tls.advance(num_bytes);
+                    if let Some((tracer, role)) = &mut self.tracer {
+                        let filled = self.incoming_tls.filled();
+                        tracer.observe(role.receiving(), &filled[filled.len() - num_bytes..]);
+                    }
                     return Ok(true);
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {

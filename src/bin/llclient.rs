@@ -8,8 +8,10 @@
 use std::fmt;
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, ToSocketAddrs};
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::mpsc::{self, Receiver, SyncSender, TryRecvError};
+use std::sync::Arc;
 use std::thread;
 use std::time::Duration;
 
@@ -17,6 +19,7 @@ use clap::Parser;
 use lltls::cli::ClientArgs;
 use lltls::config::{client_config, ConfigError};
 use lltls::net::{Handler, NetError, Outbox, TlsConn, BACKLOG_LIMIT};
+use lltls::trace::{Role, TraceKeyLog, TraceReport, Tracer};
 use lltls::{HandshakeInfo, LlClientConnection};
 use log::debug;
 use mio::net::{TcpStream, UnixStream};
@@ -55,10 +58,13 @@ fn init_logging(verbose: bool) {
 }
 
 fn run(args: &ClientArgs) -> Result<ExitCode, ClientError> {
-    if args.trace || args.sequence_diagram.is_some() {
-        eprintln!("llclient: warning: --trace and --sequence-diagram are not implemented yet");
-    }
-    let config = client_config(args).map_err(ClientError::Config)?;
+    let mut config = client_config(args).map_err(ClientError::Config)?;
+    let keys = (args.trace || args.sequence_diagram.is_some()).then(|| {
+        let mut traced = (*config).clone();
+        let keys = TraceKeyLog::install_client(&mut traced);
+        config = Arc::new(traced);
+        keys
+    });
     let server_name = ServerName::try_from(args.hostname.as_str())
         .map_err(|_| ClientError::InvalidName(args.hostname.clone()))?
         .to_owned();
@@ -69,6 +75,16 @@ fn run(args: &ClientArgs) -> Result<ExitCode, ClientError> {
     let mut addr = next_addr(&mut addrs, args)?;
     let socket = connect(addr, args)?;
     let mut tls = TlsConn::connecting(socket, conn);
+    let mut trace = keys.map(|keys| {
+        tls.set_tracer(Tracer::with_keys(keys), Role::Client);
+        Trace {
+            report: TraceReport::new(
+                args.trace,
+                args.sequence_diagram.is_some().then_some(Role::Client),
+            ),
+            diagram: args.sequence_diagram.clone(),
+        }
+    });
     // Reading the socket only produces stdout: it must go on while our own
     // sends wait, or client and echo server would each wait for the other to
     // read. Backpressure applies to stdin instead (`feed_stdin`).
@@ -113,6 +129,9 @@ fn run(args: &ClientArgs) -> Result<ExitCode, ClientError> {
                 result = result.and_then(|()| tls.drive(&mut stdout));
             }
         }
+        if let Some(trace) = &mut trace {
+            trace.take(&mut tls);
+        }
         match result {
             Ok(()) => {}
             Err(NetError::Connect(error)) => {
@@ -128,9 +147,14 @@ fn run(args: &ClientArgs) -> Result<ExitCode, ClientError> {
                 continue;
             }
             Err(NetError::Sink(e)) if e.kind() == io::ErrorKind::BrokenPipe => {
+                Trace::finish(&mut trace, &mut tls)?;
                 return Ok(ExitCode::SUCCESS);
             }
-            Err(error) => return Err(error.into()),
+            Err(error) => {
+                // The trace of a failed connection is the interesting one.
+                Trace::finish(&mut trace, &mut tls)?;
+                return Err(error.into());
+            }
         }
         if let Err(e) = stdout.0.flush() {
             return stdout_error(e);
@@ -142,11 +166,50 @@ fn run(args: &ClientArgs) -> Result<ExitCode, ClientError> {
         }
         tls.reregister(poll.registry()).map_err(ClientError::Poll)?;
     }
+    Trace::finish(&mut trace, &mut tls)?;
     // As upstream, on stdout.
     if let Err(e) = writeln!(stdout.0, "Connection closed").and_then(|()| stdout.0.flush()) {
         return stdout_error(e);
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `--trace` and `--sequence-diagram`: what becomes of the tracer's events.
+struct Trace {
+    report: TraceReport,
+    diagram: Option<PathBuf>,
+}
+
+impl Trace {
+    /// Prints the records traced so far to stderr (stdout carries the
+    /// server's data), and adds them to the diagram.
+    fn take(&mut self, tls: &mut TlsConn<UnbufferedClientConnection>) {
+        if let Some(tracer) = tls.tracer() {
+            // A stderr that cannot be written to has no one to tell.
+            let _ = self.report.take(tracer, &mut io::stderr().lock());
+        }
+    }
+
+    /// The connection ended: reports what is left and writes the diagram.
+    fn finish(
+        trace: &mut Option<Self>,
+        tls: &mut TlsConn<UnbufferedClientConnection>,
+    ) -> Result<(), ClientError> {
+        let Some(trace) = trace else {
+            return Ok(());
+        };
+        if let Some(tracer) = tls.tracer() {
+            tracer.finish();
+        }
+        trace.take(tls);
+        if let (Some(path), Some(diagram)) = (&trace.diagram, trace.report.diagram()) {
+            std::fs::write(path, diagram).map_err(|error| ClientError::Diagram {
+                path: path.clone(),
+                error,
+            })?;
+        }
+        Ok(())
+    }
 }
 
 /// A closed stdout (e.g. `| head`) ends the program quietly, as ripgrep does.
@@ -327,6 +390,10 @@ enum ClientError {
     Stdin(io::Error),
     Stdout(io::Error),
     Poll(io::Error),
+    Diagram {
+        path: PathBuf,
+        error: io::Error,
+    },
 }
 
 impl From<NetError> for ClientError {
@@ -350,6 +417,9 @@ impl fmt::Display for ClientError {
             Self::Stdin(e) => write!(f, "cannot read stdin: {e}"),
             Self::Stdout(e) => write!(f, "cannot write stdout: {e}"),
             Self::Poll(e) => write!(f, "event loop failed: {e}"),
+            Self::Diagram { path, error } => {
+                write!(f, "cannot write {}: {error}", path.display())
+            }
         }
     }
 }

@@ -9,6 +9,7 @@ use std::collections::{HashMap, VecDeque};
 use std::fmt;
 use std::io::{self, Write};
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -17,6 +18,7 @@ use clap::Parser;
 use lltls::cli::{ServerArgs, ServerMode};
 use lltls::config::{server_config, ConfigError};
 use lltls::net::{Handler, NetError, Outbox, PlainConn, TlsConn, BACKLOG_LIMIT};
+use lltls::trace::{Role, TraceKeyLog, TraceReport, Tracer};
 use lltls::LlServerConnection;
 use log::{debug, error, warn};
 use mio::event::Event;
@@ -58,10 +60,17 @@ fn init_logging(verbose: bool) {
 }
 
 fn run(args: &ServerArgs) -> Result<ExitCode, ServerError> {
-    if args.trace || args.sequence_diagram.is_some() {
-        eprintln!("llserver: warning: --trace and --sequence-diagram are not implemented yet");
-    }
-    let config = server_config(args).map_err(ServerError::Config)?;
+    let mut config = server_config(args).map_err(ServerError::Config)?;
+    let trace = (args.trace || args.sequence_diagram.is_some()).then(|| {
+        let mut traced = (*config).clone();
+        let keys = TraceKeyLog::install_server(&mut traced);
+        config = Arc::new(traced);
+        TraceSettings {
+            keys,
+            lines: args.trace,
+            diagram: args.sequence_diagram.clone(),
+        }
+    });
     let mut listener = listen(args.port)?;
     let local = listener.local_addr().map_err(ServerError::Poll)?;
     // Tests and scripts read the port from this line: flush it now.
@@ -85,6 +94,7 @@ fn run(args: &ServerArgs) -> Result<ExitCode, ServerError> {
         next_id: 1,
         deadlines: VecDeque::new(),
         again: Vec::new(),
+        trace,
     };
 
     let mut events = Events::with_capacity(256);
@@ -139,6 +149,17 @@ struct Server {
     deadlines: VecDeque<(Instant, usize)>,
     /// Connections that stopped with work left, to drive without an event.
     again: Vec<usize>,
+    /// `--trace` / `--sequence-diagram`.
+    trace: Option<TraceSettings>,
+}
+
+/// What `--trace` and `--sequence-diagram` ask for.
+struct TraceSettings {
+    /// The config's key log: every connection's tracer finds its secrets
+    /// there by client random.
+    keys: Arc<TraceKeyLog>,
+    lines: bool,
+    diagram: Option<PathBuf>,
 }
 
 impl Server {
@@ -171,7 +192,8 @@ impl Server {
         debug!("Accepting new connection from {addr}");
         let id = self.next_id;
         self.next_id += 1;
-        match Conn::open(registry, id, socket, addr, &self.config, self.mode) {
+        let trace = self.trace.as_ref();
+        match Conn::open(registry, id, socket, addr, &self.config, self.mode, trace) {
             Ok(conn) => {
                 self.conns.insert(id, conn);
                 if let Some(timeout) = self.handshake_timeout {
@@ -191,6 +213,7 @@ impl Server {
         let result = conn
             .handle(event.map(|event| (event, token.0 % 2 == 1)))
             .and_then(|()| conn.reregister(registry).map_err(NetError::Io));
+        conn.take_trace();
         match result {
             Ok(()) if conn.is_done() => {
                 debug!("{}: connection closed", conn.addr);
@@ -231,6 +254,10 @@ impl Server {
 
     fn close(&mut self, registry: &Registry, id: usize) {
         if let Some(mut conn) = self.conns.remove(&id) {
+            // Before the socket closes: whoever waits for the end finds the
+            // trace complete.
+            let diagram = self.trace.as_ref().and_then(|t| t.diagram.as_ref());
+            conn.finish_trace(diagram);
             if let Err(e) = conn.deregister(registry) {
                 debug!("{}: deregister failed: {e}", conn.addr);
             }
@@ -243,6 +270,9 @@ struct Conn {
     addr: SocketAddr,
     tls: TlsConn<UnbufferedServerConnection>,
     app: App,
+    /// What becomes of the records traced, with `--trace` or
+    /// `--sequence-diagram`.
+    trace: Option<TraceReport>,
 }
 
 impl Conn {
@@ -253,6 +283,7 @@ impl Conn {
         addr: SocketAddr,
         config: &Arc<ServerConfig>,
         mode: ServerMode,
+        trace: Option<&TraceSettings>,
     ) -> Result<Self, NetError> {
         if let Err(e) = socket.set_nodelay(true) {
             debug!("cannot set TCP_NODELAY: {e}");
@@ -274,7 +305,14 @@ impl Conn {
             addr,
             tls: TlsConn::new(socket, conn),
             app,
+            trace: None,
         };
+        if let Some(trace) = trace {
+            conn.tls
+                .set_tracer(Tracer::with_keys(trace.keys.clone()), Role::Server);
+            let diagram = trace.diagram.is_some().then_some(Role::Server);
+            conn.trace = Some(TraceReport::new(trace.lines, diagram));
+        }
         if matches!(conn.app, App::Forward(_)) {
             // Reading TLS feeds the target, not our sends: `Forward::relay`
             // pauses it on the target's backlog instead.
@@ -307,6 +345,30 @@ impl Conn {
             self.tls.ready(event, forward.as_mut())?;
         }
         forward.relay(&mut self.tls)
+    }
+
+    /// Prints the records traced so far to stderr, one line each, and adds
+    /// them to the diagram.
+    fn take_trace(&mut self) {
+        if let (Some(report), Some(tracer)) = (&mut self.trace, self.tls.tracer()) {
+            // A stderr that cannot be written to has no one to tell.
+            let _ = report.take(tracer, &mut io::stderr().lock());
+        }
+    }
+
+    /// The connection ends: reports the rest and writes the diagram (each
+    /// connection's replaces the previous one's).
+    fn finish_trace(&mut self, diagram_path: Option<&PathBuf>) {
+        if let Some(tracer) = self.tls.tracer() {
+            tracer.finish();
+        }
+        self.take_trace();
+        let diagram = self.trace.as_mut().and_then(TraceReport::diagram);
+        if let (Some(path), Some(diagram)) = (diagram_path, diagram) {
+            if let Err(e) = std::fs::write(path, diagram) {
+                error!("cannot write {}: {e}", path.display());
+            }
+        }
     }
 
     fn needs_drive(&self) -> bool {

@@ -16,12 +16,17 @@
 //!   the peer's `close_notify`. An end-of-file without it is an
 //!   [`io::ErrorKind::UnexpectedEof`] error: the data may have been truncated.
 //! - TLS failures are [`io::ErrorKind::InvalidData`] errors wrapping the
-//!   [`Error`](crate::Error) (get it back with `into_inner` and
+//!   [`Error`] (get it back with `into_inner` and
 //!   `downcast`). The fatal alert that goes with them is handed to the
 //!   transport before the error is returned.
 //!
 //! Transport errors (including `WouldBlock` on a non-blocking socket) are
 //! returned as they are; `Interrupted` is retried.
+//!
+//! A server's `read` returns accepted 0-RTT data first, as the beginning of
+//! the client's data (rustls's buffered server keeps it apart, in
+//! `early_data()`); [`HandshakeInfo::early_data`](crate::HandshakeInfo)
+//! tells how much of it there was.
 //!
 //! # Why the buffers are a separate value
 //!

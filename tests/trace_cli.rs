@@ -449,3 +449,51 @@ fn read_when_present(path: &Path) -> String {
         Err(e) => panic!("{}: {e}", path.display()),
     }
 }
+
+/// The arrows of a diagram that do not depend on how the kernel split the
+/// socket reads: records and plaintext.
+fn record_arrows(diagram: &str) -> Vec<&str> {
+    diagram
+        .lines()
+        .filter(|line| line.contains(" ->> ") && !line.contains("socket "))
+        .collect()
+}
+
+#[test]
+fn readme_diagram_matches_a_fresh_run() {
+    let dir = scratch("readme");
+    let file = dir.join("client.mmd");
+    let pki = "tests/data/reference/pki";
+    let server = Server::start(&[
+        "--certs",
+        &format!("{pki}/rsa-server-fullchain.pem"),
+        "--key",
+        &format!("{pki}/rsa-server.key"),
+        "http",
+    ]);
+    run_client(
+        server.addr,
+        &[
+            "--cafile",
+            &format!("{pki}/rsa-ca.pem"),
+            "--sequence-diagram",
+            file.to_str().unwrap(),
+        ],
+    );
+    let generated = read_when_present(&file);
+    let readme = fs::read_to_string(data_path("README.md")).unwrap();
+    let section = readme
+        .split("## Sequence diagram")
+        .nth(1)
+        .expect("README has a Sequence diagram section");
+    let block = section
+        .split("```mermaid\n")
+        .nth(1)
+        .and_then(|rest| rest.split("```").next())
+        .expect("the section has a mermaid block");
+    assert_eq!(
+        record_arrows(block),
+        record_arrows(&generated),
+        "README's diagram is out of date; a fresh one:\n{generated}"
+    );
+}

@@ -1070,41 +1070,42 @@ impl Tracer {
         let payload = &record[HEADER_LEN..];
         let tls12_encrypted =
             self.version == Version::Tls12 && self.decoders[direction.index()].ccs_seen;
-        let mut decoded = Record {
-            direction,
-            content_type,
-            size: record.len(),
-            encrypted: false,
-            contents: Contents::Heartbeat,
-        };
-        decoded.contents = match content_type {
+        let (encrypted, contents) = match content_type {
             ContentType::ApplicationData if self.version != Version::Tls12 => {
-                decoded.encrypted = true;
-                self.decrypt(direction, record, give_up)?
+                (true, self.decrypt(direction, record, give_up)?)
             }
             ContentType::ApplicationData | ContentType::Handshake | ContentType::Alert
                 if tls12_encrypted =>
             {
-                decoded.encrypted = true;
-                Contents::Tls12Encrypted {
+                let contents = Contents::Tls12Encrypted {
                     content_type,
                     plaintext_len: self.tls12_plaintext_len(payload.len()),
-                }
+                };
+                (true, contents)
             }
-            ContentType::ApplicationData => Contents::ApplicationData { len: payload.len() },
+            ContentType::ApplicationData => {
+                (false, Contents::ApplicationData { len: payload.len() })
+            }
             ContentType::ChangeCipherSpec => {
                 self.decoders[direction.index()].ccs_seen = true;
                 if payload == [1] {
-                    Contents::ChangeCipherSpec
+                    (false, Contents::ChangeCipherSpec)
                 } else {
-                    Contents::Malformed(Malformed::BadLength)
+                    (false, Contents::Malformed(Malformed::BadLength))
                 }
             }
-            ContentType::Alert => alert(payload),
-            ContentType::Handshake => self.handshake(direction, payload),
-            _ => Contents::Heartbeat,
+            ContentType::Alert => (false, alert(payload)),
+            ContentType::Handshake => (false, self.handshake(direction, payload)),
+            // The framer lets only 20..=24 through: this is a heartbeat.
+            _ => (false, Contents::Heartbeat),
         };
-        Ok(decoded)
+        Ok(Record {
+            direction,
+            content_type,
+            size: record.len(),
+            encrypted,
+            contents,
+        })
     }
 
     fn tls12_plaintext_len(&self, payload_len: usize) -> Option<usize> {
@@ -1403,14 +1404,17 @@ impl SequenceDiagram {
         let (sender, receiver) = names(direction);
         match event {
             Event::Io { len, .. } => {
-                let (from, to, what) = if direction == role.sending() {
-                    (sender.buffers, receiver.buffers, "socket write")
+                // The tracing end's own socket call: a write of what it
+                // sends, a read of what it receives.
+                let call = if direction == role.sending() {
+                    "write"
                 } else {
-                    (sender.buffers, receiver.buffers, "socket read")
+                    "read"
                 };
-                flight
-                    .io
-                    .push(format!("  {from} ->> {to}: {what} ({len}B)"));
+                flight.io.push(format!(
+                    "  {} ->> {}: socket {call} ({len}B)",
+                    sender.buffers, receiver.buffers
+                ));
             }
             Event::Record(record) => {
                 if let Some(len) = plaintext_len(record) {

@@ -879,3 +879,65 @@ fn sequence_diagram_of_the_reference_exchange() {
     // One arrow per record (10), one per delivery (5), two per plaintext.
     assert_eq!(text.matches("B)\n").count(), 10 + 5 + 2 * 2);
 }
+
+#[test]
+fn mutated_recordings_never_panic_the_tracer() {
+    // A real exchange, with its secrets, mutated byte by byte: every path of
+    // the decoder (framing, hello parsing, decryption, inner types) sees
+    // garbage.
+    let secrets = Arc::new(Secrets::default());
+    let mut client = client_config(Pki::Rsa, false);
+    client.key_log = secrets.clone();
+    let mut pair = Pair::new(client, server_config(Pki::Rsa, false));
+    http_exchange(&mut pair);
+    let (c2s, s2c) = (pair.client.wire.clone(), pair.server.wire.clone());
+    let mut rng = Rng::new(4242);
+    let mut decrypted = 0;
+    for _ in 0..400 {
+        // A tracer forgets its connection's secrets when dropped: give each
+        // its own copy.
+        let keys = Arc::new(TraceKeyLog::new(Arc::new(rustls::KeyLogFile::new())));
+        for (label, random, secret) in secrets.0.lock().unwrap().iter() {
+            keys.log(label, random, secret);
+        }
+        let mut tracer = Tracer::with_keys(keys);
+        let (mut c2s, mut s2c) = (c2s.clone(), s2c.clone());
+        for wire in [&mut c2s, &mut s2c] {
+            for _ in 0..1 + rng.below(3) {
+                let at = rng.below(wire.len());
+                wire[at] = rng.next_u64() as u8;
+            }
+        }
+        tracer.observe(Direction::ClientToServer, &c2s);
+        tracer.observe(Direction::ServerToClient, &s2c);
+        tracer.finish();
+        let mut size = 0;
+        while let Some(event) = tracer.poll_event() {
+            if let Event::Record(record) = event {
+                size += record.size;
+                if record.encrypted && matches!(record.contents, Contents::ApplicationData { .. }) {
+                    decrypted += 1;
+                }
+            }
+        }
+        assert!(size <= c2s.len() + s2c.len());
+        assert_eq!(tracer.pending(), 0);
+    }
+    assert!(
+        decrypted > 100,
+        "the mutations must leave records to decrypt"
+    );
+}
+
+/// Every secret logged, whole.
+#[derive(Debug, Default)]
+struct Secrets(Mutex<Vec<(String, Vec<u8>, Vec<u8>)>>);
+
+impl KeyLog for Secrets {
+    fn log(&self, label: &str, client_random: &[u8], secret: &[u8]) {
+        self.0
+            .lock()
+            .unwrap()
+            .push((label.to_owned(), client_random.to_vec(), secret.to_vec()));
+    }
+}

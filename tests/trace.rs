@@ -929,9 +929,12 @@ fn mutated_recordings_never_panic_the_tracer() {
     );
 }
 
+/// (label, client random, secret)
+type Logged = (String, Vec<u8>, Vec<u8>);
+
 /// Every secret logged, whole.
 #[derive(Debug, Default)]
-struct Secrets(Mutex<Vec<(String, Vec<u8>, Vec<u8>)>>);
+struct Secrets(Mutex<Vec<Logged>>);
 
 impl KeyLog for Secrets {
     fn log(&self, label: &str, client_random: &[u8], secret: &[u8]) {

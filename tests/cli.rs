@@ -583,6 +583,22 @@ fn slow_reader_loses_nothing_and_does_not_stall_others() {
     server.assert_running();
 }
 
+/// A closed stdout (`llclient … | head`) ends the client quietly, exit 0.
+#[test]
+fn closed_stdout_exits_quietly() {
+    let mut server = Server::start(&["--certs", &certs(), "echo"]);
+    let ca = ca();
+    let out = client_with(
+        server.port,
+        Spawn::new(LLCLIENT, &["--cafile", &ca, "localhost"])
+            .input(Input::Bytes(random_bytes(8 << 20)))
+            .stdout_close_after(1),
+    );
+    assert!(out.status.success(), "{}", out.describe());
+    assert!(out.stderr.is_empty(), "{}", out.describe());
+    server.assert_running();
+}
+
 #[test]
 fn forward_mode_relays_to_plain_tcp_echo() {
     let target = tcp_echo_server();

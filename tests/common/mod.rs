@@ -68,6 +68,7 @@ impl Collector {
         lines: Option<Sender<String>>,
         gate: Option<Receiver<()>>,
         throttle: Option<Duration>,
+        close_after: Option<usize>,
     ) -> Self {
         let buf = Arc::new(Mutex::new(Vec::new()));
         let (done_tx, done) = mpsc::channel();
@@ -95,7 +96,16 @@ impl Collector {
                     Ok(0) | Err(_) => break,
                     Ok(n) => n,
                 };
-                shared.lock().unwrap().extend_from_slice(&chunk[..n]);
+                let total = {
+                    let mut shared = shared.lock().unwrap();
+                    shared.extend_from_slice(&chunk[..n]);
+                    shared.len()
+                };
+                if close_after.is_some_and(|limit| total >= limit) {
+                    // Dropping the stream closes the pipe: the child's next
+                    // write fails with EPIPE, as under `| head`.
+                    break;
+                }
                 if let Some(lines) = &lines {
                     for &b in &chunk[..n] {
                         if b == b'\n' {
@@ -147,6 +157,8 @@ pub struct Spawn<'a> {
     pub stdout_gate: Option<Receiver<()>>,
     /// Pause this long before each read of stdout (a slow reader).
     pub stdout_throttle: Option<Duration>,
+    /// Close stdout after reading this many bytes (like `| head -c N`).
+    pub stdout_close_after: Option<usize>,
 }
 
 impl<'a> Spawn<'a> {
@@ -158,6 +170,7 @@ impl<'a> Spawn<'a> {
             env: Vec::new(),
             stdout_gate: None,
             stdout_throttle: None,
+            stdout_close_after: None,
         }
     }
 
@@ -178,6 +191,11 @@ impl<'a> Spawn<'a> {
 
     pub fn stdout_throttle(mut self, pause: Duration) -> Self {
         self.stdout_throttle = Some(pause);
+        self
+    }
+
+    pub fn stdout_close_after(mut self, num_bytes: usize) -> Self {
+        self.stdout_close_after = Some(num_bytes);
         self
     }
 
@@ -225,8 +243,9 @@ impl<'a> Spawn<'a> {
             Some(lines_tx),
             self.stdout_gate,
             self.stdout_throttle,
+            self.stdout_close_after,
         );
-        let stderr = Collector::start(child.stderr.take().unwrap(), None, None, None);
+        let stderr = Collector::start(child.stderr.take().unwrap(), None, None, None, None);
         Proc {
             cmd,
             child,

@@ -1,0 +1,284 @@
+//! What both APIs are driven through: an in-memory wire, a plaintext sink,
+//! and one loop for handshakes and one for bulk transfer.
+//!
+//! The wire models a socket: bytes are copied into it by the sender and out
+//! of it by the receiver, so each API pays the same two copies a kernel
+//! socket costs, and neither gets a shortcut the other cannot have.
+
+use std::hint::black_box;
+use std::io;
+use std::time::{Duration, Instant};
+
+use crate::alloc::{Snapshot, Tally};
+
+/// Room in one direction of the wire, like a socket's send buffer: bigger
+/// than what either API produces per step (64 KiB of plaintext), so a step
+/// never stalls on it.
+pub const WIRE_CAPACITY: usize = 256 * 1024;
+
+/// One direction of an in-memory connection.
+pub struct Wire {
+    buf: Vec<u8>,
+    start: usize,
+    end: usize,
+}
+
+impl Wire {
+    pub fn new() -> Self {
+        Self {
+            buf: vec![0; WIRE_CAPACITY],
+            start: 0,
+            end: 0,
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.start == self.end
+    }
+
+    /// Takes as much of `data` as there is room for.
+    pub fn push(&mut self, data: &[u8]) -> usize {
+        if self.start == self.end {
+            self.start = 0;
+            self.end = 0;
+        } else if self.buf.len() - self.end < data.len() && self.start > 0 {
+            self.buf.copy_within(self.start..self.end, 0);
+            self.end -= self.start;
+            self.start = 0;
+        }
+        let num_bytes = data.len().min(self.buf.len() - self.end);
+        self.buf[self.end..self.end + num_bytes].copy_from_slice(&data[..num_bytes]);
+        self.end += num_bytes;
+        num_bytes
+    }
+
+    /// Gives as much as `out` has room for.
+    pub fn pull(&mut self, out: &mut [u8]) -> usize {
+        let num_bytes = out.len().min(self.end - self.start);
+        out[..num_bytes].copy_from_slice(&self.buf[self.start..self.start + num_bytes]);
+        self.start += num_bytes;
+        num_bytes
+    }
+}
+
+/// rustls's buffered API reads and writes through `io` traits.
+impl io::Read for Wire {
+    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+        if self.is_empty() {
+            return Err(io::ErrorKind::WouldBlock.into());
+        }
+        Ok(self.pull(out))
+    }
+}
+
+impl io::Write for Wire {
+    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
+        match self.push(data) {
+            0 if !data.is_empty() => Err(io::ErrorKind::WouldBlock.into()),
+            num_bytes => Ok(num_bytes),
+        }
+    }
+
+    /// `write_tls` hands over its queued records as one vectored write; take
+    /// them all, as `writev` on a socket would.
+    fn write_vectored(&mut self, bufs: &[io::IoSlice<'_>]) -> io::Result<usize> {
+        let mut total = 0;
+        for buf in bufs {
+            let num_bytes = self.push(buf);
+            total += num_bytes;
+            if num_bytes < buf.len() {
+                break;
+            }
+        }
+        if total == 0 && bufs.iter().any(|b| !b.is_empty()) {
+            return Err(io::ErrorKind::WouldBlock.into());
+        }
+        Ok(total)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Plaintext an application reads per `reader().read` call with the
+/// buffered API: more than rustls holds at once (its received-plaintext
+/// limit is 16 KiB, exceeded by at most one record).
+const READ_BUF: usize = 64 * 1024;
+
+/// The application: where received plaintext goes. It is counted, and in a
+/// checking run compared with what was sent.
+pub struct Sink {
+    pub received: u64,
+    /// The block the sender repeats; `None` in timed runs.
+    expected: Option<Vec<u8>>,
+    /// The buffer the buffered API copies plaintext into. One per
+    /// application (an event loop reads every connection into the same
+    /// buffer), so it is not counted against any connection.
+    pub read_buf: Vec<u8>,
+}
+
+impl Sink {
+    pub fn counting() -> Self {
+        Self {
+            received: 0,
+            expected: None,
+            read_buf: vec![0; READ_BUF],
+        }
+    }
+
+    pub fn checking(expected: &[u8]) -> Self {
+        Self {
+            expected: Some(expected.to_vec()),
+            ..Self::counting()
+        }
+    }
+
+    pub fn consume(&mut self, plaintext: &[u8]) {
+        if let Some(expected) = &self.expected {
+            let mut rest = plaintext;
+            let mut offset = (self.received % expected.len() as u64) as usize;
+            while !rest.is_empty() {
+                let take = rest.len().min(expected.len() - offset);
+                assert!(
+                    rest[..take] == expected[offset..offset + take],
+                    "plaintext differs near byte {}",
+                    self.received
+                );
+                rest = &rest[take..];
+                offset = 0;
+            }
+        } else {
+            black_box(plaintext);
+        }
+        self.received += plaintext.len() as u64;
+    }
+}
+
+/// One side of a connection, through either API.
+pub trait Endpoint {
+    /// Offers plaintext to send; returns how much the connection took
+    /// (`0` when it cannot take more before `flush`).
+    fn write_app(&mut self, app_data: &[u8]) -> usize;
+    /// Moves the TLS bytes it has ready onto `wire`; returns how many.
+    fn flush(&mut self, wire: &mut Wire) -> usize;
+    /// Takes TLS bytes from `wire`, processes them and hands the plaintext
+    /// to `sink`; returns how many bytes it took off the wire.
+    fn receive(&mut self, wire: &mut Wire, sink: &mut Sink) -> usize;
+    fn is_handshaking(&self) -> bool;
+    fn resumed(&self) -> bool;
+    /// Gives back what buffer memory the API lets an idle connection give
+    /// back; returns the buffer bytes still held in caller-visible buffers
+    /// (`None` where the API keeps its buffers out of sight).
+    fn release_buffers(&mut self) -> Option<usize>;
+}
+
+/// Time and allocations spent on one side.
+#[derive(Default, Clone, Copy)]
+pub struct Meter {
+    pub time: Duration,
+    pub alloc: Tally,
+}
+
+impl Meter {
+    pub fn run<R>(&mut self, f: impl FnOnce() -> R) -> R {
+        let started = Instant::now();
+        let before = Snapshot::now();
+        let result = f();
+        self.alloc += before.since();
+        self.time += started.elapsed();
+        result
+    }
+}
+
+/// Both wires of a connection.
+pub struct Wires {
+    pub client_to_server: Wire,
+    pub server_to_client: Wire,
+}
+
+impl Wires {
+    pub fn new() -> Self {
+        Self {
+            client_to_server: Wire::new(),
+            server_to_client: Wire::new(),
+        }
+    }
+}
+
+/// Upper bound on exchange rounds for a handshake (it needs 2 or 3, plus
+/// one for the tickets).
+const MAX_HANDSHAKE_ROUNDS: usize = 16;
+
+/// Drives both sides until the handshake is done and nothing more moves
+/// (the client has processed the server's session tickets).
+pub fn connect(
+    client: &mut impl Endpoint,
+    server: &mut impl Endpoint,
+    wires: &mut Wires,
+    sink: &mut Sink,
+    client_meter: &mut Meter,
+    server_meter: &mut Meter,
+) {
+    for _ in 0..MAX_HANDSHAKE_ROUNDS {
+        let mut moved = client_meter.run(|| {
+            client.receive(&mut wires.server_to_client, sink)
+                + client.flush(&mut wires.client_to_server)
+        });
+        moved += server_meter.run(|| {
+            server.receive(&mut wires.client_to_server, sink)
+                + server.flush(&mut wires.server_to_client)
+        });
+        if moved == 0 && !client.is_handshaking() && !server.is_handshaking() {
+            return;
+        }
+    }
+    panic!("handshake did not finish within {MAX_HANDSHAKE_ROUNDS} rounds");
+}
+
+/// Sends `writes` application writes of `block` from `sender` to `receiver`
+/// and waits until all of it arrived.
+///
+/// Each step offers the sender the rest of the current write once (both
+/// APIs take at most 64 KiB of plaintext per offer), moves its records onto
+/// the wire, and lets the receiver take everything off it.
+pub fn transfer(
+    sender: &mut impl Endpoint,
+    receiver: &mut impl Endpoint,
+    wire: &mut Wire,
+    block: &[u8],
+    writes: usize,
+    sink: &mut Sink,
+    (sender_meter, receiver_meter): (&mut Meter, &mut Meter),
+) {
+    let target = sink.received + (block.len() * writes) as u64;
+    for _ in 0..writes {
+        let mut offset = 0;
+        while offset < block.len() {
+            let (taken, flushed) =
+                sender_meter.run(|| (sender.write_app(&block[offset..]), sender.flush(wire)));
+            offset += taken;
+            let received = receiver_meter.run(|| receiver.receive(wire, sink));
+            assert!(
+                taken + flushed + received > 0,
+                "bulk transfer stalled at {offset} of {}",
+                block.len()
+            );
+        }
+    }
+    // Whatever is still queued on the sender's side.
+    while sink.received < target {
+        let flushed = sender_meter.run(|| sender.flush(wire));
+        let received = receiver_meter.run(|| receiver.receive(wire, sink));
+        assert!(flushed + received > 0, "bulk transfer stalled at the end");
+    }
+}
+
+/// Makes connections through one API.
+pub trait Api {
+    const NAME: &'static str;
+    type Client: Endpoint;
+    type Server: Endpoint;
+    fn client(config: &std::sync::Arc<rustls::ClientConfig>) -> Self::Client;
+    fn server(config: &std::sync::Arc<rustls::ServerConfig>) -> Self::Server;
+}

@@ -1,0 +1,513 @@
+//! In-memory benchmarks of lltls against rustls's buffered API, on the same
+//! work: bulk transfer, handshakes, allocations, memory per idle connection.
+//!
+//! Both APIs run in one thread over the same in-memory wire (see
+//! `harness`), so the figures measure the TLS layers and their copies, not
+//! the kernel.
+//!
+//! Usage: `cargo bench --profile dev --bench inmem -- [--quick] [--tsv]`
+//! prints the table (or its rows as TSV); `--table FILE…` prints the table
+//! of TSV rows collected by `scripts/bench.sh`.
+
+mod alloc;
+mod buffered;
+mod configs;
+mod harness;
+mod ll;
+mod report;
+
+use std::process::ExitCode;
+use std::time::Instant;
+
+use alloc::{Snapshot, Tally};
+use buffered::Buffered;
+use configs::Suite;
+use harness::{connect, transfer, Api, Endpoint, Meter, Sink, Wires};
+use ll::Ll;
+use report::{Better, Row};
+
+#[global_allocator]
+static ALLOCATOR: alloc::Counting = alloc::Counting;
+
+/// How much work each measurement does.
+struct Settings {
+    /// Plaintext per timed bulk run.
+    bulk_bytes: usize,
+    /// Timed runs per figure (the median is reported), after one warm-up
+    /// run that also checks the data.
+    runs: usize,
+    /// Handshakes per timed handshake run.
+    handshakes: usize,
+    /// Idle connections held for the memory figure.
+    idle_connections: usize,
+}
+
+const FULL: Settings = Settings {
+    bulk_bytes: 128 << 20,
+    runs: 7,
+    handshakes: 100,
+    idle_connections: 1000,
+};
+
+const QUICK: Settings = Settings {
+    bulk_bytes: 8 << 20,
+    runs: 3,
+    handshakes: 20,
+    idle_connections: 100,
+};
+
+/// The plaintext record size both APIs fragment into.
+const RECORD: usize = 16_384;
+
+fn main() -> ExitCode {
+    let mut quick = false;
+    let mut tsv = false;
+    let mut tables = Vec::new();
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--quick" => quick = true,
+            "--tsv" => tsv = true,
+            "--table" => tables.extend(args.by_ref()),
+            // `cargo bench` passes `--bench` to every bench binary.
+            "--bench" => {}
+            "-h" | "--help" => {
+                println!("usage: inmem [--quick] [--tsv] | inmem --table FILE...");
+                return ExitCode::SUCCESS;
+            }
+            other => {
+                eprintln!("inmem: unknown argument {other}");
+                return ExitCode::from(2);
+            }
+        }
+    }
+    if !tables.is_empty() {
+        return print_tables(&tables);
+    }
+    let settings = if quick { &QUICK } else { &FULL };
+    let mut rows = Vec::new();
+    let emit = |rows: &mut Vec<Row>, row: Row| {
+        if tsv {
+            println!("{}", row.to_tsv());
+        }
+        rows.push(row);
+    };
+    for row in bulk_rows(settings) {
+        emit(&mut rows, row);
+    }
+    for row in handshake_rows(settings) {
+        emit(&mut rows, row);
+    }
+    for row in memory_rows(settings) {
+        emit(&mut rows, row);
+    }
+    if !tsv {
+        print!("{}", report::table(&rows));
+    }
+    ExitCode::SUCCESS
+}
+
+fn print_tables(files: &[String]) -> ExitCode {
+    let mut rows = Vec::new();
+    for file in files {
+        match std::fs::read_to_string(file) {
+            Ok(text) => rows.extend(text.lines().filter_map(Row::from_tsv)),
+            Err(e) => {
+                eprintln!("inmem: cannot read {file}: {e}");
+                return ExitCode::FAILURE;
+            }
+        }
+    }
+    print!("{}", report::table(&rows));
+    ExitCode::SUCCESS
+}
+
+fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values[values.len() / 2]
+}
+
+/// Pseudo-random plaintext (xorshift64*), so nothing compresses or repeats
+/// within a record.
+fn block(len: usize) -> Vec<u8> {
+    let mut state = 0x9e37_79b9_7f4a_7c15_u64;
+    (0..len)
+        .map(|_| {
+            state ^= state >> 12;
+            state ^= state << 25;
+            state ^= state >> 27;
+            (state.wrapping_mul(0x2545_f491_4f6c_dd1d) >> 56) as u8
+        })
+        .collect()
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Direction {
+    ClientToServer,
+    ServerToClient,
+}
+
+impl Direction {
+    fn label(self) -> &'static str {
+        match self {
+            Direction::ClientToServer => "c->s",
+            Direction::ServerToClient => "s->c",
+        }
+    }
+}
+
+struct Bulk {
+    mib_per_s: f64,
+    /// Allocations per record on each side, over all timed runs.
+    sender: Tally,
+    receiver: Tally,
+    records: u64,
+}
+
+fn bulk<A: Api>(
+    settings: &Settings,
+    suite: Suite,
+    direction: Direction,
+    write_size: usize,
+) -> Bulk {
+    let server_config = configs::server();
+    let client_config = configs::client(suite, false);
+    let mut client = A::client(&client_config);
+    let mut server = A::server(&server_config);
+    let mut wires = Wires::new();
+    connect(
+        &mut client,
+        &mut server,
+        &mut wires,
+        &mut Sink::counting(),
+        &mut Meter::default(),
+        &mut Meter::default(),
+    );
+    let data = block(write_size);
+    let writes = (settings.bulk_bytes / write_size).max(1);
+    let mut run =
+        |sink: &mut Sink, sender_meter: &mut Meter, receiver_meter: &mut Meter| match direction {
+            Direction::ClientToServer => transfer(
+                &mut client,
+                &mut server,
+                &mut wires.client_to_server,
+                &data,
+                writes,
+                sink,
+                (sender_meter, receiver_meter),
+            ),
+            Direction::ServerToClient => transfer(
+                &mut server,
+                &mut client,
+                &mut wires.server_to_client,
+                &data,
+                writes,
+                sink,
+                (sender_meter, receiver_meter),
+            ),
+        };
+    // Warm-up, and proof that every byte arrives intact.
+    let mut sink = Sink::checking(&data);
+    run(&mut sink, &mut Meter::default(), &mut Meter::default());
+    assert_eq!(sink.received, (writes * write_size) as u64);
+
+    let mut rates = Vec::new();
+    let mut sender = Meter::default();
+    let mut receiver = Meter::default();
+    for _ in 0..settings.runs {
+        let mut sink = Sink::counting();
+        let started = Instant::now();
+        run(&mut sink, &mut sender, &mut receiver);
+        let elapsed = started.elapsed().as_secs_f64();
+        rates.push(sink.received as f64 / elapsed / (1 << 20) as f64);
+    }
+    Bulk {
+        mib_per_s: median(rates),
+        sender: sender.alloc,
+        receiver: receiver.alloc,
+        records: (settings.runs * writes * write_size.div_ceil(RECORD)) as u64,
+    }
+}
+
+fn per(tally: Tally, count: u64) -> (f64, f64) {
+    (
+        tally.allocs as f64 / count as f64,
+        tally.bytes as f64 / count as f64,
+    )
+}
+
+fn bulk_rows(settings: &Settings) -> Vec<Row> {
+    let mut rows = Vec::new();
+    let mut alloc_rows = Vec::new();
+    for suite in Suite::ALL {
+        for direction in [Direction::ClientToServer, Direction::ServerToClient] {
+            for (write_size, size_label) in [(16 << 10, "16KiB"), (1 << 20, "1MiB")] {
+                let case = format!("{} {size_label} {}", direction.label(), suite.label());
+                let ours = bulk::<Ll>(settings, suite, direction, write_size);
+                let theirs = bulk::<Buffered>(settings, suite, direction, write_size);
+                eprintln!(
+                    "bulk {case}: lltls {:.0} MiB/s, buffered {:.0} MiB/s",
+                    ours.mib_per_s, theirs.mib_per_s
+                );
+                rows.push(
+                    Row::new("bulk (mem)", case.clone(), "MiB/s", Better::Higher)
+                        .values(ours.mib_per_s, theirs.mib_per_s),
+                );
+                // Allocation profiles are alike for every suite; show the
+                // first one's, in both directions and write sizes.
+                if suite == Suite::Tls13Aes256 {
+                    for (side, ours_tally, theirs_tally) in [
+                        ("sender", ours.sender, theirs.sender),
+                        ("receiver", ours.receiver, theirs.receiver),
+                    ] {
+                        let (our_allocs, our_bytes) = per(ours_tally, ours.records);
+                        let (their_allocs, their_bytes) = per(theirs_tally, theirs.records);
+                        alloc_rows.push(
+                            Row::new(
+                                "alloc/record",
+                                format!("{case}, {side}"),
+                                "allocs/record",
+                                Better::Lower,
+                            )
+                            .values(our_allocs, their_allocs),
+                        );
+                        alloc_rows.push(
+                            Row::new(
+                                "alloc/record",
+                                format!("{case}, {side}"),
+                                "B/record",
+                                Better::Lower,
+                            )
+                            .values(our_bytes, their_bytes),
+                        );
+                    }
+                }
+            }
+        }
+    }
+    rows.extend(alloc_rows);
+    rows
+}
+
+struct Handshakes {
+    per_s: f64,
+    client: Meter,
+    server: Meter,
+    count: u64,
+}
+
+fn handshakes<A: Api>(settings: &Settings, suite: Suite, resume: bool) -> Handshakes {
+    let server_config = configs::server();
+    let client_config = configs::client(suite, resume);
+    let mut wires = Wires::new();
+    let mut sink = Sink::counting();
+    // One handshake; returns whether each side resumed.
+    let mut one = |wires: &mut Wires, client_meter: &mut Meter, server_meter: &mut Meter| {
+        let mut client = client_meter.run(|| A::client(&client_config));
+        let mut server = server_meter.run(|| A::server(&server_config));
+        connect(
+            &mut client,
+            &mut server,
+            wires,
+            &mut sink,
+            client_meter,
+            server_meter,
+        );
+        let resumed = (client.resumed(), server.resumed());
+        client_meter.run(|| drop(client));
+        server_meter.run(|| drop(server));
+        resumed
+    };
+    if resume {
+        // The first handshake is a full one and leaves a ticket; each
+        // resumed one leaves new ones.
+        one(&mut wires, &mut Meter::default(), &mut Meter::default());
+    }
+    // Warm-up.
+    for _ in 0..settings.handshakes.min(20) {
+        let resumed = one(&mut wires, &mut Meter::default(), &mut Meter::default());
+        assert_eq!(resumed, (resume, resume), "{} resumption", A::NAME);
+    }
+    let mut rates = Vec::new();
+    let mut client = Meter::default();
+    let mut server = Meter::default();
+    for _ in 0..settings.runs {
+        let started = Instant::now();
+        for _ in 0..settings.handshakes {
+            one(&mut wires, &mut client, &mut server);
+        }
+        rates.push(settings.handshakes as f64 / started.elapsed().as_secs_f64());
+    }
+    Handshakes {
+        per_s: median(rates),
+        client,
+        server,
+        count: (settings.runs * settings.handshakes) as u64,
+    }
+}
+
+fn handshake_rows(settings: &Settings) -> Vec<Row> {
+    let mut rows = Vec::new();
+    let mut alloc_rows = Vec::new();
+    for suite in [Suite::Tls13Aes256, Suite::Tls12EcdheEcdsaAes256] {
+        for resume in [false, true] {
+            let kind = if resume { "resumed" } else { "full" };
+            let version = &suite.label()[..6];
+            let ours = handshakes::<Ll>(settings, suite, resume);
+            let theirs = handshakes::<Buffered>(settings, suite, resume);
+            eprintln!(
+                "handshake {version} {kind}: lltls {:.0}/s, buffered {:.0}/s",
+                ours.per_s, theirs.per_s
+            );
+            rows.push(
+                Row::new(
+                    "handshake (mem)",
+                    format!("{version} {kind}, client+server"),
+                    "handshakes/s",
+                    Better::Higher,
+                )
+                .values(ours.per_s, theirs.per_s),
+            );
+            for (side, our_meter, their_meter) in [
+                ("client", ours.client, theirs.client),
+                ("server", ours.server, theirs.server),
+            ] {
+                let micros = |m: Meter, n: u64| m.time.as_secs_f64() * 1e6 / n as f64;
+                rows.push(
+                    Row::new(
+                        "handshake (mem)",
+                        format!("{version} {kind}, {side} CPU"),
+                        "us/handshake",
+                        Better::Lower,
+                    )
+                    .values(
+                        micros(our_meter, ours.count),
+                        micros(their_meter, theirs.count),
+                    ),
+                );
+                let (our_allocs, our_bytes) = per(our_meter.alloc, ours.count);
+                let (their_allocs, their_bytes) = per(their_meter.alloc, theirs.count);
+                alloc_rows.push(
+                    Row::new(
+                        "alloc/handshake",
+                        format!("{version} {kind}, {side}"),
+                        "allocs/handshake",
+                        Better::Lower,
+                    )
+                    .values(our_allocs, their_allocs),
+                );
+                alloc_rows.push(
+                    Row::new(
+                        "alloc/handshake",
+                        format!("{version} {kind}, {side}"),
+                        "B/handshake",
+                        Better::Lower,
+                    )
+                    .values(our_bytes, their_bytes),
+                );
+            }
+        }
+    }
+    rows.extend(alloc_rows);
+    rows
+}
+
+struct IdleMemory {
+    server: f64,
+    client: f64,
+    /// Bytes still held in caller-visible buffers per server connection,
+    /// when the API has such buffers.
+    server_buffers: Option<f64>,
+}
+
+/// Heap held per established, idle connection: handshake done, 100 bytes
+/// exchanged each way, buffers released as far as the API allows.
+fn idle_memory<A: Api>(settings: &Settings) -> IdleMemory {
+    let server_config = configs::server();
+    let client_config = configs::client(Suite::Tls13Aes256, false);
+    let mut wires = Wires::new();
+    let mut sink = Sink::counting();
+    let message = [0x2a_u8; 100];
+    let establish = |wires: &mut Wires, sink: &mut Sink| {
+        let mut client = A::client(&client_config);
+        let mut server = A::server(&server_config);
+        connect(
+            &mut client,
+            &mut server,
+            wires,
+            sink,
+            &mut Meter::default(),
+            &mut Meter::default(),
+        );
+        assert_eq!(client.write_app(&message), message.len());
+        client.flush(&mut wires.client_to_server);
+        server.receive(&mut wires.client_to_server, sink);
+        assert_eq!(server.write_app(&message), message.len());
+        server.flush(&mut wires.server_to_client);
+        client.receive(&mut wires.server_to_client, sink);
+        client.release_buffers();
+        server.release_buffers();
+        (client, server)
+    };
+    // rustls's server session cache keeps up to 256 sessions; fill it first
+    // so that what the measured connections add is theirs alone.
+    for _ in 0..300 {
+        drop(establish(&mut wires, &mut sink));
+    }
+    let n = settings.idle_connections;
+    let before = Snapshot::now();
+    let mut clients = Vec::with_capacity(n);
+    let mut servers = Vec::with_capacity(n);
+    for _ in 0..n {
+        let (client, server) = establish(&mut wires, &mut sink);
+        clients.push(client);
+        servers.push(server);
+    }
+    let both = before.live_delta();
+    drop(clients);
+    let servers_only = before.live_delta();
+    let buffers: Option<usize> = servers
+        .iter_mut()
+        .map(|server| server.release_buffers())
+        .sum();
+    drop(servers);
+    IdleMemory {
+        server: servers_only as f64 / n as f64,
+        client: (both - servers_only) as f64 / n as f64,
+        server_buffers: buffers.map(|b| b as f64 / n as f64),
+    }
+}
+
+fn memory_rows(settings: &Settings) -> Vec<Row> {
+    let ours = idle_memory::<Ll>(settings);
+    let theirs = idle_memory::<Buffered>(settings);
+    eprintln!(
+        "idle memory: lltls server {:.0} B, buffered server {:.0} B",
+        ours.server, theirs.server
+    );
+    let mut buffers = Row::new(
+        "memory (mem)",
+        "buffers held by an idle server connection",
+        "B/conn",
+        Better::Lower,
+    );
+    buffers.lltls = ours.server_buffers;
+    buffers.buffered = theirs.server_buffers;
+    vec![
+        Row::new(
+            "memory (mem)",
+            "heap held by an idle server connection",
+            "B/conn",
+            Better::Lower,
+        )
+        .values(ours.server, theirs.server),
+        Row::new(
+            "memory (mem)",
+            "heap held by an idle client connection",
+            "B/conn",
+            Better::Lower,
+        )
+        .values(ours.client, theirs.client),
+        buffers,
+    ]
+}

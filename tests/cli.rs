@@ -349,6 +349,38 @@ fn wrong_ca_name_mismatch_and_insecure() {
     server.assert_running();
 }
 
+/// Unlike upstream's client, llclient sends the alert for the certificate
+/// it rejects before it exits (in the clear with TLS 1.2).
+#[test]
+fn client_sends_its_fatal_alert() {
+    let mut server = Server::start(&["--certs", &certs(), "http"]);
+    let relay = Relay::start(server.port);
+    let other = repo("certs/other-ca.pem");
+    let out = client(
+        relay.port,
+        &[
+            "--http",
+            "--protover",
+            "1.2",
+            "--cafile",
+            &other,
+            "localhost",
+        ],
+        Input::Null,
+    );
+    let line = out.failure_line();
+    assert!(line.contains("unknown_ca"), "{line}");
+    let alerts: Vec<Vec<u8>> = relay
+        .records()
+        .into_iter()
+        .filter(|r| r.dir == Dir::ClientToServer && r.content_type == ALERT)
+        .map(|r| r.payload)
+        .collect();
+    // fatal (2), unknown_ca (48)
+    assert_eq!(alerts, [vec![2, 48]], "client alerts on the wire");
+    server.assert_running();
+}
+
 #[test]
 fn no_sni_omits_server_name() {
     let mut server = Server::start(&["--certs", &certs(), "http"]);
@@ -626,6 +658,31 @@ fn forward_mode_relays_to_plain_tcp_echo() {
     .assert_received(b"hi\n");
     server.assert_running();
     upstream_form.assert_running();
+}
+
+#[test]
+fn forward_target_refusing_drops_only_that_connection() {
+    let refused = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut server = Server::start(&[
+        "--certs",
+        &certs(),
+        "forward",
+        "--port",
+        &refused.to_string(),
+    ]);
+    let out = client(
+        server.port,
+        &["--cafile", &ca(), "localhost"],
+        Input::Bytes(b"hello\n".to_vec()),
+    );
+    // The server drops the connection (EOF or reset, depending on timing).
+    let line = out.failure_line();
+    assert!(line.starts_with("llclient: "), "{line}");
+    server.assert_running();
 }
 
 #[test]

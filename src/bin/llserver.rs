@@ -294,10 +294,15 @@ impl Conn {
             ServerMode::Http => App::Http { responded: false },
             ServerMode::Forward { port } => {
                 let target = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
-                let socket = TcpStream::connect(target).map_err(NetError::Connect)?;
+                let socket = TcpStream::connect(target).map_err(|e| {
+                    NetError::Connect(io::Error::new(
+                        e.kind(),
+                        format!("forward target {target}: {e}"),
+                    ))
+                })?;
                 App::Forward(Box::new(Forward {
                     target: PlainConn::connecting(socket),
-                    peer_closed: false,
+                    target_addr: target,
                 }))
             }
         };
@@ -409,6 +414,13 @@ impl Conn {
                 debug!("eof");
                 warn!("{}: {error}", self.addr);
             }
+            NetError::Connect(e) => match &self.app {
+                App::Forward(forward) => error!(
+                    "{}: cannot connect to forward target {}: {e}",
+                    self.addr, forward.target_addr
+                ),
+                _ => error!("{}: {error}", self.addr),
+            },
             _ => error!("{}: {error}", self.addr),
         }
     }
@@ -455,9 +467,7 @@ impl Handler for App {
 /// Forward mode: the plaintext relay to `localhost:PORT`.
 struct Forward {
     target: PlainConn,
-    /// The client sent close_notify: shut down the target's write side once
-    /// everything was written to it (half-close).
-    peer_closed: bool,
+    target_addr: SocketAddr,
 }
 
 impl Handler for Forward {
@@ -468,8 +478,9 @@ impl Handler for Forward {
     }
 
     fn peer_closed(&mut self, _: &mut Outbox) {
+        // Half-close: the target's write side is shut down once everything
+        // was written to it.
         debug!("client closed: half-closing the forward connection");
-        self.peer_closed = true;
         self.target.outbox().close();
     }
 }

@@ -558,10 +558,11 @@ pub struct Record {
     pub content_type: u8,
     /// Size on the wire, header included.
     pub len: usize,
-    /// The payload of plaintext handshake records (type 22); empty otherwise.
+    /// The payload of handshake (22) and alert (21) records; empty otherwise.
     pub payload: Vec<u8>,
 }
 
+pub const ALERT: u8 = 21;
 pub const HANDSHAKE: u8 = 22;
 pub const APPLICATION_DATA: u8 = 23;
 pub const CHANGE_CIPHER_SPEC: u8 = 20;
@@ -633,7 +634,7 @@ fn pipe(
                     break;
                 }
                 let content_type = pending[0];
-                let payload = if content_type == HANDSHAKE {
+                let payload = if content_type == HANDSHAKE || content_type == ALERT {
                     pending[5..len].to_vec()
                 } else {
                     Vec::new()

@@ -37,6 +37,12 @@ const HTTP_RESPONSE: &[u8] =
 /// other connections.
 const FORWARD_ROUNDS: usize = 8;
 
+/// How soon to accept again after `accept` failed for lack of resources
+/// (descriptors, memory). The listener's readiness is edge-triggered: the
+/// event that reported the waiting connections was used up, and no other
+/// comes until yet another client connects.
+const ACCEPT_RETRY: Duration = Duration::from_millis(100);
+
 fn main() -> ExitCode {
     let args = ServerArgs::parse();
     init_logging(args.verbose);
@@ -94,6 +100,7 @@ fn run(args: &ServerArgs) -> Result<ExitCode, ServerError> {
         next_id: 1,
         deadlines: VecDeque::new(),
         again: Vec::new(),
+        accept_retry: None,
         trace,
     };
 
@@ -113,6 +120,7 @@ fn run(args: &ServerArgs) -> Result<ExitCode, ServerError> {
         }
         server.drive_again(poll.registry());
         server.expire_handshakes(poll.registry(), Instant::now());
+        server.retry_accept(poll.registry(), Instant::now());
     }
 }
 
@@ -149,6 +157,8 @@ struct Server {
     deadlines: VecDeque<(Instant, usize)>,
     /// Connections that stopped with work left, to drive without an event.
     again: Vec<usize>,
+    /// When to call `accept` again after it ran out of resources.
+    accept_retry: Option<Instant>,
     /// `--trace` / `--sequence-diagram`.
     trace: Option<TraceSettings>,
 }
@@ -167,24 +177,41 @@ impl Server {
         if !self.again.is_empty() {
             return Some(Duration::ZERO);
         }
-        self.deadlines
-            .front()
-            .map(|(deadline, _)| deadline.saturating_duration_since(now))
+        let deadline = self.deadlines.front().map(|(deadline, _)| *deadline);
+        [deadline, self.accept_retry]
+            .into_iter()
+            .flatten()
+            .min()
+            .map(|deadline| deadline.saturating_duration_since(now))
     }
 
     fn accept(&mut self, registry: &Registry) {
+        self.accept_retry = None;
         loop {
             match self.listener.accept() {
                 Ok((socket, addr)) => self.open(registry, socket, addr),
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                // A client that gave up while queued fails alone.
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        io::ErrorKind::Interrupted | io::ErrorKind::ConnectionAborted
+                    ) => {}
                 Err(e) => {
                     // E.g. out of file descriptors: the connection waits in
-                    // the backlog; existing ones go on.
+                    // the backlog and existing ones go on; try again soon,
+                    // as no event will say when descriptors are free.
                     error!("cannot accept connection: {e}");
+                    self.accept_retry = Some(Instant::now() + ACCEPT_RETRY);
                     return;
                 }
             }
+        }
+    }
+
+    fn retry_accept(&mut self, registry: &Registry, now: Instant) {
+        if self.accept_retry.is_some_and(|at| at <= now) {
+            self.accept(registry);
         }
     }
 

@@ -17,12 +17,11 @@ mod ll;
 mod report;
 
 use std::process::ExitCode;
-use std::time::Instant;
 
 use alloc::{Snapshot, Tally};
 use buffered::Buffered;
 use configs::Suite;
-use harness::{connect, transfer, Api, Endpoint, Meter, Sink, Wires};
+use harness::{connect, transfer, Api, Endpoint, Meter, Sink, Stopwatch, Wires};
 use ll::Ll;
 use report::{Better, Row};
 
@@ -56,23 +55,39 @@ const QUICK: Settings = Settings {
     idle_connections: 100,
 };
 
+/// One part of the benchmark: its rows, under the given settings.
+type Section = fn(&Settings) -> Vec<Row>;
+
 /// The plaintext record size both APIs fragment into.
 const RECORD: usize = 16_384;
 
 fn main() -> ExitCode {
     let mut quick = false;
     let mut tsv = false;
+    let mut only: Vec<String> = Vec::new();
+    let mut bulk_mib = None;
     let mut tables = Vec::new();
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "--quick" => quick = true,
             "--tsv" => tsv = true,
+            "--only" => only.extend(args.next()),
+            "--bulk-mib" => match args.next().and_then(|v| v.parse::<usize>().ok()) {
+                Some(mib) => bulk_mib = Some(mib),
+                None => {
+                    eprintln!("inmem: --bulk-mib needs a number");
+                    return ExitCode::from(2);
+                }
+            },
             "--table" => tables.extend(args.by_ref()),
             // `cargo bench` passes `--bench` to every bench binary.
             "--bench" => {}
             "-h" | "--help" => {
-                println!("usage: inmem [--quick] [--tsv] | inmem --table FILE...");
+                println!(
+                    "usage: inmem [--quick] [--tsv] [--only bulk|handshake|memory]... \
+                     [--bulk-mib N] | inmem --table FILE..."
+                );
                 return ExitCode::SUCCESS;
             }
             other => {
@@ -84,7 +99,11 @@ fn main() -> ExitCode {
     if !tables.is_empty() {
         return print_tables(&tables);
     }
-    let settings = if quick { &QUICK } else { &FULL };
+    let mut settings = if quick { QUICK } else { FULL };
+    if let Some(mib) = bulk_mib {
+        settings.bulk_bytes = mib << 20;
+    }
+    let settings = &settings;
     let mut rows = Vec::new();
     let emit = |rows: &mut Vec<Row>, row: Row| {
         if tsv {
@@ -92,14 +111,18 @@ fn main() -> ExitCode {
         }
         rows.push(row);
     };
-    for row in bulk_rows(settings) {
-        emit(&mut rows, row);
-    }
-    for row in handshake_rows(settings) {
-        emit(&mut rows, row);
-    }
-    for row in memory_rows(settings) {
-        emit(&mut rows, row);
+    let wanted = |section: &str| only.is_empty() || only.iter().any(|o| o == section);
+    let sections: [(&str, Section); 3] = [
+        ("bulk", bulk_rows),
+        ("handshake", handshake_rows),
+        ("memory", memory_rows),
+    ];
+    for (name, section) in sections {
+        if wanted(name) {
+            for row in section(settings) {
+                emit(&mut rows, row);
+            }
+        }
     }
     if !tsv {
         print!("{}", report::table(&rows));
@@ -216,9 +239,9 @@ fn bulk<A: Api>(
     let mut receiver = Meter::default();
     for _ in 0..settings.runs {
         let mut sink = Sink::counting();
-        let started = Instant::now();
+        let started = Stopwatch::start();
         run(&mut sink, &mut sender, &mut receiver);
-        let elapsed = started.elapsed().as_secs_f64();
+        let elapsed = started.seconds();
         rates.push(sink.received as f64 / elapsed / (1 << 20) as f64);
     }
     Bulk {
@@ -329,14 +352,14 @@ fn handshakes<A: Api>(settings: &Settings, suite: Suite, resume: bool) -> Handsh
         assert_eq!(resumed, (resume, resume), "{} resumption", A::NAME);
     }
     let mut rates = Vec::new();
-    let mut client = Meter::default();
-    let mut server = Meter::default();
+    let mut client = Meter::cpu();
+    let mut server = Meter::cpu();
     for _ in 0..settings.runs {
-        let started = Instant::now();
+        let started = Stopwatch::start();
         for _ in 0..settings.handshakes {
             one(&mut wires, &mut client, &mut server);
         }
-        rates.push(settings.handshakes as f64 / started.elapsed().as_secs_f64());
+        rates.push(settings.handshakes as f64 / started.seconds());
     }
     Handshakes {
         per_s: median(rates),

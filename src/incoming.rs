@@ -77,7 +77,7 @@ impl<S: Storage> IncomingTls<S> {
 
     /// Room to read the transport into. Call [`advance`](Self::advance) with
     /// the number of bytes read. May be empty: the connection makes room
-    /// ([`reserve`](Self::reserve)) before it asks for more data.
+    /// before it returns `NeedsMoreTlsData`.
     pub fn unfilled(&mut self) -> &mut [u8] {
         let end = self.end;
         &mut self.storage.as_mut()[end..]

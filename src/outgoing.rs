@@ -6,7 +6,7 @@ use crate::Error;
 /// TLS bytes for the peer, in storage the caller owns.
 ///
 /// The connection encodes handshake messages and encrypts application data
-/// straight into [`unfilled`](Self::unfilled), growing the buffer by what
+/// straight into the room after the pending bytes, growing the buffer by what
 /// rustls says it requires. The caller transmits [`filled`](Self::filled) and
 /// calls [`discard`](Self::discard) with what the transport accepted; partial
 /// writes are the normal case with non-blocking sockets.

@@ -1,0 +1,43 @@
+//! Writes the seed corpus: the recorded request/response exchanges of `tests/hostile` (one per
+//! profile), each direction as an input of the target that reads it, delivered whole and in
+//! small chunks. The 20 KB data exchanges the property test also mutates are left out: libFuzzer
+//! sizes its inputs after the largest seed, and small inputs run much faster.
+//!
+//! Usage: `cargo run --manifest-path fuzz/Cargo.toml --example seeds -- fuzz/corpus`
+//! (cargo fuzz's default corpus directories, `fuzz/corpus/server` and `fuzz/corpus/client`).
+
+#[path = "../../tests/hostile/mod.rs"]
+mod hostile;
+
+use std::path::PathBuf;
+
+use hostile::{fuzz_input, seed_transcripts, Profile, Target};
+
+fn main() -> std::io::Result<()> {
+    let out = PathBuf::from(std::env::args().nth(1).unwrap_or_else(|| "corpus".into()));
+    let mut written = 0;
+    for (name, transcript) in seed_transcripts() {
+        if !name.ends_with("-request") {
+            continue;
+        }
+        for target in [Target::Server, Target::Client] {
+            let wire = match target {
+                Target::Server => &transcript.client_to_server,
+                Target::Client => &transcript.server_to_client,
+            };
+            let dir = out.join(target.name());
+            std::fs::create_dir_all(&dir)?;
+            for chunk_class in [2, 7] {
+                let profile = Profile {
+                    chunk_class,
+                    ..transcript.profile
+                };
+                let path = dir.join(format!("{name}-c{chunk_class}"));
+                std::fs::write(path, fuzz_input(profile, 1, wire))?;
+                written += 1;
+            }
+        }
+    }
+    println!("wrote {written} seeds to {}", out.display());
+    Ok(())
+}

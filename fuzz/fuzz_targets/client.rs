@@ -1,0 +1,12 @@
+//! A fresh client that sent its real ClientHello (and queued a request), fed arbitrary server
+//! bytes in arbitrary chunks.
+//!
+//! Input: `[profile byte][chunk seed byte][server bytes…]` (see `tests/hostile`).
+#![no_main]
+
+#[path = "../../tests/hostile/mod.rs"]
+mod hostile;
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| {
+    hostile::fuzz_client(data);
+});

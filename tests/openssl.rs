@@ -847,3 +847,24 @@ fn single_version_openssl_servers_against_llclient() {
         client.assert_no_panic();
     }
 }
+
+#[test]
+fn tls12_renegotiation_from_s_client_is_refused_with_a_warning() {
+    let mut server = llserver(Pki::Ecdsa, &["echo"]);
+    let mut client = s_client_with_commands(server.port, Pki::Ecdsa, &["-tls1_2", "-msg"]);
+    client.write(b"before\n");
+    client.wait_stdout_contains("before\n", EXCHANGE);
+    // `R`: a renegotiating ClientHello. rustls does not renegotiate: it answers with a
+    // no_renegotiation warning (RFC 5746); OpenSSL then gives up with its own fatal alert.
+    client.write(b"R\n");
+    client.wait_stdout_contains(
+        "<<< TLS 1.2, Alert [length 0002], warning no_renegotiation",
+        EXCHANGE,
+    );
+    client.close_stdin();
+    client.wait(EXCHANGE);
+    // The refusal cost only that connection.
+    let mut next = s_client(server.port, Pki::Ecdsa, &["-brief", "-tls1_2"]);
+    echo_line(&mut next, "after the refusal\n");
+    server.assert_healthy();
+}

@@ -845,3 +845,54 @@ fn accepting_resumes_after_descriptors_run_out() {
     }
     server.assert_healthy();
 }
+
+/// A fake server that reads the ClientHello, answers `reply`, and returns everything the
+/// client sent afterwards (until it closed).
+fn hostile_server(reply: Vec<u8>) -> (u16, JoinHandle<Vec<u8>>) {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("address").port();
+    let handle = thread::spawn(move || {
+        let (mut stream, _) = listener.accept().expect("accept");
+        stream
+            .set_read_timeout(Some(EXCHANGE))
+            .expect("read timeout");
+        let mut hello = [0u8; 4096];
+        let _ = stream.read(&mut hello);
+        let _ = stream.write_all(&reply);
+        read_until_closed(&mut stream).bytes
+    });
+    (port, handle)
+}
+
+#[test]
+fn llclient_rejects_a_hostile_server_with_an_alert_and_one_line() {
+    let ca = repo("certs/ca.pem");
+    let mut rng = Rng(77);
+    let mut garbage = rng.bytes(500);
+    garbage[0] = 0x80;
+    let cases = [
+        (
+            "plain HTTP",
+            b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n".to_vec(),
+        ),
+        ("garbage", garbage),
+        ("oversized record", vec![22, 3, 3, 0xff, 0xff, 2, 0, 0]),
+    ];
+    for (what, reply) in cases {
+        let (port, server) = hostile_server(reply);
+        let port = port.to_string();
+        let mut client = Child::spawn(LLCLIENT, &["--port", &port, "--cafile", &ca, "localhost"]);
+        let line = failure_line(&mut client);
+        assert!(
+            line.starts_with("llclient: TLS error: ") && line.contains("decode_error"),
+            "{what}: {line}"
+        );
+        // llclient told the server why before closing: a plaintext decode_error alert.
+        let sent = server.join().expect("hostile server");
+        assert_eq!(
+            sent,
+            [21, 3, 3, 0, 2, 2, DECODE_ERROR],
+            "{what}: llclient sent {sent:02x?}"
+        );
+    }
+}

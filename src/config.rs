@@ -72,6 +72,12 @@ pub enum ConfigError {
         /// The file.
         path: PathBuf,
     },
+    /// A key file holds only password-protected (encrypted PKCS#8) private keys, which rustls
+    /// cannot load.
+    EncryptedPrivateKey {
+        /// The file.
+        path: PathBuf,
+    },
     /// The crypto provider cannot use a private key.
     UnsupportedPrivateKey {
         /// The key file.
@@ -183,6 +189,12 @@ impl fmt::Display for ConfigError {
                 write!(f, "no certificates found in {}", path.display())
             }
             Self::NoPrivateKey { path } => write!(f, "no private key found in {}", path.display()),
+            Self::EncryptedPrivateKey { path } => write!(
+                f,
+                "the private key in {} is encrypted: decrypt it first (`openssl pkey -in FILE \
+                 -out KEY`); only unencrypted PEM keys can be used",
+                path.display()
+            ),
             Self::UnsupportedPrivateKey { path, source } => {
                 write!(f, "unsupported private key in {}: {source}", path.display())
             }
@@ -264,6 +276,7 @@ impl StdError for ConfigError {
             | Self::Tls { source, .. } => Some(source),
             Self::NoCertificates { .. }
             | Self::NoPrivateKey { .. }
+            | Self::EncryptedPrivateKey { .. }
             | Self::NoUsableCaCertificates { .. }
             | Self::KeyMismatch { .. }
             | Self::NoCrl { .. }
@@ -462,10 +475,24 @@ pub fn load_certs(path: impl AsRef<Path>) -> Result<Vec<CertificateDer<'static>>
 pub fn load_private_key(path: impl AsRef<Path>) -> Result<PrivateKeyDer<'static>, ConfigError> {
     let path = path.as_ref();
     PrivateKeyDer::from_pem_file(path).map_err(|err| match err {
+        // PEM parsing skips sections it does not know, such as encrypted keys; say so rather
+        // than claim there is no key.
+        pem::Error::NoItemsFound if has_encrypted_key(path) => ConfigError::EncryptedPrivateKey {
+            path: path.to_owned(),
+        },
         pem::Error::NoItemsFound => ConfigError::NoPrivateKey {
             path: path.to_owned(),
         },
         err => pem_error(path, err),
+    })
+}
+
+/// Whether `path` holds a PEM `ENCRYPTED PRIVATE KEY` section (RFC 5958 / PKCS#8).
+fn has_encrypted_key(path: &Path) -> bool {
+    fs::read(path).is_ok_and(|bytes| {
+        bytes
+            .windows(b"-----BEGIN ENCRYPTED PRIVATE KEY-----".len())
+            .any(|window| window == b"-----BEGIN ENCRYPTED PRIVATE KEY-----")
     })
 }
 

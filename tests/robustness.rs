@@ -658,6 +658,7 @@ fn llserver_rejects_bad_files_with_one_line() {
     let der = repo("certs/crl.der");
     let cert_not_key = repo("certs/server.pem");
     let rsa_key = repo("certs/rsa/server.key");
+    let encrypted = repo("tests/data/bad/encrypted.key");
     let cases: Vec<(Vec<&str>, &str)> = vec![
         // A directory where a file belongs cannot be read.
         (vec!["--certs", &chain, "--key", &dir], "cannot read"),
@@ -682,6 +683,13 @@ fn llserver_rejects_bad_files_with_one_line() {
             "no private key found in",
         ),
         (vec!["--certs", &chain, "--key", &garbage], "garbage.pem"),
+        // A password-protected key: rustls cannot use it, and the message says why.
+        (vec!["--certs", &chain, "--key", &encrypted], "is encrypted"),
+        // DER where a PEM key is expected.
+        (
+            vec!["--certs", &chain, "--key", &der],
+            "no private key found in",
+        ),
         // The RSA key with the ECDSA chain.
         (vec!["--certs", &chain, "--key", &rsa_key], "does not match"),
         (
@@ -727,6 +735,7 @@ fn llclient_rejects_bad_files_with_one_line() {
         repo("certs/client-fullchain.pem"),
         repo("certs/server.key"),
     );
+    let encrypted = repo("tests/data/bad/encrypted.key");
     let cases: Vec<(Vec<&str>, &str)> = vec![
         // Upstream silently accepts an empty CA file (and then trusts nothing).
         (vec!["--cafile", &empty], "no certificates found in"),
@@ -744,6 +753,17 @@ fn llclient_rejects_bad_files_with_one_line() {
                 &server_key,
             ],
             "does not match",
+        ),
+        (
+            vec![
+                "--cafile",
+                &ca,
+                "--auth-certs",
+                &client_chain,
+                "--auth-key",
+                &encrypted,
+            ],
+            "is encrypted",
         ),
     ];
     for (args, expected) in cases {

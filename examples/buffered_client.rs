@@ -135,8 +135,11 @@ fn run(args: &Args) -> Result<ExitCode, String> {
     let _ = socket.set_nodelay(true);
 
     let mut poll = Poll::new().map_err(|e| e.to_string())?;
-    let waker = Waker::new(poll.registry(), STDIN).map_err(|e| e.to_string())?;
-    let stdin = spawn_stdin_reader(waker);
+    // The event loop keeps a reference: mio drops the events of a Waker
+    // once its last handle is gone, and the reader thread ends right after
+    // its last wake-up (stdin's end), which would then be lost.
+    let waker = Arc::new(Waker::new(poll.registry(), STDIN).map_err(|e| e.to_string())?);
+    let stdin = spawn_stdin_reader(waker.clone());
     let mut client = Client {
         socket,
         tls,
@@ -181,6 +184,7 @@ fn run(args: &Args) -> Result<ExitCode, String> {
             .reregister(&mut client.socket, CLIENT, interest)
             .map_err(|e| e.to_string())?;
     }
+    drop(waker);
     client.stdout.flush().map_err(|e| e.to_string())?;
     // As upstream, on stdout.
     let _ = writeln!(client.stdout, "Connection closed");
@@ -329,7 +333,7 @@ enum StdinChunk {
 /// Reads stdin on a thread over a bounded channel (as llclient does): when
 /// the connection stops taking plaintext, the channel fills and stdin is no
 /// longer read.
-fn spawn_stdin_reader(waker: Waker) -> Receiver<StdinChunk> {
+fn spawn_stdin_reader(waker: Arc<Waker>) -> Receiver<StdinChunk> {
     let (sender, receiver) = mpsc::sync_channel(STDIN_QUEUE);
     thread::spawn(move || {
         let mut stdin = io::stdin().lock();

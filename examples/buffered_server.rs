@@ -232,6 +232,19 @@ struct Conn {
     registered: bool,
 }
 
+/// Drops the part of a queue already taken (`..start`): all of it for free
+/// when everything was taken, else by moving the rest down once the taken
+/// part is big, so a queue that never quite empties does not grow forever.
+fn compact(queue: &mut Vec<u8>, start: &mut usize) {
+    if *start == queue.len() {
+        queue.clear();
+        *start = 0;
+    } else if *start >= 64 * 1024 && *start * 2 >= queue.len() {
+        queue.drain(..*start);
+        *start = 0;
+    }
+}
+
 fn interrupted(e: &io::Error) -> bool {
     e.kind() == io::ErrorKind::Interrupted
 }
@@ -377,10 +390,7 @@ impl Conn {
         if self.echo_start < self.echo.len() && !self.tls.is_handshaking() {
             let taken = self.tls.writer().write(&self.echo[self.echo_start..])?;
             self.echo_start += taken;
-            if self.echo_start == self.echo.len() {
-                self.echo.clear();
-                self.echo_start = 0;
-            }
+            compact(&mut self.echo, &mut self.echo_start);
         }
         if let Some(target) = &mut self.target {
             while self.target_start < self.target_pending.len() {
@@ -391,10 +401,7 @@ impl Conn {
                     Err(e) => return Err(e),
                 }
             }
-            if self.target_start == self.target_pending.len() {
-                self.target_pending.clear();
-                self.target_start = 0;
-            }
+            compact(&mut self.target_pending, &mut self.target_start);
         }
         Ok(())
     }

@@ -42,8 +42,8 @@ struct Settings {
 }
 
 const FULL: Settings = Settings {
-    bulk_bytes: 128 << 20,
-    runs: 7,
+    bulk_bytes: 64 << 20,
+    runs: 11,
     handshakes: 100,
     idle_connections: 1000,
 };
@@ -80,7 +80,8 @@ fn main() -> ExitCode {
                     return ExitCode::from(2);
                 }
             },
-            "--table" => tables.extend(args.by_ref()),
+            // `cargo bench` appends `--bench` after our own arguments.
+            "--table" => tables.extend(args.by_ref().filter(|a| a != "--bench")),
             // `cargo bench` passes `--bench` to every bench binary.
             "--bench" => {}
             "-h" | "--help" => {
@@ -111,6 +112,13 @@ fn main() -> ExitCode {
         }
         rows.push(row);
     };
+    // aws-lc seeds its generator on first use (tens of milliseconds of
+    // CPU): do it here, not inside whichever API happens to run first.
+    let mut seed = [0u8; 32];
+    rustls::crypto::aws_lc_rs::default_provider()
+        .secure_random
+        .fill(&mut seed)
+        .expect("random");
     let wanted = |section: &str| only.is_empty() || only.iter().any(|o| o == section);
     let sections: [(&str, Section); 3] = [
         ("bulk", bulk_rows),
@@ -181,71 +189,136 @@ impl Direction {
 
 struct Bulk {
     mib_per_s: f64,
+    /// The slowest and fastest run.
+    low: f64,
+    high: f64,
     /// Allocations per record on each side, over all timed runs.
     sender: Tally,
     receiver: Tally,
     records: u64,
 }
 
+/// A connected pair through API `A`, and its wires.
+struct Instance<A: Api> {
+    client: A::Client,
+    server: A::Server,
+    wires: Wires,
+}
+
+impl<A: Api> Instance<A> {
+    fn connect(suite: Suite) -> Self {
+        let mut client = A::client(&configs::client(suite, false));
+        let mut server = A::server(&configs::server());
+        let mut wires = Wires::new();
+        connect(
+            &mut client,
+            &mut server,
+            &mut wires,
+            &mut Sink::counting(),
+            &mut Meter::default(),
+            &mut Meter::default(),
+        );
+        Self {
+            client,
+            server,
+            wires,
+        }
+    }
+
+    fn transfer(
+        &mut self,
+        direction: Direction,
+        data: &[u8],
+        writes: usize,
+        sink: &mut Sink,
+        meters: (&mut Meter, &mut Meter),
+    ) {
+        match direction {
+            Direction::ClientToServer => transfer(
+                &mut self.client,
+                &mut self.server,
+                &mut self.wires.client_to_server,
+                data,
+                writes,
+                sink,
+                meters,
+            ),
+            Direction::ServerToClient => transfer(
+                &mut self.server,
+                &mut self.client,
+                &mut self.wires.server_to_client,
+                data,
+                writes,
+                sink,
+                meters,
+            ),
+        }
+    }
+}
+
+/// Throughput one way, the median over `settings.runs` runs.
+///
+/// Each run uses a new connection, placed differently in memory: copies
+/// (`rep movsb`) run at very different speeds depending on how source and
+/// destination are aligned, so one connection's buffers can be lucky or
+/// unlucky for its whole life. A new pair per run behind a spacer of
+/// varying size samples that lottery instead of reporting one draw.
 fn bulk<A: Api>(
     settings: &Settings,
     suite: Suite,
     direction: Direction,
     write_size: usize,
 ) -> Bulk {
-    let server_config = configs::server();
-    let client_config = configs::client(suite, false);
-    let mut client = A::client(&client_config);
-    let mut server = A::server(&server_config);
-    let mut wires = Wires::new();
-    connect(
-        &mut client,
-        &mut server,
-        &mut wires,
-        &mut Sink::counting(),
-        &mut Meter::default(),
-        &mut Meter::default(),
-    );
     let data = block(write_size);
     let writes = (settings.bulk_bytes / write_size).max(1);
-    let mut run =
-        |sink: &mut Sink, sender_meter: &mut Meter, receiver_meter: &mut Meter| match direction {
-            Direction::ClientToServer => transfer(
-                &mut client,
-                &mut server,
-                &mut wires.client_to_server,
-                &data,
-                writes,
-                sink,
-                (sender_meter, receiver_meter),
-            ),
-            Direction::ServerToClient => transfer(
-                &mut server,
-                &mut client,
-                &mut wires.server_to_client,
-                &data,
-                writes,
-                sink,
-                (sender_meter, receiver_meter),
-            ),
-        };
-    // Warm-up, and proof that every byte arrives intact.
-    let mut sink = Sink::checking(&data);
-    run(&mut sink, &mut Meter::default(), &mut Meter::default());
-    assert_eq!(sink.received, (writes * write_size) as u64);
-
+    {
+        // Proof that every byte arrives intact (and a warm-up).
+        let mut instance = Instance::<A>::connect(suite);
+        let mut sink = Sink::checking(&data);
+        instance.transfer(
+            direction,
+            &data,
+            writes,
+            &mut sink,
+            (&mut Meter::default(), &mut Meter::default()),
+        );
+        assert_eq!(sink.received, (writes * write_size) as u64);
+    }
     let mut rates = Vec::new();
     let mut sender = Meter::default();
     let mut receiver = Meter::default();
-    for _ in 0..settings.runs {
+    for run in 0..settings.runs {
+        let spacer = vec![0u8; 16 + (run * 1552) % 4096];
+        let mut instance = Instance::<A>::connect(suite);
+        // Untimed: lets the buffers reach their working size.
+        instance.transfer(
+            direction,
+            &data,
+            writes.div_ceil(16),
+            &mut Sink::counting(),
+            (&mut Meter::default(), &mut Meter::default()),
+        );
         let mut sink = Sink::counting();
         let started = Stopwatch::start();
-        run(&mut sink, &mut sender, &mut receiver);
+        instance.transfer(
+            direction,
+            &data,
+            writes,
+            &mut sink,
+            (&mut sender, &mut receiver),
+        );
         let elapsed = started.seconds();
         rates.push(sink.received as f64 / elapsed / (1 << 20) as f64);
+        drop(instance);
+        drop(spacer);
     }
+    let (low, high) = rates
+        .iter()
+        .fold((f64::MAX, 0.0_f64), |(lo, hi), &r| (lo.min(r), hi.max(r)));
     Bulk {
         mib_per_s: median(rates),
+        low,
+        high,
         sender: sender.alloc,
         receiver: receiver.alloc,
         records: (settings.runs * writes * write_size.div_ceil(RECORD)) as u64,
@@ -269,8 +342,8 @@ fn bulk_rows(settings: &Settings) -> Vec<Row> {
                 let ours = bulk::<Ll>(settings, suite, direction, write_size);
                 let theirs = bulk::<Buffered>(settings, suite, direction, write_size);
                 eprintln!(
-                    "bulk {case}: lltls {:.0} MiB/s, buffered {:.0} MiB/s",
-                    ours.mib_per_s, theirs.mib_per_s
+                    "bulk {case}: lltls {:.0} MiB/s ({:.0}-{:.0}), buffered {:.0} MiB/s ({:.0}-{:.0})",
+                    ours.mib_per_s, ours.low, ours.high, theirs.mib_per_s, theirs.low, theirs.high
                 );
                 rows.push(
                     Row::new("bulk (mem)", case.clone(), "MiB/s", Better::Higher)

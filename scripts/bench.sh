@@ -1,0 +1,536 @@
+#!/usr/bin/env bash
+# Runs every lltls benchmark and prints one table: lltls against rustls's
+# buffered API (and openssl where it applies), with ratios. See BENCHMARKS.md.
+#
+# Usage: scripts/bench.sh [--quick] [--strict]
+#
+#   --quick   small sizes, one run each (under two minutes after the build);
+#             CI runs it so the benchmark cannot rot
+#   --strict  exit non-zero if a loopback transfer failed or was not
+#             byte-exact (by default such a row shows FAIL and the script
+#             goes on: a benchmark reports, the tests judge)
+#
+# Parts:
+#   1-4. in-memory (cargo bench --bench inmem): bulk transfer, handshakes,
+#        allocations per record and per handshake, heap per idle connection
+#   5.   loopback: one-way (client -> server -> tcp_sink | sha256sum) and echo
+#        (client -> server -> client | sha256sum), llclient/llserver against
+#        the buffered pair in examples/ and openssl s_client/s_server, with
+#        each process's peak RSS
+#   4b.  a server process holding many idle TLS connections: RSS growth per
+#        connection
+#   context: `openssl speed -evp aes-256-gcm` on one core, 16 KiB blocks
+#
+# Everything is built in the dev profile the tests use (our crate at
+# opt-level 1, dependencies at 3; BENCHMARKS.md measures what that costs).
+# Servers listen on port 0 and report their port; every wait is bounded.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$(pwd)
+
+mode=full
+strict=false
+for arg in "$@"; do
+    case "$arg" in
+        --quick) mode=quick ;;
+        --strict) strict=true ;;
+        -h | --help)
+            sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'
+            exit 0
+            ;;
+        *)
+            echo "bench.sh: unknown argument $arg" >&2
+            exit 2
+            ;;
+    esac
+done
+
+if [ "$mode" = quick ]; then
+    payload_mib=64
+    runs=1
+    idle_count=1000
+    speed_seconds=1
+    transfer_timeout=30
+else
+    payload_mib=1024
+    runs=3
+    idle_count=10000
+    speed_seconds=3
+    transfer_timeout=600
+fi
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/lltls-bench.XXXXXX")
+rows="$work/rows.tsv"
+problems="$work/problems.txt"
+: >"$rows"
+: >"$problems"
+# Background processes this script started, killed on exit by their ids.
+pids=()
+cleanup() {
+    local pid
+    for pid in "${pids[@]}"; do
+        kill "$pid" 2>/dev/null || true
+    done
+    rm -rf "$work"
+}
+trap cleanup EXIT
+
+note() { echo "bench: $*" >&2; }
+problem() {
+    note "PROBLEM: $*"
+    echo "$*" >>"$problems"
+}
+
+# row SECTION CASE LLTLS BUFFERED OPENSSL UNIT BETTER ("-" for none)
+row() {
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$@" >>"$rows"
+}
+
+# ---------------------------------------------------------------- build
+note "building (dev profile)"
+cargo build --quiet --bins --examples
+cargo bench --quiet --profile dev --bench inmem --no-run 2>/dev/null ||
+    cargo bench --profile dev --bench inmem --no-run
+bin="$root/target/debug"
+ex="$root/target/debug/examples"
+inmem() { cargo bench --quiet --profile dev --bench inmem -- "$@"; }
+
+certs="$root/certs"
+ca="$certs/ca.pem"
+
+have_time=false
+if [ -x /usr/bin/time ]; then
+    have_time=true
+else
+    note "/usr/bin/time not found: client peak RSS is not measured (apt-get install time)"
+fi
+have_openssl=false
+if command -v openssl >/dev/null 2>&1; then
+    have_openssl=true
+else
+    note "openssl not found: its rows are empty"
+fi
+
+load_before=$(cut -d' ' -f1-3 /proc/loadavg)
+
+# ---------------------------------------------------------------- context
+if $have_openssl; then
+    note "openssl speed -evp aes-256-gcm (${speed_seconds}s, one core)"
+    # -mr prints "+F:N:AES-256-GCM:BYTES_PER_SECOND" for the one block size.
+    speed=$(openssl speed -evp aes-256-gcm -bytes 16384 -seconds "$speed_seconds" -mr 2>/dev/null |
+        awk -F: '/^\+F:/ { printf "%.0f", $4 / 1048576 }')
+    row "context" "AES-256-GCM, one core, 16 KiB blocks (openssl speed)" - - "${speed:--}" MiB/s -
+fi
+
+# ---------------------------------------------------------------- in-memory
+note "in-memory benchmarks (cargo bench --bench inmem)"
+if [ "$mode" = quick ]; then
+    inmem --quick --tsv >>"$rows"
+else
+    inmem --tsv >>"$rows"
+fi
+
+# ---------------------------------------------------------------- helpers
+
+# listen_port PID: the TCP port PID listens on, read from /proc (for
+# openssl s_server, which prints its port only among other output).
+# Bounded: gives up after 10 seconds.
+listen_port() {
+    local pid=$1 i inode hex
+    for i in $(seq 200); do
+        for inode in $(ls -l "/proc/$pid/fd" 2>/dev/null | sed -n 's/.*socket:\[\([0-9]*\)\]$/\1/p'); do
+            hex=$(awk -v ino="$inode" '$10 == ino && $4 == "0A" { split($2, a, ":"); print a[2] }' \
+                /proc/net/tcp /proc/net/tcp6)
+            if [ -n "$hex" ]; then
+                echo $((16#$hex))
+                return 0
+            fi
+        done
+        kill -0 "$pid" 2>/dev/null || return 1
+        # Polls /proc until the listener appears, within the bound above.
+        sleep 0.05
+    done
+    return 1
+}
+
+# start_listener NAME CMD...: starts CMD in the background and reads the
+# port from the "listening on ADDR" line it prints on stdout (NAME.ready)
+# or, with NAME ending in "-stderr", on stderr. Sets LISTENER_PID and
+# LISTENER_PORT.
+start_listener() {
+    local name=$1 fifo line fd
+    shift
+    fifo="$work/$name.ready"
+    rm -f "$fifo"
+    mkfifo "$fifo"
+    if [[ "$name" == *-stderr ]]; then
+        "$@" 2>"$fifo" &
+    else
+        "$@" >"$fifo" 2>"$work/$name.err" &
+    fi
+    LISTENER_PID=$!
+    pids+=("$LISTENER_PID")
+    exec {fd}<"$fifo"
+    if ! read -r -t 20 -u "$fd" line; then
+        exec {fd}<&-
+        problem "$name did not report a port"
+        return 1
+    fi
+    # Keep draining whatever else it prints, so it never blocks on the pipe.
+    cat <&"$fd" >/dev/null &
+    exec {fd}<&-
+    LISTENER_PORT=${line##*:}
+}
+
+# child_of PID NAME: the child of PID running NAME (bounded wait for it to
+# appear; the process substitutions of a command are its children too).
+child_of() {
+    local i child
+    for i in $(seq 100); do
+        for child in $(cat /proc/"$1"/task/*/children 2>/dev/null); do
+            if [ "$(cat "/proc/$child/comm" 2>/dev/null)" = "$2" ]; then
+                echo "$child"
+                return 0
+            fi
+        done
+        sleep 0.05
+    done
+    return 1
+}
+
+# vm_hwm PID: peak RSS of a running process, KiB.
+vm_hwm() { awk '/^VmHWM/ { print $2 }' "/proc/$1/status" 2>/dev/null || echo -; }
+vm_rss() { awk '/^VmRSS/ { print $2 }' "/proc/$1/status" 2>/dev/null || echo -; }
+
+# stop PID: ends a process this script started and reaps it.
+stop() {
+    kill "$1" 2>/dev/null || true
+    wait "$1" 2>/dev/null || true
+}
+
+# run_client OUTFILE CMD...: runs a client with the payload on stdin,
+# stdout to OUTFILE, bounded by $transfer_timeout; records the wall time in
+# CLIENT_SECONDS and its peak RSS (KiB) in CLIENT_RSS.
+run_client() {
+    local out=$1 start end status=0
+    shift
+    local timer=()
+    if $have_time; then
+        timer=(/usr/bin/time -f %M -o "$work/client.rss")
+    fi
+    start=$(date +%s.%N)
+    # time(1) outside timeout(1): it reports the largest RSS of the process
+    # tree it waited for, which is the client's.
+    "${timer[@]}" timeout "$transfer_timeout" "$@" <"$payload" >"$out" 2>"$work/client.err" ||
+        status=$?
+    end=$(date +%s.%N)
+    CLIENT_SECONDS=$(echo "$start $end" | awk '{ printf "%.3f", $2 - $1 }')
+    CLIENT_RSS=-
+    if $have_time && [ -s "$work/client.rss" ]; then
+        CLIENT_RSS=$(tail -n1 "$work/client.rss")
+    fi
+    return "$status"
+}
+
+mib_per_s() { echo "$payload_mib $1" | awk '{ printf "%.1f", $1 / $2 }'; }
+
+# median of the arguments ("-" if none)
+median() {
+    if [ $# -eq 0 ]; then
+        echo -
+        return
+    fi
+    printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'
+}
+
+# await_file FILE: waits (bounded, 5 s) until FILE is non-empty: sha256sum
+# writes its one line when its input closes.
+await_file() {
+    local i
+    for i in $(seq 100); do
+        [ -s "$1" ] && return 0
+        sleep 0.05
+    done
+    return 1
+}
+
+# one_way KIND: client -> server -> tcp_sink | sha256sum (openssl: client ->
+# s_server | sha256sum), once. KIND is lltls, buffered, buffered-drain or
+# openssl. Sets R_RATE (MiB/s), R_CLIENT_RSS and R_SERVER_RSS (KiB); fails
+# if the run failed or the data differs.
+one_way() {
+    local kind=$1 sink_pid server_pid server_rss port status=0 client=() server=()
+    rm -f "$work"/*.ready "$work/sink.sha"
+    if [ "$kind" = openssl ]; then
+        # s_server writes what it receives to stdout (s_client's
+        # -nocommands keeps it from reading lines of the payload that begin
+        # with R, K or Q as commands). Its stdin must stay
+        # open, or it closes the connection at once: a FIFO opened
+        # read-write never reaches end-of-file.
+        rm -f "$work/hold"
+        mkfifo "$work/hold"
+        exec {hold}<>"$work/hold"
+        local wrapper timer=()
+        rm -f "$work/server.rss"
+        if $have_time; then
+            # s_server exits after its one connection: time(1) reports its
+            # peak RSS then.
+            timer=(/usr/bin/time -f %M -o "$work/server.rss")
+        fi
+        "${timer[@]}" openssl s_server -accept 127.0.0.1:0 -cert "$certs/server.pem" \
+            -cert_chain "$certs/inter.pem" -key "$certs/server.key" -naccept 1 -quiet \
+            <&"$hold" 2>"$work/server.err" > >(sha256sum >"$work/sink.sha") &
+        wrapper=$!
+        pids+=("$wrapper")
+        exec {hold}<&-
+        server_pid=$wrapper
+        if $have_time; then
+            server_pid=$(child_of "$wrapper" openssl) || server_pid=$wrapper
+        fi
+        if ! port=$(listen_port "$server_pid"); then
+            problem "openssl s_server did not listen: $(head -c 300 "$work/server.err")"
+            stop "$server_pid"
+            stop "$wrapper"
+            return 1
+        fi
+        run_client /dev/null openssl s_client -connect "127.0.0.1:$port" \
+            -servername localhost -CAfile "$ca" -quiet -no_ign_eof -nocommands || status=$?
+        # It exits by itself after the connection; stop it if it did not.
+        timeout 10 tail --pid="$server_pid" -f /dev/null 2>/dev/null || stop "$server_pid"
+        wait "$wrapper" 2>/dev/null || true
+        server_rss=-
+        if [ -s "$work/server.rss" ]; then
+            server_rss=$(tail -n1 "$work/server.rss")
+        fi
+    else
+        start_listener sink-stderr "$ex/tcp_sink" > >(sha256sum >"$work/sink.sha") || return 1
+        sink_pid=$LISTENER_PID
+        case "$kind" in
+            lltls)
+                server=("$bin/llserver" --port 0 --certs "$certs/fullchain.pem"
+                    --key "$certs/server.key" forward "$LISTENER_PORT")
+                client=("$bin/llclient" --port PORT --cafile "$ca" localhost)
+                ;;
+            buffered | buffered-drain)
+                local drain=()
+                [ "$kind" = buffered-drain ] && drain=(--drain)
+                server=("$ex/buffered_server" --certs "$certs/fullchain.pem"
+                    --key "$certs/server.key" "${drain[@]}" forward "$LISTENER_PORT")
+                client=("$ex/buffered_client" --port PORT --cafile "$ca" "${drain[@]}" localhost)
+                ;;
+        esac
+        if ! start_listener server "${server[@]}"; then
+            stop "$sink_pid"
+            return 1
+        fi
+        server_pid=$LISTENER_PID
+        client=("${client[@]/PORT/$LISTENER_PORT}")
+        run_client /dev/null "${client[@]}" || status=$?
+        server_rss=$(vm_hwm "$server_pid")
+        stop "$server_pid"
+        # The sink ends when the server's relay connection closes.
+        wait "$sink_pid" 2>/dev/null || true
+    fi
+    local sha=""
+    await_file "$work/sink.sha" && sha=$(cut -d' ' -f1 "$work/sink.sha")
+    if [ "$status" -ne 0 ]; then
+        problem "one-way $kind: client exited with status $status$( [ "$status" -eq 124 ] && echo ' (timed out)'): $(head -c 300 "$work/client.err" | tr '\n' ' ')"
+        return 1
+    fi
+    if [ "$sha" != "$payload_sha" ]; then
+        problem "one-way $kind: received data differs from the payload (sha256 ${sha:-none})"
+        return 1
+    fi
+    R_RATE=$(mib_per_s "$CLIENT_SECONDS")
+    R_CLIENT_RSS=$CLIENT_RSS
+    R_SERVER_RSS=$server_rss
+}
+
+# echo_run KIND: client -> echo server -> client | sha256sum, once. Sets
+# R_RATE, R_CLIENT_RSS, R_SERVER_RSS.
+echo_run() {
+    local kind=$1 server=() client=() server_pid server_rss status=0
+    rm -f "$work"/*.ready "$work/echo.sha"
+    case "$kind" in
+        lltls)
+            server=("$bin/llserver" --port 0 --certs "$certs/fullchain.pem"
+                --key "$certs/server.key" echo)
+            client=("$bin/llclient" --port PORT --cafile "$ca" localhost)
+            ;;
+        buffered | buffered-drain)
+            local drain=()
+            [ "$kind" = buffered-drain ] && drain=(--drain)
+            server=("$ex/buffered_server" --certs "$certs/fullchain.pem"
+                --key "$certs/server.key" "${drain[@]}" echo)
+            client=("$ex/buffered_client" --port PORT --cafile "$ca" "${drain[@]}" localhost)
+            ;;
+    esac
+    start_listener server "${server[@]}" || return 1
+    server_pid=$LISTENER_PID
+    client=("${client[@]/PORT/$LISTENER_PORT}")
+    # Both clients print "Connection closed" after the data, as upstream's
+    # does: hash exactly the payload's length.
+    run_client >(head -c "$payload_bytes" | sha256sum >"$work/echo.sha") "${client[@]}" ||
+        status=$?
+    server_rss=$(vm_hwm "$server_pid")
+    stop "$server_pid"
+    local sha=""
+    await_file "$work/echo.sha" && sha=$(cut -d' ' -f1 "$work/echo.sha")
+    if [ "$status" -ne 0 ]; then
+        problem "echo $kind: client exited with status $status$( [ "$status" -eq 124 ] && echo ' (timed out)'): $(head -c 300 "$work/client.err" | tr '\n' ' ')"
+        return 1
+    fi
+    if [ "$sha" != "$payload_sha" ]; then
+        problem "echo $kind: echoed data differs from the payload (sha256 ${sha:-none})"
+        return 1
+    fi
+    R_RATE=$(mib_per_s "$CLIENT_SECONDS")
+    R_CLIENT_RSS=$CLIENT_RSS
+    R_SERVER_RSS=$server_rss
+}
+
+# measure FN KIND: the median throughput and peak RSS over $runs runs; sets
+# M_RATE (FAIL when every run failed), M_CLIENT_RSS and M_SERVER_RSS.
+measure() {
+    local fn=$1 kind=$2 i rates=() crss=() srss=()
+    for i in $(seq "$runs"); do
+        if "$fn" "$kind"; then
+            rates+=("$R_RATE")
+            crss+=("$R_CLIENT_RSS")
+            srss+=("$R_SERVER_RSS")
+        fi
+    done
+    if [ "${#rates[@]}" -gt 0 ]; then
+        M_RATE=$(median "${rates[@]}")
+    else
+        M_RATE=FAIL
+    fi
+    M_CLIENT_RSS=$(median "${crss[@]}")
+    M_SERVER_RSS=$(median "${srss[@]}")
+}
+
+# ---------------------------------------------------------------- loopback
+payload="$work/payload"
+payload_bytes=$((payload_mib * 1048576))
+note "loopback: ${payload_mib} MiB payload, $runs run(s) each"
+head -c "$payload_bytes" /dev/urandom >"$payload"
+payload_sha=$(sha256sum "$payload" | cut -d' ' -f1)
+
+section="loopback ${payload_mib}MiB"
+declare -A rate client_rss server_rss
+for test in one_way echo_run; do
+    kinds=(lltls buffered buffered-drain)
+    [ "$test" = one_way ] && $have_openssl && kinds+=(openssl)
+    for kind in "${kinds[@]}"; do
+        note "$test $kind"
+        measure "$test" "$kind"
+        rate[$test.$kind]=$M_RATE
+        client_rss[$test.$kind]=$M_CLIENT_RSS
+        server_rss[$test.$kind]=$M_SERVER_RSS
+    done
+done
+
+value() { local v=${1:-}; [ -n "$v" ] && [ "$v" != FAIL ] && echo "$v" || echo -; }
+for test in one_way echo_run; do
+    if [ "$test" = one_way ]; then
+        label="one-way c->s"
+        ossl=$(value "${rate[one_way.openssl]:-}")
+        ossl_c=$(value "${client_rss[one_way.openssl]:-}")
+        ossl_s=$(value "${server_rss[one_way.openssl]:-}")
+    else
+        label="echo c->s->c"
+        ossl=-
+        ossl_c=-
+        ossl_s=-
+    fi
+    row "$section" "$label, vs buffered pair (upstream loop)" \
+        "$(value "${rate[$test.lltls]}")" "$(value "${rate[$test.buffered]}")" "$ossl" MiB/s higher
+    row "$section" "$label, vs buffered pair (--drain)" \
+        "$(value "${rate[$test.lltls]}")" "$(value "${rate[$test.buffered-drain]}")" - MiB/s higher
+    row "$section" "$label, client peak RSS" \
+        "$(value "${client_rss[$test.lltls]}")" "$(value "${client_rss[$test.buffered]}")" "$ossl_c" KiB lower
+    row "$section" "$label, server peak RSS" \
+        "$(value "${server_rss[$test.lltls]}")" "$(value "${server_rss[$test.buffered]}")" "$ossl_s" KiB lower
+    for kind in lltls buffered buffered-drain openssl; do
+        if [ "${rate[$test.$kind]:-}" = FAIL ]; then
+            row "$section" "$label: $kind FAILED (see problems)" - - - - -
+        fi
+    done
+done
+rm -f "$payload"
+
+# ---------------------------------------------------------------- idle connections
+# idle SERVER...: the server's RSS after a warm-up that fills its session
+# cache (256 entries), and with $idle_count idle connections established;
+# sets IDLE to "BASE AFTER" (KiB).
+idle() {
+    local server_pid base after fd line status=0
+    start_listener idle-server "$@" || return 1
+    server_pid=$LISTENER_PID
+    local port=$LISTENER_PORT
+    if ! timeout 120 "$ex/idle_clients" --port "$port" --cafile "$ca" --count 300 \
+        </dev/null >/dev/null 2>"$work/idle.err"; then
+        problem "idle warm-up against $1 failed: $(head -c 300 "$work/idle.err")"
+        stop "$server_pid"
+        return 1
+    fi
+    base=$(vm_rss "$server_pid")
+    # idle_clients holds its connections until its stdin closes.
+    mkfifo "$work/idle.hold" "$work/idle.out"
+    timeout 300 "$ex/idle_clients" --port "$port" --cafile "$ca" --count "$idle_count" \
+        --timeout 240 <"$work/idle.hold" >"$work/idle.out" 2>"$work/idle.err" &
+    local client_pid=$!
+    pids+=("$client_pid")
+    exec {hold}>"$work/idle.hold"
+    exec {fd}<"$work/idle.out"
+    if read -r -t 280 -u "$fd" line && [ "$line" = "established $idle_count" ]; then
+        after=$(vm_rss "$server_pid")
+    else
+        problem "idle_clients against $1 failed: $(head -c 300 "$work/idle.err")"
+        status=1
+    fi
+    exec {hold}>&- {fd}<&-
+    wait "$client_pid" 2>/dev/null || true
+    stop "$server_pid"
+    rm -f "$work/idle.hold" "$work/idle.out"
+    [ "$status" -eq 0 ] || return 1
+    IDLE="$base $after"
+}
+
+# Each side of idle_count connections needs a descriptor per connection.
+ulimit -n 20000 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+if [ "$(ulimit -n)" -lt $((idle_count + 100)) ]; then
+    problem "fd limit $(ulimit -n) too low for $idle_count idle connections"
+else
+    note "idle connections: $idle_count against each server"
+    IDLE=""
+    idle "$bin/llserver" --port 0 --certs "$certs/fullchain.pem" --key "$certs/server.key" echo || true
+    ll_idle=$IDLE
+    IDLE=""
+    idle "$ex/buffered_server" --certs "$certs/fullchain.pem" --key "$certs/server.key" echo || true
+    buf_idle=$IDLE
+    per_conn() { [ -n "$1" ] && echo "$1" | awk -v n="$idle_count" '{ printf "%.0f", ($2 - $1) * 1024 / n }' || echo -; }
+    total() { [ -n "$1" ] && echo "$1" | awk '{ printf "%.1f", $2 / 1024 }' || echo -; }
+    row "memory (loopback)" "server RSS growth per idle TLS connection ($idle_count held)" \
+        "$(per_conn "$ll_idle")" "$(per_conn "$buf_idle")" - B/conn lower
+    row "memory (loopback)" "server RSS holding $idle_count idle TLS connections" \
+        "$(total "$ll_idle")" "$(total "$buf_idle")" - MiB lower
+fi
+
+# ---------------------------------------------------------------- report
+load_after=$(cut -d' ' -f1-3 /proc/loadavg)
+cpu=$(lscpu 2>/dev/null | sed -n 's/^Model name: *//p' | head -n1)
+echo
+echo "lltls benchmarks ($mode mode) — $(date -u +%Y-%m-%dT%H:%MZ), commit $(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
+echo "machine: ${cpu:-unknown CPU}, $(nproc) cores; load average before ${load_before}, after ${load_after}"
+echo "ratio = lltls / buffered (rustls ClientConnection/ServerConnection); 'better' says which way is good"
+echo
+inmem --table "$rows"
+if [ -s "$problems" ]; then
+    echo
+    echo "problems:"
+    sed 's/^/  - /' "$problems"
+    if $strict; then
+        exit 1
+    fi
+fi

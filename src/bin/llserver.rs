@@ -67,6 +67,11 @@ fn init_logging(verbose: bool) {
 
 fn run(args: &ServerArgs) -> Result<ExitCode, ServerError> {
     let mut config = server_config(args).map_err(ServerError::Config)?;
+    if args.tickets && args.max_early_data > 0 {
+        // rustls refuses 0-RTT on stateless tickets (they could be replayed
+        // without limit), so the option would silently do nothing.
+        eprintln!("llserver: warning: --max-early-data has no effect with --tickets (0-RTT needs stateful resumption)");
+    }
     let trace = (args.trace || args.sequence_diagram.is_some()).then(|| {
         let mut traced = (*config).clone();
         let keys = TraceKeyLog::install_server(&mut traced);

@@ -346,3 +346,15 @@ impl ClientArgs {
         }
     }
 }
+
+/// Turns logging on for both programs: `--verbose` logs everything at trace
+/// level, as upstream does; otherwise `RUST_LOG` decides, and without it
+/// nothing is logged. Logs go to stderr in env_logger's default format, so
+/// rustls's lines read exactly as upstream's.
+pub fn init_logging(verbose: bool) {
+    if verbose {
+        env_logger::Builder::new().parse_filters("trace").init();
+    } else if std::env::var_os("RUST_LOG").is_some() {
+        env_logger::Builder::from_default_env().init();
+    }
+}

@@ -37,23 +37,13 @@ const STDIN_QUEUE: usize = 4;
 
 fn main() -> ExitCode {
     let args = ClientArgs::parse();
-    init_logging(args.verbose);
+    lltls::cli::init_logging(args.verbose);
     match run(&args) {
         Ok(code) => code,
         Err(error) => {
             eprintln!("llclient: {error}");
             ExitCode::FAILURE
         }
-    }
-}
-
-/// `--verbose` logs everything, as upstream; otherwise `RUST_LOG` decides,
-/// and without it nothing is logged.
-fn init_logging(verbose: bool) {
-    if verbose {
-        env_logger::Builder::new().parse_filters("trace").init();
-    } else if std::env::var_os("RUST_LOG").is_some() {
-        env_logger::Builder::from_default_env().init();
     }
 }
 

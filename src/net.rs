@@ -166,6 +166,59 @@ impl std::error::Error for NetError {
     }
 }
 
+/// A socket's place in mio's registry: its token and the interest last
+/// given, so that an unchanged interest costs no system call.
+#[derive(Debug)]
+struct Registration {
+    token: Token,
+    /// `None` when not registered.
+    interest: Option<Interest>,
+}
+
+impl Default for Registration {
+    fn default() -> Self {
+        Self {
+            token: Token(usize::MAX),
+            interest: None,
+        }
+    }
+}
+
+impl Registration {
+    fn register(
+        &mut self,
+        registry: &Registry,
+        socket: &mut TcpStream,
+        token: Token,
+        interest: Interest,
+    ) -> io::Result<()> {
+        registry.register(socket, token, interest)?;
+        self.token = token;
+        self.interest = Some(interest);
+        Ok(())
+    }
+
+    fn update(
+        &mut self,
+        registry: &Registry,
+        socket: &mut TcpStream,
+        interest: Interest,
+    ) -> io::Result<()> {
+        if self.interest != Some(interest) {
+            registry.reregister(socket, self.token, interest)?;
+            self.interest = Some(interest);
+        }
+        Ok(())
+    }
+
+    fn deregister(&mut self, registry: &Registry, socket: &mut TcpStream) -> io::Result<()> {
+        if self.interest.take().is_some() {
+            registry.deregister(socket)?;
+        }
+        Ok(())
+    }
+}
+
 /// One TLS connection over a non-blocking mio socket.
 ///
 /// Drive it with [`ready`](Self::ready) for each mio event of its token and
@@ -178,9 +231,7 @@ pub struct TlsConn<C: Side> {
     incoming_tls: IncomingTls,
     outgoing_tls: OutgoingTls,
     outbox: Outbox,
-    token: Token,
-    /// The interest last given to mio; `None` when not registered.
-    registered: Option<Interest>,
+    registration: Registration,
     /// The non-blocking connect has not been seen to complete yet.
     connecting: bool,
     /// The last read did not return `WouldBlock` (or no read was tried).
@@ -212,8 +263,7 @@ impl<C: Side> TlsConn<C> {
             incoming_tls: IncomingTls::new(),
             outgoing_tls: OutgoingTls::new(),
             outbox: Outbox::default(),
-            token: Token(usize::MAX),
-            registered: None,
+            registration: Registration::default(),
             connecting: false,
             // Unknown until tried: a read or write that would block says so.
             readable: true,
@@ -244,29 +294,21 @@ impl<C: Side> TlsConn<C> {
     /// Registers the socket with `registry` under `token`.
     pub fn register(&mut self, registry: &Registry, token: Token) -> io::Result<()> {
         let interest = self.interest();
-        registry.register(&mut self.socket, token, interest)?;
-        self.token = token;
-        self.registered = Some(interest);
-        Ok(())
+        self.registration
+            .register(registry, &mut self.socket, token, interest)
     }
 
     /// Updates the registration to [`interest`](Self::interest), if it
     /// changed.
     pub fn reregister(&mut self, registry: &Registry) -> io::Result<()> {
         let interest = self.interest();
-        if self.registered != Some(interest) {
-            registry.reregister(&mut self.socket, self.token, interest)?;
-            self.registered = Some(interest);
-        }
-        Ok(())
+        self.registration
+            .update(registry, &mut self.socket, interest)
     }
 
     /// Removes the socket from `registry`.
     pub fn deregister(&mut self, registry: &Registry) -> io::Result<()> {
-        if self.registered.take().is_some() {
-            registry.deregister(&mut self.socket)?;
-        }
-        Ok(())
+        self.registration.deregister(registry, &mut self.socket)
     }
 
     /// The events worth waiting for, from what is pending: WRITABLE while TLS
@@ -359,7 +401,7 @@ impl<C: Side> TlsConn<C> {
         self.connecting = true;
         self.readable = false;
         self.writable = false;
-        self.register(registry, self.token)
+        self.register(registry, self.registration.token)
     }
 
     /// Has `tracer` observe every byte this connection (at the `role` end)
@@ -707,7 +749,7 @@ impl<C: Side> TlsConn<C> {
 impl<C: Side> fmt::Debug for TlsConn<C> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("TlsConn")
-            .field("token", &self.token)
+            .field("token", &self.registration.token)
             .field("connecting", &self.connecting)
             .field("incoming_tls", &self.incoming_tls.filled().len())
             .field("outgoing_tls", &self.outgoing_tls.len())
@@ -744,8 +786,7 @@ fn finish_connect(socket: &TcpStream) -> Result<bool, NetError> {
 /// limit the caller sets for backpressure.
 pub struct PlainConn {
     socket: TcpStream,
-    token: Token,
-    registered: Option<Interest>,
+    registration: Registration,
     connecting: bool,
     readable: bool,
     writable: bool,
@@ -765,8 +806,7 @@ impl PlainConn {
     pub fn connecting(socket: TcpStream) -> Self {
         Self {
             socket,
-            token: Token(usize::MAX),
-            registered: None,
+            registration: Registration::default(),
             connecting: true,
             readable: false,
             writable: false,
@@ -780,29 +820,21 @@ impl PlainConn {
     /// Registers the socket with `registry` under `token`.
     pub fn register(&mut self, registry: &Registry, token: Token) -> io::Result<()> {
         let interest = self.interest();
-        registry.register(&mut self.socket, token, interest)?;
-        self.token = token;
-        self.registered = Some(interest);
-        Ok(())
+        self.registration
+            .register(registry, &mut self.socket, token, interest)
     }
 
     /// Updates the registration to [`interest`](Self::interest), if it
     /// changed.
     pub fn reregister(&mut self, registry: &Registry) -> io::Result<()> {
         let interest = self.interest();
-        if self.registered != Some(interest) {
-            registry.reregister(&mut self.socket, self.token, interest)?;
-            self.registered = Some(interest);
-        }
-        Ok(())
+        self.registration
+            .update(registry, &mut self.socket, interest)
     }
 
     /// Removes the socket from `registry`.
     pub fn deregister(&mut self, registry: &Registry) -> io::Result<()> {
-        if self.registered.take().is_some() {
-            registry.deregister(&mut self.socket)?;
-        }
-        Ok(())
+        self.registration.deregister(registry, &mut self.socket)
     }
 
     /// WRITABLE while bytes wait (or the connect is in progress), READABLE
@@ -924,7 +956,7 @@ impl PlainConn {
 impl fmt::Debug for PlainConn {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("PlainConn")
-            .field("token", &self.token)
+            .field("token", &self.registration.token)
             .field("connecting", &self.connecting)
             .field("outbox", &self.outbox.len())
             .field("eof", &self.eof)

@@ -60,6 +60,14 @@ else
 fi
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/lltls-bench.XXXXXX")
+# The payload and what arrives are kept in memory (tmpfs) where there is
+# one, and hashed after the clock stops: coreutils' sha256sum runs at about
+# 200 MiB/s here, slower than the pairs under test, and on two cores any
+# hashing in the pipeline would compete with them for CPU.
+data=$work
+if [ -d /dev/shm ] && [ -w /dev/shm ]; then
+    data=$(mktemp -d /dev/shm/lltls-bench.XXXXXX)
+fi
 rows="$work/rows.tsv"
 problems="$work/problems.txt"
 : >"$rows"
@@ -71,7 +79,7 @@ cleanup() {
     for pid in "${pids[@]}"; do
         kill "$pid" 2>/dev/null || true
     done
-    rm -rf "$work"
+    rm -rf "$work" "$data"
 }
 trap cleanup EXIT
 
@@ -91,8 +99,11 @@ note "building (dev profile)"
 cargo build --quiet --bins --examples
 cargo bench --quiet --profile dev --bench inmem --no-run 2>/dev/null ||
     cargo bench --profile dev --bench inmem --no-run
-bin="$root/target/debug"
-ex="$root/target/debug/examples"
+# Wherever cargo puts its output (CARGO_TARGET_DIR, a config file, ...).
+target_dir=$(cargo metadata --format-version 1 --no-deps 2>/dev/null |
+    grep -o '"target_directory":"[^"]*"' | cut -d'"' -f4)
+bin="${target_dir:-$root/target}/debug"
+ex="$bin/examples"
 inmem() { cargo bench --quiet --profile dev --bench inmem -- "$@"; }
 
 certs="$root/certs"
@@ -243,24 +254,27 @@ median() {
     printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'
 }
 
-# await_file FILE: waits (bounded, 5 s) until FILE is non-empty: sha256sum
-# writes its one line when its input closes.
-await_file() {
-    local i
-    for i in $(seq 100); do
-        [ -s "$1" ] && return 0
-        sleep 0.05
-    done
-    return 1
+# received_sha FILE [BYTES]: SHA-256 of FILE (of its first BYTES), then
+# removes it.
+received_sha() {
+    local sha
+    if [ $# -ge 2 ]; then
+        sha=$(head -c "$2" "$1" | sha256sum | cut -d' ' -f1)
+    else
+        sha=$(sha256sum <"$1" | cut -d' ' -f1)
+    fi
+    rm -f "$1"
+    echo "$sha"
 }
 
-# one_way KIND: client -> server -> tcp_sink | sha256sum (openssl: client ->
-# s_server | sha256sum), once. KIND is lltls, buffered, buffered-drain or
+# one_way KIND: client -> server -> tcp_sink > file (openssl: client ->
+# s_server > file), once, then the file's SHA-256 against the payload's. KIND is lltls, buffered, buffered-drain or
 # openssl. Sets R_RATE (MiB/s), R_CLIENT_RSS and R_SERVER_RSS (KiB); fails
 # if the run failed or the data differs.
 one_way() {
     local kind=$1 sink_pid server_pid server_rss port status=0 client=() server=()
-    rm -f "$work"/*.ready "$work/sink.sha"
+    rm -f "$work"/*.ready
+    local received="$data/received"
     if [ "$kind" = openssl ]; then
         # s_server writes what it receives to stdout (s_client's
         # -nocommands keeps it from reading lines of the payload that begin
@@ -279,7 +293,7 @@ one_way() {
         fi
         "${timer[@]}" openssl s_server -accept 127.0.0.1:0 -cert "$certs/server.pem" \
             -cert_chain "$certs/inter.pem" -key "$certs/server.key" -naccept 1 -quiet \
-            <&"$hold" 2>"$work/server.err" > >(sha256sum >"$work/sink.sha") &
+            <&"$hold" 2>"$work/server.err" >"$received" &
         wrapper=$!
         pids+=("$wrapper")
         exec {hold}<&-
@@ -303,7 +317,7 @@ one_way() {
             server_rss=$(tail -n1 "$work/server.rss")
         fi
     else
-        start_listener sink-stderr "$ex/tcp_sink" > >(sha256sum >"$work/sink.sha") || return 1
+        start_listener sink-stderr "$ex/tcp_sink" >"$received" || return 1
         sink_pid=$LISTENER_PID
         case "$kind" in
             lltls)
@@ -331,8 +345,8 @@ one_way() {
         # The sink ends when the server's relay connection closes.
         wait "$sink_pid" 2>/dev/null || true
     fi
-    local sha=""
-    await_file "$work/sink.sha" && sha=$(cut -d' ' -f1 "$work/sink.sha")
+    local sha
+    sha=$(received_sha "$received")
     if [ "$status" -ne 0 ]; then
         problem "one-way $kind: client exited with status $status$( [ "$status" -eq 124 ] && echo ' (timed out)'): $(head -c 300 "$work/client.err" | tr '\n' ' ')"
         return 1
@@ -346,11 +360,13 @@ one_way() {
     R_SERVER_RSS=$server_rss
 }
 
-# echo_run KIND: client -> echo server -> client | sha256sum, once. Sets
-# R_RATE, R_CLIENT_RSS, R_SERVER_RSS.
+# echo_run KIND: client -> echo server -> client > file, once, then the
+# file's SHA-256 against the payload's. Sets R_RATE, R_CLIENT_RSS,
+# R_SERVER_RSS.
 echo_run() {
     local kind=$1 server=() client=() server_pid server_rss status=0
-    rm -f "$work"/*.ready "$work/echo.sha"
+    rm -f "$work"/*.ready
+    local received="$data/received"
     case "$kind" in
         lltls)
             server=("$bin/llserver" --port 0 --certs "$certs/fullchain.pem"
@@ -368,14 +384,13 @@ echo_run() {
     start_listener server "${server[@]}" || return 1
     server_pid=$LISTENER_PID
     client=("${client[@]/PORT/$LISTENER_PORT}")
-    # Both clients print "Connection closed" after the data, as upstream's
-    # does: hash exactly the payload's length.
-    run_client >(head -c "$payload_bytes" | sha256sum >"$work/echo.sha") "${client[@]}" ||
-        status=$?
+    run_client "$received" "${client[@]}" || status=$?
     server_rss=$(vm_hwm "$server_pid")
     stop "$server_pid"
-    local sha=""
-    await_file "$work/echo.sha" && sha=$(cut -d' ' -f1 "$work/echo.sha")
+    # Both clients print "Connection closed" after the data, as upstream's
+    # does: hash exactly the payload's length.
+    local sha
+    sha=$(received_sha "$received" "$payload_bytes")
     if [ "$status" -ne 0 ]; then
         problem "echo $kind: client exited with status $status$( [ "$status" -eq 124 ] && echo ' (timed out)'): $(head -c 300 "$work/client.err" | tr '\n' ' ')"
         return 1
@@ -410,7 +425,7 @@ measure() {
 }
 
 # ---------------------------------------------------------------- loopback
-payload="$work/payload"
+payload="$data/payload"
 payload_bytes=$((payload_mib * 1048576))
 note "loopback: ${payload_mib} MiB payload, $runs run(s) each"
 head -c "$payload_bytes" /dev/urandom >"$payload"

@@ -13,10 +13,11 @@
 # Parts:
 #   1-4. in-memory (cargo bench --bench inmem): bulk transfer, handshakes,
 #        allocations per record and per handshake, heap per idle connection
-#   5.   loopback: one-way (client -> server -> tcp_sink | sha256sum) and echo
-#        (client -> server -> client | sha256sum), llclient/llserver against
-#        the buffered pair in examples/ and openssl s_client/s_server, with
-#        each process's peak RSS
+#   5.   loopback, byte-exact (SHA-256 of what arrived against the payload):
+#        one-way (client -> server -> tcp_sink) and echo (client -> server ->
+#        client), llclient/llserver against the buffered pair in examples/;
+#        and each client (llclient, buffered_client, openssl s_client) into
+#        the same openssl s_server; with each process's peak RSS
 #   4b.  a server process holding many idle TLS connections: RSS growth per
 #        connection
 #   context: `openssl speed -evp aes-256-gcm` on one core, 16 KiB blocks
@@ -267,92 +268,46 @@ received_sha() {
     echo "$sha"
 }
 
-# one_way KIND: client -> server -> tcp_sink > file (openssl: client ->
-# s_server > file), once, then the file's SHA-256 against the payload's. KIND is lltls, buffered, buffered-drain or
-# openssl. Sets R_RATE (MiB/s), R_CLIENT_RSS and R_SERVER_RSS (KiB); fails
-# if the run failed or the data differs.
-one_way() {
-    local kind=$1 sink_pid server_pid server_rss port status=0 client=() server=()
-    rm -f "$work"/*.ready
-    local received="$data/received"
-    if [ "$kind" = openssl ]; then
-        # s_server writes what it receives to stdout (s_client's
-        # -nocommands keeps it from reading lines of the payload that begin
-        # with R, K or Q as commands). Its stdin must stay
-        # open, or it closes the connection at once: a FIFO opened
-        # read-write never reaches end-of-file.
-        rm -f "$work/hold"
-        mkfifo "$work/hold"
-        exec {hold}<>"$work/hold"
-        local wrapper timer=()
-        rm -f "$work/server.rss"
-        if $have_time; then
-            # s_server exits after its one connection: time(1) reports its
-            # peak RSS then.
-            timer=(/usr/bin/time -f %M -o "$work/server.rss")
-        fi
-        "${timer[@]}" openssl s_server -accept 127.0.0.1:0 -cert "$certs/server.pem" \
-            -cert_chain "$certs/inter.pem" -key "$certs/server.key" -naccept 1 -quiet \
-            <&"$hold" 2>"$work/server.err" >"$received" &
-        wrapper=$!
-        pids+=("$wrapper")
-        exec {hold}<&-
-        server_pid=$wrapper
-        if $have_time; then
-            server_pid=$(child_of "$wrapper" openssl) || server_pid=$wrapper
-        fi
-        if ! port=$(listen_port "$server_pid"); then
-            problem "openssl s_server did not listen: $(head -c 300 "$work/server.err")"
-            stop "$server_pid"
-            stop "$wrapper"
-            return 1
-        fi
-        run_client /dev/null openssl s_client -connect "127.0.0.1:$port" \
-            -servername localhost -CAfile "$ca" -quiet -no_ign_eof -nocommands || status=$?
-        # It exits by itself after the connection; stop it if it did not.
-        timeout 10 tail --pid="$server_pid" -f /dev/null 2>/dev/null || stop "$server_pid"
-        wait "$wrapper" 2>/dev/null || true
-        server_rss=-
-        if [ -s "$work/server.rss" ]; then
-            server_rss=$(tail -n1 "$work/server.rss")
-        fi
-    else
-        start_listener sink-stderr "$ex/tcp_sink" >"$received" || return 1
-        sink_pid=$LISTENER_PID
-        case "$kind" in
-            lltls)
-                server=("$bin/llserver" --port 0 --certs "$certs/fullchain.pem"
-                    --key "$certs/server.key" forward "$LISTENER_PORT")
-                client=("$bin/llclient" --port PORT --cafile "$ca" localhost)
-                ;;
-            buffered | buffered-drain)
-                local drain=()
-                [ "$kind" = buffered-drain ] && drain=(--drain)
-                server=("$ex/buffered_server" --certs "$certs/fullchain.pem"
-                    --key "$certs/server.key" "${drain[@]}" forward "$LISTENER_PORT")
-                client=("$ex/buffered_client" --port PORT --cafile "$ca" "${drain[@]}" localhost)
-                ;;
-        esac
-        if ! start_listener server "${server[@]}"; then
-            stop "$sink_pid"
-            return 1
-        fi
-        server_pid=$LISTENER_PID
-        client=("${client[@]/PORT/$LISTENER_PORT}")
-        run_client /dev/null "${client[@]}" || status=$?
-        server_rss=$(vm_hwm "$server_pid")
-        stop "$server_pid"
-        # The sink ends when the server's relay connection closes.
-        wait "$sink_pid" 2>/dev/null || true
-    fi
-    local sha
-    sha=$(received_sha "$received")
+# client_cmd KIND PORT: sets CLIENT to the command line of client KIND
+# (lltls, buffered, buffered-drain or openssl) for localhost:PORT.
+client_cmd() {
+    case "$1" in
+        lltls) CLIENT=("$bin/llclient" --port "$2" --cafile "$ca" localhost) ;;
+        buffered) CLIENT=("$ex/buffered_client" --port "$2" --cafile "$ca" localhost) ;;
+        buffered-drain) CLIENT=("$ex/buffered_client" --port "$2" --cafile "$ca" --drain localhost) ;;
+        # -nocommands: without it s_client takes payload lines beginning
+        # with R, K or Q for commands (renegotiate, key update, quit).
+        openssl) CLIENT=(openssl s_client -connect "127.0.0.1:$2" -servername localhost
+            -CAfile "$ca" -quiet -no_ign_eof -nocommands) ;;
+    esac
+}
+
+# server_cmd KIND MODE...: sets SERVER to the command line of server KIND
+# (lltls, buffered or buffered-drain) in MODE (echo, forward PORT).
+server_cmd() {
+    local kind=$1
+    shift
+    case "$kind" in
+        lltls) SERVER=("$bin/llserver" --port 0 --certs "$certs/fullchain.pem"
+            --key "$certs/server.key" "$@") ;;
+        buffered) SERVER=("$ex/buffered_server" --certs "$certs/fullchain.pem"
+            --key "$certs/server.key" "$@") ;;
+        buffered-drain) SERVER=("$ex/buffered_server" --certs "$certs/fullchain.pem"
+            --key "$certs/server.key" --drain "$@") ;;
+    esac
+}
+
+# check_run WHAT STATUS SHA: reports a failed or inexact run; sets R_RATE,
+# R_CLIENT_RSS (from run_client) and R_SERVER_RSS (from $server_rss) when
+# it was good.
+check_run() {
+    local what=$1 status=$2 sha=$3
     if [ "$status" -ne 0 ]; then
-        problem "one-way $kind: client exited with status $status$( [ "$status" -eq 124 ] && echo ' (timed out)'): $(head -c 300 "$work/client.err" | tr '\n' ' ')"
+        problem "$what: client exited with status $status$([ "$status" -eq 124 ] && echo ' (timed out)'): $(head -c 300 "$work/client.err" | tr '\n' ' ')"
         return 1
     fi
     if [ "$sha" != "$payload_sha" ]; then
-        problem "one-way $kind: received data differs from the payload (sha256 ${sha:-none})"
+        problem "$what: received data differs from the payload (sha256 ${sha:-none})"
         return 1
     fi
     R_RATE=$(mib_per_s "$CLIENT_SECONDS")
@@ -360,68 +315,89 @@ one_way() {
     R_SERVER_RSS=$server_rss
 }
 
-# echo_run KIND: client -> echo server -> client > file, once, then the
-# file's SHA-256 against the payload's. Sets R_RATE, R_CLIENT_RSS,
-# R_SERVER_RSS.
-echo_run() {
-    local kind=$1 server=() client=() server_pid server_rss status=0
-    rm -f "$work"/*.ready
+# one_way KIND: pair KIND's client -> its server in forward mode ->
+# tcp_sink > file, once; then the file's SHA-256 against the payload's.
+# Sets R_RATE (MiB/s), R_CLIENT_RSS and R_SERVER_RSS (KiB).
+one_way() {
+    local kind=$1 sink_pid server_pid server_rss status=0
     local received="$data/received"
-    case "$kind" in
-        lltls)
-            server=("$bin/llserver" --port 0 --certs "$certs/fullchain.pem"
-                --key "$certs/server.key" echo)
-            client=("$bin/llclient" --port PORT --cafile "$ca" localhost)
-            ;;
-        buffered | buffered-drain)
-            local drain=()
-            [ "$kind" = buffered-drain ] && drain=(--drain)
-            server=("$ex/buffered_server" --certs "$certs/fullchain.pem"
-                --key "$certs/server.key" "${drain[@]}" echo)
-            client=("$ex/buffered_client" --port PORT --cafile "$ca" "${drain[@]}" localhost)
-            ;;
-    esac
-    start_listener server "${server[@]}" || return 1
+    start_listener sink-stderr "$ex/tcp_sink" >"$received" || return 1
+    sink_pid=$LISTENER_PID
+    server_cmd "$kind" forward "$LISTENER_PORT"
+    if ! start_listener server "${SERVER[@]}"; then
+        stop "$sink_pid"
+        return 1
+    fi
     server_pid=$LISTENER_PID
-    client=("${client[@]/PORT/$LISTENER_PORT}")
-    run_client "$received" "${client[@]}" || status=$?
+    client_cmd "$kind" "$LISTENER_PORT"
+    run_client /dev/null "${CLIENT[@]}" || status=$?
+    server_rss=$(vm_hwm "$server_pid")
+    stop "$server_pid"
+    # The sink ends when the server's relay connection closes.
+    wait "$sink_pid" 2>/dev/null || true
+    check_run "one-way $kind" "$status" "$(received_sha "$received")"
+}
+
+# into_openssl KIND: client KIND -> openssl s_server > file, once: the same
+# server for every client, so this compares the clients alone. Sets R_RATE,
+# R_CLIENT_RSS and R_SERVER_RSS.
+into_openssl() {
+    local kind=$1 wrapper server_pid server_rss=- port status=0 timer=()
+    local received="$data/received"
+    # s_server writes what it receives to stdout. Its stdin must stay open,
+    # or it closes the connection at once: a FIFO opened read-write never
+    # reaches end-of-file.
+    rm -f "$work/hold" "$work/server.rss"
+    mkfifo "$work/hold"
+    exec {hold}<>"$work/hold"
+    if $have_time; then
+        # s_server exits after its one connection; time(1) then reports its
+        # peak RSS.
+        timer=(/usr/bin/time -f %M -o "$work/server.rss")
+    fi
+    "${timer[@]}" openssl s_server -accept 127.0.0.1:0 -cert "$certs/server.pem" \
+        -cert_chain "$certs/inter.pem" -key "$certs/server.key" -naccept 1 -quiet \
+        <&"$hold" 2>"$work/server.err" >"$received" &
+    wrapper=$!
+    pids+=("$wrapper")
+    exec {hold}<&-
+    server_pid=$wrapper
+    if $have_time; then
+        server_pid=$(child_of "$wrapper" openssl) || server_pid=$wrapper
+    fi
+    if ! port=$(listen_port "$server_pid"); then
+        problem "openssl s_server did not listen: $(head -c 300 "$work/server.err")"
+        stop "$server_pid"
+        stop "$wrapper"
+        return 1
+    fi
+    client_cmd "$kind" "$port"
+    run_client "$work/client.out" "${CLIENT[@]}" || status=$?
+    # It exits by itself after the connection; stop it if it did not.
+    timeout 10 tail --pid="$server_pid" -f /dev/null 2>/dev/null || stop "$server_pid"
+    wait "$wrapper" 2>/dev/null || true
+    if [ -s "$work/server.rss" ]; then
+        server_rss=$(tail -n1 "$work/server.rss")
+    fi
+    check_run "$kind -> openssl s_server" "$status" "$(received_sha "$received")"
+}
+
+# echo_run KIND: pair KIND's client -> its server in echo mode -> client >
+# file, once; then the file's SHA-256 against the payload's. Sets R_RATE,
+# R_CLIENT_RSS and R_SERVER_RSS.
+echo_run() {
+    local kind=$1 server_pid server_rss status=0
+    local received="$data/received"
+    server_cmd "$kind" echo
+    start_listener server "${SERVER[@]}" || return 1
+    server_pid=$LISTENER_PID
+    client_cmd "$kind" "$LISTENER_PORT"
+    run_client "$received" "${CLIENT[@]}" || status=$?
     server_rss=$(vm_hwm "$server_pid")
     stop "$server_pid"
     # Both clients print "Connection closed" after the data, as upstream's
     # does: hash exactly the payload's length.
-    local sha
-    sha=$(received_sha "$received" "$payload_bytes")
-    if [ "$status" -ne 0 ]; then
-        problem "echo $kind: client exited with status $status$( [ "$status" -eq 124 ] && echo ' (timed out)'): $(head -c 300 "$work/client.err" | tr '\n' ' ')"
-        return 1
-    fi
-    if [ "$sha" != "$payload_sha" ]; then
-        problem "echo $kind: echoed data differs from the payload (sha256 ${sha:-none})"
-        return 1
-    fi
-    R_RATE=$(mib_per_s "$CLIENT_SECONDS")
-    R_CLIENT_RSS=$CLIENT_RSS
-    R_SERVER_RSS=$server_rss
-}
-
-# measure FN KIND: the median throughput and peak RSS over $runs runs; sets
-# M_RATE (FAIL when every run failed), M_CLIENT_RSS and M_SERVER_RSS.
-measure() {
-    local fn=$1 kind=$2 i rates=() crss=() srss=()
-    for i in $(seq "$runs"); do
-        if "$fn" "$kind"; then
-            rates+=("$R_RATE")
-            crss+=("$R_CLIENT_RSS")
-            srss+=("$R_SERVER_RSS")
-        fi
-    done
-    if [ "${#rates[@]}" -gt 0 ]; then
-        M_RATE=$(median "${rates[@]}")
-    else
-        M_RATE=FAIL
-    fi
-    M_CLIENT_RSS=$(median "${crss[@]}")
-    M_SERVER_RSS=$(median "${srss[@]}")
+    check_run "echo $kind" "$status" "$(received_sha "$received" "$payload_bytes")"
 }
 
 # ---------------------------------------------------------------- loopback
@@ -433,44 +409,77 @@ payload_sha=$(sha256sum "$payload" | cut -d' ' -f1)
 
 section="loopback ${payload_mib}MiB"
 declare -A rate client_rss server_rss
-for test in one_way echo_run; do
-    kinds=(lltls buffered buffered-drain)
-    [ "$test" = one_way ] && $have_openssl && kinds+=(openssl)
-    for kind in "${kinds[@]}"; do
-        note "$test $kind"
-        measure "$test" "$kind"
-        rate[$test.$kind]=$M_RATE
-        client_rss[$test.$kind]=$M_CLIENT_RSS
-        server_rss[$test.$kind]=$M_SERVER_RSS
+# run_all FN KIND...: $runs runs of FN for each KIND, interleaved (one run
+# of every kind, then the next round) so that a slow spell on the shared
+# machine hits all kinds alike; records the median throughput and peak
+# RSS of each kind (FAIL when every run failed).
+run_all() {
+    local fn=$1 kind i
+    shift
+    declare -A rates crss srss
+    for i in $(seq "$runs"); do
+        for kind in "$@"; do
+            note "$fn $kind (run $i of $runs)"
+            if "$fn" "$kind"; then
+                rates[$kind]+=" $R_RATE"
+                crss[$kind]+=" $R_CLIENT_RSS"
+                srss[$kind]+=" $R_SERVER_RSS"
+            fi
+        done
     done
-done
+    for kind in "$@"; do
+        # Word splitting of the collected figures is intended.
+        # shellcheck disable=SC2086
+        if [ -n "${rates[$kind]:-}" ]; then
+            rate[$fn.$kind]=$(median ${rates[$kind]})
+        else
+            rate[$fn.$kind]=FAIL
+        fi
+        # shellcheck disable=SC2086
+        client_rss[$fn.$kind]=$(median ${crss[$kind]:-})
+        # shellcheck disable=SC2086
+        server_rss[$fn.$kind]=$(median ${srss[$kind]:-})
+    done
+}
+run_all one_way lltls buffered buffered-drain
+run_all echo_run lltls buffered buffered-drain
+if $have_openssl; then
+    run_all into_openssl lltls buffered openssl
+fi
 
-value() { local v=${1:-}; [ -n "$v" ] && [ "$v" != FAIL ] && echo "$v" || echo -; }
+value() {
+    local v=${1:-}
+    if [ -n "$v" ] && [ "$v" != FAIL ]; then echo "$v"; else echo -; fi
+}
 for test in one_way echo_run; do
-    if [ "$test" = one_way ]; then
-        label="one-way c->s"
-        ossl=$(value "${rate[one_way.openssl]:-}")
-        ossl_c=$(value "${client_rss[one_way.openssl]:-}")
-        ossl_s=$(value "${server_rss[one_way.openssl]:-}")
-    else
-        label="echo c->s->c"
-        ossl=-
-        ossl_c=-
-        ossl_s=-
-    fi
-    row "$section" "$label, vs buffered pair (upstream loop)" \
-        "$(value "${rate[$test.lltls]}")" "$(value "${rate[$test.buffered]}")" "$ossl" MiB/s higher
-    row "$section" "$label, vs buffered pair (--drain)" \
+    case "$test" in
+        one_way) label="one-way c->s->sink" ;;
+        echo_run) label="echo c->s->c" ;;
+    esac
+    row "$section" "$label, pairs (buffered: upstream loop)" \
+        "$(value "${rate[$test.lltls]}")" "$(value "${rate[$test.buffered]}")" - MiB/s higher
+    row "$section" "$label, pairs (buffered: --drain)" \
         "$(value "${rate[$test.lltls]}")" "$(value "${rate[$test.buffered-drain]}")" - MiB/s higher
     row "$section" "$label, client peak RSS" \
-        "$(value "${client_rss[$test.lltls]}")" "$(value "${client_rss[$test.buffered]}")" "$ossl_c" KiB lower
+        "$(value "${client_rss[$test.lltls]}")" "$(value "${client_rss[$test.buffered]}")" - KiB lower
     row "$section" "$label, server peak RSS" \
-        "$(value "${server_rss[$test.lltls]}")" "$(value "${server_rss[$test.buffered]}")" "$ossl_s" KiB lower
-    for kind in lltls buffered buffered-drain openssl; do
-        if [ "${rate[$test.$kind]:-}" = FAIL ]; then
-            row "$section" "$label: $kind FAILED (see problems)" - - - - -
-        fi
-    done
+        "$(value "${server_rss[$test.lltls]}")" "$(value "${server_rss[$test.buffered]}")" - KiB lower
+done
+if $have_openssl; then
+    label="one-way c->openssl s_server, clients"
+    row "$section" "$label (openssl: s_client)" \
+        "$(value "${rate[into_openssl.lltls]}")" "$(value "${rate[into_openssl.buffered]}")" \
+        "$(value "${rate[into_openssl.openssl]}")" MiB/s higher
+    row "$section" "$label, client peak RSS" \
+        "$(value "${client_rss[into_openssl.lltls]}")" "$(value "${client_rss[into_openssl.buffered]}")" \
+        "$(value "${client_rss[into_openssl.openssl]}")" KiB lower
+    row "$section" "$label, s_server peak RSS" - - \
+        "$(value "${server_rss[into_openssl.openssl]}")" KiB lower
+fi
+for key in "${!rate[@]}"; do
+    if [ "${rate[$key]}" = FAIL ]; then
+        row "$section" "${key/./ }: FAILED (see problems)" - - - - -
+    fi
 done
 rm -f "$payload"
 

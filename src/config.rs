@@ -14,11 +14,11 @@ use std::fmt;
 use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use log::{debug, warn};
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
-use rustls::client::Tls12Resumption;
+use rustls::client::{Tls12Resumption, WebPkiServerVerifier};
 use rustls::crypto::{aws_lc_rs, CryptoProvider, SupportedKxGroup, WebPkiSupportedAlgorithms};
 use rustls::pki_types::pem::{self, PemObject};
 use rustls::pki_types::{
@@ -300,6 +300,15 @@ impl StdError for ConfigError {
 /// Options are checked before any file is read, so a bad command line is reported even when
 /// files are missing too.
 pub fn client_config(args: &ClientArgs) -> Result<Arc<ClientConfig>, ConfigError> {
+    client_config_with_diagnostics(args).map(|(config, _)| config)
+}
+
+/// [`client_config`], plus a handle that explains the server certificate the
+/// verifier last rejected: rustls's `UnknownIssuer` does not say which issuer
+/// it did not know.
+pub fn client_config_with_diagnostics(
+    args: &ClientArgs,
+) -> Result<(Arc<ClientConfig>, Arc<CertificateDiagnostics>), ConfigError> {
     let provider = Arc::new(provider(&args.suite, &args.key_exchange)?);
     let versions = protocol_versions(&args.protover)?;
     let max_fragment_size = args
@@ -315,10 +324,21 @@ pub fn client_config(args: &ClientArgs) -> Result<Arc<ClientConfig>, ConfigError
         },
     };
 
+    let diagnostics = Arc::new(CertificateDiagnostics::default());
+    let verifier = WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider.clone())
+        .build()
+        .map_err(|source| ConfigError::Tls {
+            what: "cannot build server certificate verifier",
+            source: rustls::Error::General(source.to_string()),
+        })?;
     let builder = ClientConfig::builder_with_provider(provider.clone())
         .with_protocol_versions(&versions)
         .map_err(|source| ConfigError::Incompatible { source })?
-        .with_root_certificates(roots);
+        .dangerous()
+        .with_custom_certificate_verifier(Arc::new(DiagnosingVerifier {
+            inner: verifier,
+            diagnostics: diagnostics.clone(),
+        }));
     let mut config = match client_auth {
         Some((certs, key)) => {
             let certified_key = load_certified_key(&provider, certs, key)?;
@@ -347,7 +367,7 @@ pub fn client_config(args: &ClientArgs) -> Result<Arc<ClientConfig>, ConfigError
                 algorithms: provider.signature_verification_algorithms,
             }));
     }
-    Ok(Arc::new(config))
+    Ok((Arc::new(config), diagnostics))
 }
 
 /// The server configuration `tlsserver-mio` would build from the same arguments.
@@ -766,6 +786,135 @@ fn der_header(der: &[u8]) -> Option<(u8, usize, usize)> {
         .iter()
         .fold(0usize, |len, &byte| (len << 8) | usize::from(byte));
     Some((tag, 2 + num_bytes, len))
+}
+
+/// Why the server certificate verifier last rejected a certificate, in words
+/// a user can act on. Filled in by the verifier [`client_config_with_diagnostics`]
+/// installs.
+#[derive(Debug, Default)]
+pub struct CertificateDiagnostics {
+    last_rejection: Mutex<Option<String>>,
+}
+
+impl CertificateDiagnostics {
+    /// E.g. `certificate issued by "CN=lltls test other CA" is not trusted`.
+    pub fn last_rejection(&self) -> Option<String> {
+        self.last_rejection
+            .lock()
+            .map(|last| last.clone())
+            .unwrap_or_default()
+    }
+}
+
+/// rustls's WebPKI verifier, noting the issuer of an end-entity certificate it
+/// rejects as `UnknownIssuer`. The error itself passes through unchanged, so
+/// the alert on the wire stays `unknown_ca`.
+#[derive(Debug)]
+struct DiagnosingVerifier {
+    inner: Arc<dyn ServerCertVerifier>,
+    diagnostics: Arc<CertificateDiagnostics>,
+}
+
+impl ServerCertVerifier for DiagnosingVerifier {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &ServerName<'_>,
+        ocsp_response: &[u8],
+        now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        let verified = self.inner.verify_server_cert(
+            end_entity,
+            intermediates,
+            server_name,
+            ocsp_response,
+            now,
+        );
+        if let Err(rustls::Error::InvalidCertificate(rustls::CertificateError::UnknownIssuer)) =
+            &verified
+        {
+            // The chain's last certificate names the issuer nobody trusts.
+            let top = intermediates.last().unwrap_or(end_entity);
+            let issuer = issuer_name(top).unwrap_or_else(|| "an unreadable issuer".into());
+            if let Ok(mut last) = self.diagnostics.last_rejection.lock() {
+                *last = Some(format!("certificate issued by \"{issuer}\" is not trusted"));
+            }
+        }
+        verified
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.inner.verify_tls12_signature(message, cert, dss)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.inner.verify_tls13_signature(message, cert, dss)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.inner.supported_verify_schemes()
+    }
+
+    fn requires_raw_public_keys(&self) -> bool {
+        self.inner.requires_raw_public_keys()
+    }
+
+    fn root_hint_subjects(&self) -> Option<&[rustls::DistinguishedName]> {
+        self.inner.root_hint_subjects()
+    }
+}
+
+/// The issuer of a DER certificate as `CN=…, O=…` (the attributes people
+/// recognise), or `None` if it does not parse.
+pub fn issuer_name(cert: &[u8]) -> Option<String> {
+    // Certificate ::= SEQUENCE { tbsCertificate SEQUENCE { [0] version OPTIONAL,
+    //   serialNumber, signature AlgorithmIdentifier, issuer Name, ... } ... }
+    /// Takes the next element off `fields`: its tag and contents.
+    fn skip<'a>(fields: &mut &'a [u8]) -> Option<(u8, &'a [u8])> {
+        let (tag, header, len) = der_header(fields)?;
+        let element = fields.get(header..header + len)?;
+        *fields = fields.get(header + len..)?;
+        Some((tag, element))
+    }
+    let (_, header, _) = der_header(cert)?;
+    let tbs = cert.get(header..)?;
+    let (_, header, len) = der_header(tbs)?;
+    let mut fields = tbs.get(header..header + len)?;
+    let (tag, _) = skip(&mut fields)?;
+    if tag == 0xa0 {
+        skip(&mut fields)?; // the serial number follows the version
+    }
+    skip(&mut fields)?; // signature algorithm
+    let (_, mut rdns) = skip(&mut fields)?;
+    let mut parts = Vec::new();
+    while !rdns.is_empty() {
+        let (_, mut set) = skip(&mut rdns)?;
+        while !set.is_empty() {
+            let (_, mut attribute) = skip(&mut set)?;
+            let (_, oid) = skip(&mut attribute)?;
+            let (_, value) = skip(&mut attribute)?;
+            let name = match oid {
+                [0x55, 0x04, 0x03] => "CN",
+                [0x55, 0x04, 0x0a] => "O",
+                [0x55, 0x04, 0x0b] => "OU",
+                [0x55, 0x04, 0x06] => "C",
+                _ => continue,
+            };
+            parts.push(format!("{name}={}", String::from_utf8_lossy(value)));
+        }
+    }
+    Some(parts.join(", "))
 }
 
 /// The `--insecure` verifier: accepts any server certificate, for any name.

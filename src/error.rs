@@ -3,6 +3,7 @@
 use core::fmt;
 use std::io;
 
+use rustls::pki_types::ServerName;
 use rustls::{AlertDescription, CertificateError, InvalidMessage};
 
 /// Why a connection failed.
@@ -144,10 +145,17 @@ fn certificate_reason(e: &CertificateError) -> String {
         CertificateError::NotValidForNameContext {
             expected,
             presented,
-        } => format!(
-            "not valid for {expected:?} (valid for {})",
-            presented.join(", ")
-        ),
+        } => {
+            let expected = match expected {
+                ServerName::DnsName(name) => name.as_ref().to_owned(),
+                ServerName::IpAddress(ip) => std::net::IpAddr::from(*ip).to_string(),
+                other => format!("{other:?}"),
+            };
+            format!(
+                "not valid for {expected} (valid for {})",
+                presented.join(", ")
+            )
+        }
         CertificateError::NotValidForName => "not valid for the requested name".into(),
         CertificateError::UnknownIssuer => "issued by an unknown certificate authority".into(),
         CertificateError::ExpiredContext { time, not_after } => format!(

@@ -330,6 +330,13 @@ fn wrong_ca_name_mismatch_and_insecure() {
     );
     let line = wrong_ca.failure_line();
     assert!(line.contains("unknown certificate authority"), "{line}");
+    // Which issuer was not trusted: the root of certs/, not the one given.
+    assert!(
+        line.contains(
+            r#"certificate issued by "O=lltls test, CN=lltls test ECDSA root CA" is not trusted"#
+        ),
+        "{line}"
+    );
 
     // 127.0.0.2 reaches the same server, but the certificate does not name it.
     let mismatch = client(
@@ -338,7 +345,10 @@ fn wrong_ca_name_mismatch_and_insecure() {
         Input::Null,
     );
     let line = mismatch.failure_line();
-    assert!(line.contains("not valid for"), "{line}");
+    assert!(
+        line.contains("not valid for 127.0.0.2 (valid for "),
+        "{line}"
+    );
 
     client(
         server.port,

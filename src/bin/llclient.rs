@@ -17,7 +17,7 @@ use std::time::Duration;
 
 use clap::Parser;
 use lltls::cli::ClientArgs;
-use lltls::config::{client_config, ConfigError};
+use lltls::config::{client_config_with_diagnostics, ConfigError};
 use lltls::net::{Handler, NetError, Outbox, TlsConn, BACKLOG_LIMIT};
 use lltls::trace::{Role, TraceKeyLog, TraceReport, Tracer};
 use lltls::{HandshakeInfo, LlClientConnection};
@@ -48,7 +48,8 @@ fn main() -> ExitCode {
 }
 
 fn run(args: &ClientArgs) -> Result<ExitCode, ClientError> {
-    let mut config = client_config(args).map_err(ClientError::Config)?;
+    let (mut config, diagnostics) =
+        client_config_with_diagnostics(args).map_err(ClientError::Config)?;
     let keys = (args.trace || args.sequence_diagram.is_some()).then(|| {
         let mut traced = (*config).clone();
         let keys = TraceKeyLog::install_client(&mut traced);
@@ -143,7 +144,10 @@ fn run(args: &ClientArgs) -> Result<ExitCode, ClientError> {
             Err(error) => {
                 // The trace of a failed connection is the interesting one.
                 Trace::finish(&mut trace, &mut tls)?;
-                return Err(error.into());
+                return Err(ClientError::Net {
+                    error,
+                    detail: diagnostics.last_rejection(),
+                });
             }
         }
         if let Err(e) = stdout.0.flush() {
@@ -376,7 +380,11 @@ enum ClientError {
         port: u16,
         error: io::Error,
     },
-    Net(NetError),
+    Net {
+        error: NetError,
+        /// What the certificate verifier noted, when it rejected the server's.
+        detail: Option<String>,
+    },
     Stdin(io::Error),
     Stdout(io::Error),
     Poll(io::Error),
@@ -388,7 +396,10 @@ enum ClientError {
 
 impl From<NetError> for ClientError {
     fn from(error: NetError) -> Self {
-        Self::Net(error)
+        Self::Net {
+            error,
+            detail: None,
+        }
     }
 }
 
@@ -403,7 +414,14 @@ impl fmt::Display for ClientError {
                 port,
                 error,
             } => write!(f, "cannot connect to {hostname}:{port}: {error}"),
-            Self::Net(e) => write!(f, "{e}"),
+            Self::Net {
+                error,
+                detail: None,
+            } => write!(f, "{error}"),
+            Self::Net {
+                error,
+                detail: Some(detail),
+            } => write!(f, "{error}: {detail}"),
             Self::Stdin(e) => write!(f, "cannot read stdin: {e}"),
             Self::Stdout(e) => write!(f, "cannot write stdout: {e}"),
             Self::Poll(e) => write!(f, "event loop failed: {e}"),

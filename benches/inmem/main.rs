@@ -17,6 +17,7 @@ mod ll;
 mod report;
 
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use alloc::{Snapshot, Tally};
 use buffered::Buffered;
@@ -187,17 +188,6 @@ impl Direction {
     }
 }
 
-struct Bulk {
-    mib_per_s: f64,
-    /// The slowest and fastest run.
-    low: f64,
-    high: f64,
-    /// Allocations per record on each side, over all timed runs.
-    sender: Tally,
-    receiver: Tally,
-    records: u64,
-}
-
 /// A connected pair through API `A`, and its wires.
 struct Instance<A: Api> {
     client: A::Client,
@@ -256,23 +246,46 @@ impl<A: Api> Instance<A> {
     }
 }
 
-/// Throughput one way, the median over `settings.runs` runs.
+/// One API's side of a comparison, prepared once and then timed run by run.
+trait Trial {
+    /// One timed run; returns its rate (work per CPU-second).
+    fn run(&mut self, index: usize) -> f64;
+}
+
+/// Runs both trials `runs` times, alternating, so that a slow spell on the
+/// shared machine falls on both APIs alike; returns each one's rates.
+fn interleave(runs: usize, ours: &mut impl Trial, theirs: &mut impl Trial) -> [Vec<f64>; 2] {
+    let mut rates = [Vec::new(), Vec::new()];
+    for index in 0..runs {
+        rates[0].push(ours.run(index));
+        rates[1].push(theirs.run(index));
+    }
+    rates
+}
+
+/// Throughput one way through API `A`.
 ///
 /// Each run uses a new connection, placed differently in memory: copies
 /// (`rep movsb`) run at very different speeds depending on how source and
 /// destination are aligned, so one connection's buffers can be lucky or
 /// unlucky for its whole life. A new pair per run behind a spacer of
 /// varying size samples that lottery instead of reporting one draw.
-fn bulk<A: Api>(
-    settings: &Settings,
+struct BulkTrial<A: Api> {
     suite: Suite,
     direction: Direction,
-    write_size: usize,
-) -> Bulk {
-    let data = block(write_size);
-    let writes = (settings.bulk_bytes / write_size).max(1);
-    {
-        // Proof that every byte arrives intact (and a warm-up).
+    data: Vec<u8>,
+    writes: usize,
+    /// Allocations on each side over the timed runs.
+    sender: Meter,
+    receiver: Meter,
+    _api: std::marker::PhantomData<A>,
+}
+
+impl<A: Api> BulkTrial<A> {
+    /// Checks on a first connection that every byte arrives intact.
+    fn new(settings: &Settings, suite: Suite, direction: Direction, write_size: usize) -> Self {
+        let data = block(write_size);
+        let writes = (settings.bulk_bytes / write_size).max(1);
         let mut instance = Instance::<A>::connect(suite);
         let mut sink = Sink::checking(&data);
         instance.transfer(
@@ -283,45 +296,63 @@ fn bulk<A: Api>(
             (&mut Meter::default(), &mut Meter::default()),
         );
         assert_eq!(sink.received, (writes * write_size) as u64);
+        Self {
+            suite,
+            direction,
+            data,
+            writes,
+            sender: Meter::default(),
+            receiver: Meter::default(),
+            _api: std::marker::PhantomData,
+        }
     }
-    let mut rates = Vec::new();
-    let mut sender = Meter::default();
-    let mut receiver = Meter::default();
-    for run in 0..settings.runs {
-        let spacer = vec![0u8; 16 + (run * 1552) % 4096];
-        let mut instance = Instance::<A>::connect(suite);
+}
+
+impl<A: Api> Trial for BulkTrial<A> {
+    fn run(&mut self, index: usize) -> f64 {
+        let spacer = vec![0u8; 16 + (index * 1552) % 4096];
+        let mut instance = Instance::<A>::connect(self.suite);
         // Untimed: lets the buffers reach their working size.
         instance.transfer(
-            direction,
-            &data,
-            writes.div_ceil(16),
+            self.direction,
+            &self.data,
+            self.writes.div_ceil(16),
             &mut Sink::counting(),
             (&mut Meter::default(), &mut Meter::default()),
         );
         let mut sink = Sink::counting();
         let started = Stopwatch::start();
         instance.transfer(
-            direction,
-            &data,
-            writes,
+            self.direction,
+            &self.data,
+            self.writes,
             &mut sink,
-            (&mut sender, &mut receiver),
+            (&mut self.sender, &mut self.receiver),
         );
         let elapsed = started.seconds();
-        rates.push(sink.received as f64 / elapsed / (1 << 20) as f64);
         drop(instance);
         drop(spacer);
+        sink.received as f64 / elapsed / (1 << 20) as f64
     }
-    let (low, high) = rates
-        .iter()
-        .fold((f64::MAX, 0.0_f64), |(lo, hi), &r| (lo.min(r), hi.max(r)));
-    Bulk {
-        mib_per_s: median(rates),
-        low,
-        high,
-        sender: sender.alloc,
-        receiver: receiver.alloc,
-        records: (settings.runs * writes * write_size.div_ceil(RECORD)) as u64,
+}
+
+/// A trial's outcome: the median rate, and the slowest and fastest run.
+struct Rates {
+    median: f64,
+    low: f64,
+    high: f64,
+}
+
+impl Rates {
+    fn of(rates: Vec<f64>) -> Self {
+        let (low, high) = rates
+            .iter()
+            .fold((f64::MAX, 0.0_f64), |(lo, hi), &r| (lo.min(r), hi.max(r)));
+        Self {
+            median: median(rates),
+            low,
+            high,
+        }
     }
 }
 
@@ -339,25 +370,33 @@ fn bulk_rows(settings: &Settings) -> Vec<Row> {
         for direction in [Direction::ClientToServer, Direction::ServerToClient] {
             for (write_size, size_label) in [(16 << 10, "16KiB"), (1 << 20, "1MiB")] {
                 let case = format!("{} {size_label} {}", direction.label(), suite.label());
-                let ours = bulk::<Ll>(settings, suite, direction, write_size);
-                let theirs = bulk::<Buffered>(settings, suite, direction, write_size);
+                let mut ours = BulkTrial::<Ll>::new(settings, suite, direction, write_size);
+                let mut theirs = BulkTrial::<Buffered>::new(settings, suite, direction, write_size);
+                let [our_rates, their_rates] = interleave(settings.runs, &mut ours, &mut theirs);
+                let (our_rates, their_rates) = (Rates::of(our_rates), Rates::of(their_rates));
                 eprintln!(
                     "bulk {case}: lltls {:.0} MiB/s ({:.0}-{:.0}), buffered {:.0} MiB/s ({:.0}-{:.0})",
-                    ours.mib_per_s, ours.low, ours.high, theirs.mib_per_s, theirs.low, theirs.high
+                    our_rates.median,
+                    our_rates.low,
+                    our_rates.high,
+                    their_rates.median,
+                    their_rates.low,
+                    their_rates.high
                 );
                 rows.push(
                     Row::new("bulk (mem)", case.clone(), "MiB/s", Better::Higher)
-                        .values(ours.mib_per_s, theirs.mib_per_s),
+                        .values(our_rates.median, their_rates.median),
                 );
+                let records = (settings.runs * ours.writes * write_size.div_ceil(RECORD)) as u64;
                 // Allocation profiles are alike for every suite; show the
                 // first one's, in both directions and write sizes.
                 if suite == Suite::Tls13Aes256 {
                     for (side, ours_tally, theirs_tally) in [
-                        ("sender", ours.sender, theirs.sender),
-                        ("receiver", ours.receiver, theirs.receiver),
+                        ("sender", ours.sender.alloc, theirs.sender.alloc),
+                        ("receiver", ours.receiver.alloc, theirs.receiver.alloc),
                     ] {
-                        let (our_allocs, our_bytes) = per(ours_tally, ours.records);
-                        let (their_allocs, their_bytes) = per(theirs_tally, theirs.records);
+                        let (our_allocs, our_bytes) = per(ours_tally, records);
+                        let (their_allocs, their_bytes) = per(theirs_tally, records);
                         alloc_rows.push(
                             Row::new(
                                 "alloc/record",
@@ -385,27 +424,54 @@ fn bulk_rows(settings: &Settings) -> Vec<Row> {
     rows
 }
 
-struct Handshakes {
-    per_s: f64,
+/// Handshakes per CPU-second through API `A`, each on a new client and
+/// server.
+struct HandshakeTrial<A: Api> {
+    client_config: Arc<rustls::ClientConfig>,
+    server_config: Arc<rustls::ServerConfig>,
+    count: usize,
+    wires: Wires,
+    sink: Sink,
+    /// Each side's CPU time and allocations over the timed runs.
     client: Meter,
     server: Meter,
-    count: u64,
+    _api: std::marker::PhantomData<A>,
 }
 
-fn handshakes<A: Api>(settings: &Settings, suite: Suite, resume: bool) -> Handshakes {
-    let server_config = configs::server();
-    let client_config = configs::client(suite, resume);
-    let mut wires = Wires::new();
-    let mut sink = Sink::counting();
-    // One handshake; returns whether each side resumed.
-    let mut one = |wires: &mut Wires, client_meter: &mut Meter, server_meter: &mut Meter| {
-        let mut client = client_meter.run(|| A::client(&client_config));
-        let mut server = server_meter.run(|| A::server(&server_config));
+impl<A: Api> HandshakeTrial<A> {
+    fn new(settings: &Settings, suite: Suite, resume: bool) -> Self {
+        let mut trial = Self {
+            client_config: configs::client(suite, resume),
+            server_config: configs::server(),
+            count: settings.handshakes,
+            wires: Wires::new(),
+            sink: Sink::counting(),
+            client: Meter::cpu(),
+            server: Meter::cpu(),
+            _api: std::marker::PhantomData,
+        };
+        if resume {
+            // The first handshake is a full one and leaves a ticket; each
+            // resumed one leaves new ones.
+            trial.one(&mut Meter::default(), &mut Meter::default());
+        }
+        // Warm-up, and proof that resumption happens as intended.
+        for _ in 0..settings.handshakes.min(20) {
+            let resumed = trial.one(&mut Meter::default(), &mut Meter::default());
+            assert_eq!(resumed, (resume, resume), "{} resumption", A::NAME);
+        }
+        trial
+    }
+
+    /// One handshake; returns whether each side resumed.
+    fn one(&mut self, client_meter: &mut Meter, server_meter: &mut Meter) -> (bool, bool) {
+        let mut client = client_meter.run(|| A::client(&self.client_config));
+        let mut server = server_meter.run(|| A::server(&self.server_config));
         connect(
             &mut client,
             &mut server,
-            wires,
-            &mut sink,
+            &mut self.wires,
+            &mut self.sink,
             client_meter,
             server_meter,
         );
@@ -413,32 +479,19 @@ fn handshakes<A: Api>(settings: &Settings, suite: Suite, resume: bool) -> Handsh
         client_meter.run(|| drop(client));
         server_meter.run(|| drop(server));
         resumed
-    };
-    if resume {
-        // The first handshake is a full one and leaves a ticket; each
-        // resumed one leaves new ones.
-        one(&mut wires, &mut Meter::default(), &mut Meter::default());
     }
-    // Warm-up.
-    for _ in 0..settings.handshakes.min(20) {
-        let resumed = one(&mut wires, &mut Meter::default(), &mut Meter::default());
-        assert_eq!(resumed, (resume, resume), "{} resumption", A::NAME);
-    }
-    let mut rates = Vec::new();
-    let mut client = Meter::cpu();
-    let mut server = Meter::cpu();
-    for _ in 0..settings.runs {
+}
+
+impl<A: Api> Trial for HandshakeTrial<A> {
+    fn run(&mut self, _: usize) -> f64 {
+        let (mut client, mut server) = (self.client, self.server);
         let started = Stopwatch::start();
-        for _ in 0..settings.handshakes {
-            one(&mut wires, &mut client, &mut server);
+        for _ in 0..self.count {
+            self.one(&mut client, &mut server);
         }
-        rates.push(settings.handshakes as f64 / started.seconds());
-    }
-    Handshakes {
-        per_s: median(rates),
-        client,
-        server,
-        count: (settings.runs * settings.handshakes) as u64,
+        let rate = self.count as f64 / started.seconds();
+        (self.client, self.server) = (client, server);
+        rate
     }
 }
 
@@ -449,12 +502,20 @@ fn handshake_rows(settings: &Settings) -> Vec<Row> {
         for resume in [false, true] {
             let kind = if resume { "resumed" } else { "full" };
             let version = &suite.label()[..6];
-            let ours = handshakes::<Ll>(settings, suite, resume);
-            let theirs = handshakes::<Buffered>(settings, suite, resume);
+            let mut ours = HandshakeTrial::<Ll>::new(settings, suite, resume);
+            let mut theirs = HandshakeTrial::<Buffered>::new(settings, suite, resume);
+            let [our_rates, their_rates] = interleave(settings.runs, &mut ours, &mut theirs);
+            let (our_rates, their_rates) = (Rates::of(our_rates), Rates::of(their_rates));
             eprintln!(
-                "handshake {version} {kind}: lltls {:.0}/s, buffered {:.0}/s",
-                ours.per_s, theirs.per_s
+                "handshake {version} {kind}: lltls {:.0}/s ({:.0}-{:.0}), buffered {:.0}/s ({:.0}-{:.0})",
+                our_rates.median,
+                our_rates.low,
+                our_rates.high,
+                their_rates.median,
+                their_rates.low,
+                their_rates.high
             );
+            let count = (settings.runs * settings.handshakes) as u64;
             rows.push(
                 Row::new(
                     "handshake (mem)",
@@ -462,7 +523,7 @@ fn handshake_rows(settings: &Settings) -> Vec<Row> {
                     "handshakes/s",
                     Better::Higher,
                 )
-                .values(ours.per_s, theirs.per_s),
+                .values(our_rates.median, their_rates.median),
             );
             for (side, our_meter, their_meter) in [
                 ("client", ours.client, theirs.client),
@@ -476,13 +537,10 @@ fn handshake_rows(settings: &Settings) -> Vec<Row> {
                         "us/handshake",
                         Better::Lower,
                     )
-                    .values(
-                        micros(our_meter, ours.count),
-                        micros(their_meter, theirs.count),
-                    ),
+                    .values(micros(our_meter, count), micros(their_meter, count)),
                 );
-                let (our_allocs, our_bytes) = per(our_meter.alloc, ours.count);
-                let (their_allocs, their_bytes) = per(their_meter.alloc, theirs.count);
+                let (our_allocs, our_bytes) = per(our_meter.alloc, count);
+                let (their_allocs, their_bytes) = per(their_meter.alloc, count);
                 alloc_rows.push(
                     Row::new(
                         "alloc/handshake",

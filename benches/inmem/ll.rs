@@ -1,10 +1,17 @@
 //! The lltls side: `LlConnection` with its own `IncomingTls`/`OutgoingTls`,
 //! driven the way a socket driver does.
+//!
+//! [`Ll`] gives each connection new `Vec` buffers, as `IncomingTls::new()`
+//! does. [`LlPooled`] backs them with [`PooledBuf`], storage that goes back to
+//! a per-thread pool when the connection ends: what a server can do because
+//! it owns the buffers, and the buffered API cannot.
 
+use std::cell::RefCell;
 use std::sync::Arc;
 
 use lltls::{
     IncomingTls, LlClientConnection, LlConnection, LlServerConnection, OutgoingTls, Side, Status,
+    Storage,
 };
 use rustls::client::UnbufferedClientConnection;
 use rustls::pki_types::ServerName;
@@ -29,10 +36,90 @@ impl Api for Ll {
     }
 }
 
-pub struct LlEndpoint<C: Side> {
+/// lltls with buffers reused from connection to connection.
+pub struct LlPooled;
+
+impl Api for LlPooled {
+    const NAME: &'static str = "lltls (pooled buffers)";
+    type Client = LlEndpoint<UnbufferedClientConnection, PooledBuf>;
+    type Server = LlEndpoint<UnbufferedServerConnection, PooledBuf>;
+
+    fn client(config: &Arc<rustls::ClientConfig>) -> Self::Client {
+        let name = ServerName::try_from("localhost").expect("valid name");
+        LlEndpoint::with_storage(
+            LlClientConnection::new(config.clone(), name).expect("client"),
+            PooledBuf::take(),
+            PooledBuf::take(),
+        )
+    }
+
+    fn server(config: &Arc<rustls::ServerConfig>) -> Self::Server {
+        LlEndpoint::with_storage(
+            LlServerConnection::new(config.clone()).expect("server"),
+            PooledBuf::take(),
+            PooledBuf::take(),
+        )
+    }
+}
+
+thread_local! {
+    /// Buffers of connections that ended, ready for the next ones.
+    static POOL: RefCell<Vec<Vec<u8>>> = const { RefCell::new(Vec::new()) };
+}
+
+/// A growable byte buffer that returns to the thread's pool when dropped,
+/// keeping its size (and its stale contents: the connection only reads what
+/// it was given, so nothing needs zeroing again).
+pub struct PooledBuf(Vec<u8>);
+
+impl PooledBuf {
+    fn take() -> Self {
+        Self(
+            POOL.with(|pool| pool.borrow_mut().pop())
+                .unwrap_or_default(),
+        )
+    }
+}
+
+impl Drop for PooledBuf {
+    fn drop(&mut self) {
+        let buf = std::mem::take(&mut self.0);
+        if !buf.is_empty() {
+            POOL.with(|pool| pool.borrow_mut().push(buf));
+        }
+    }
+}
+
+impl AsRef<[u8]> for PooledBuf {
+    fn as_ref(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl AsMut<[u8]> for PooledBuf {
+    fn as_mut(&mut self) -> &mut [u8] {
+        &mut self.0
+    }
+}
+
+impl Storage for PooledBuf {
+    fn grow_to(&mut self, len: usize) -> bool {
+        self.0.grow_to(len)
+    }
+
+    fn release(&mut self) {
+        // An idle connection hands its buffer to the next connection.
+        let buf = std::mem::take(&mut self.0);
+        if !buf.is_empty() {
+            POOL.with(|pool| pool.borrow_mut().push(buf));
+        }
+    }
+}
+
+pub struct LlEndpoint<C: Side, S: Storage = Vec<u8>> {
     conn: LlConnection<C>,
-    incoming_tls: IncomingTls,
-    outgoing_tls: OutgoingTls,
+    incoming_tls: IncomingTls<S>,
+    outgoing_tls: OutgoingTls<S>,
     /// Only what the benchmark needs of `HandshakeInfo`: keeping all of it
     /// (the peer's certificates) would count against lltls's memory.
     handshake_done: bool,
@@ -41,10 +128,16 @@ pub struct LlEndpoint<C: Side> {
 
 impl<C: Side> LlEndpoint<C> {
     fn new(conn: LlConnection<C>) -> Self {
+        Self::with_storage(conn, Vec::new(), Vec::new())
+    }
+}
+
+impl<C: Side, S: Storage> LlEndpoint<C, S> {
+    fn with_storage(conn: LlConnection<C>, incoming: S, outgoing: S) -> Self {
         Self {
             conn,
-            incoming_tls: IncomingTls::new(),
-            outgoing_tls: OutgoingTls::new(),
+            incoming_tls: IncomingTls::with_storage(incoming),
+            outgoing_tls: OutgoingTls::with_storage(outgoing),
             handshake_done: false,
             resumed: false,
         }
@@ -77,7 +170,7 @@ impl<C: Side> LlEndpoint<C> {
     }
 }
 
-impl<C: Side> Endpoint for LlEndpoint<C> {
+impl<C: Side, S: Storage> Endpoint for LlEndpoint<C, S> {
     fn write_app(&mut self, app_data: &[u8]) -> usize {
         self.conn
             .encrypt(app_data, &mut self.incoming_tls, &mut self.outgoing_tls)

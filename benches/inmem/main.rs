@@ -23,7 +23,7 @@ use alloc::{Snapshot, Tally};
 use buffered::Buffered;
 use configs::Suite;
 use harness::{connect, transfer, Api, Endpoint, Meter, Sink, Stopwatch, Wires};
-use ll::Ll;
+use ll::{Ll, LlPooled};
 use report::{Better, Row};
 
 #[global_allocator]
@@ -40,6 +40,16 @@ struct Settings {
     handshakes: usize,
     /// Idle connections held for the memory figure.
     idle_connections: usize,
+    /// Only bulk and handshake cases whose name contains this (`--case`).
+    case: Option<String>,
+}
+
+impl Settings {
+    fn wants(&self, case: &str) -> bool {
+        self.case
+            .as_ref()
+            .map_or(true, |filter| case.contains(filter.as_str()))
+    }
 }
 
 const FULL: Settings = Settings {
@@ -47,6 +57,7 @@ const FULL: Settings = Settings {
     runs: 11,
     handshakes: 100,
     idle_connections: 1000,
+    case: None,
 };
 
 const QUICK: Settings = Settings {
@@ -54,6 +65,7 @@ const QUICK: Settings = Settings {
     runs: 3,
     handshakes: 20,
     idle_connections: 100,
+    case: None,
 };
 
 /// One part of the benchmark: its rows, under the given settings.
@@ -67,6 +79,7 @@ fn main() -> ExitCode {
     let mut tsv = false;
     let mut only: Vec<String> = Vec::new();
     let mut bulk_mib = None;
+    let mut case = None;
     let mut tables = Vec::new();
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
@@ -74,6 +87,7 @@ fn main() -> ExitCode {
             "--quick" => quick = true,
             "--tsv" => tsv = true,
             "--only" => only.extend(args.next()),
+            "--case" => case = args.next(),
             "--bulk-mib" => match args.next().and_then(|v| v.parse::<usize>().ok()) {
                 Some(mib) => bulk_mib = Some(mib),
                 None => {
@@ -88,7 +102,7 @@ fn main() -> ExitCode {
             "-h" | "--help" => {
                 println!(
                     "usage: inmem [--quick] [--tsv] [--only bulk|handshake|memory]... \
-                     [--bulk-mib N] | inmem --table FILE..."
+                     [--bulk-mib N] [--case TEXT] | inmem --table FILE..."
                 );
                 return ExitCode::SUCCESS;
             }
@@ -105,6 +119,7 @@ fn main() -> ExitCode {
     if let Some(mib) = bulk_mib {
         settings.bulk_bytes = mib << 20;
     }
+    settings.case = case;
     let settings = &settings;
     let mut rows = Vec::new();
     let emit = |rows: &mut Vec<Row>, row: Row| {
@@ -255,10 +270,17 @@ trait Trial {
 /// Runs both trials `runs` times, alternating, so that a slow spell on the
 /// shared machine falls on both APIs alike; returns each one's rates.
 fn interleave(runs: usize, ours: &mut impl Trial, theirs: &mut impl Trial) -> [Vec<f64>; 2] {
-    let mut rates = [Vec::new(), Vec::new()];
+    let [ours, theirs] = interleave_all(runs, [ours, theirs]);
+    [ours, theirs]
+}
+
+/// [`interleave`] for any number of trials.
+fn interleave_all<const N: usize>(runs: usize, mut trials: [&mut dyn Trial; N]) -> [Vec<f64>; N] {
+    let mut rates = std::array::from_fn(|_| Vec::new());
     for index in 0..runs {
-        rates[0].push(ours.run(index));
-        rates[1].push(theirs.run(index));
+        for (trial, rates) in trials.iter_mut().zip(&mut rates) {
+            rates.push(trial.run(index));
+        }
     }
     rates
 }
@@ -370,6 +392,9 @@ fn bulk_rows(settings: &Settings) -> Vec<Row> {
         for direction in [Direction::ClientToServer, Direction::ServerToClient] {
             for (write_size, size_label) in [(16 << 10, "16KiB"), (1 << 20, "1MiB")] {
                 let case = format!("{} {size_label} {}", direction.label(), suite.label());
+                if !settings.wants(&case) {
+                    continue;
+                }
                 let mut ours = BulkTrial::<Ll>::new(settings, suite, direction, write_size);
                 let mut theirs = BulkTrial::<Buffered>::new(settings, suite, direction, write_size);
                 let [our_rates, their_rates] = interleave(settings.runs, &mut ours, &mut theirs);
@@ -502,15 +527,28 @@ fn handshake_rows(settings: &Settings) -> Vec<Row> {
         for resume in [false, true] {
             let kind = if resume { "resumed" } else { "full" };
             let version = &suite.label()[..6];
+            if !settings.wants(&format!("{version} {kind}")) {
+                continue;
+            }
             let mut ours = HandshakeTrial::<Ll>::new(settings, suite, resume);
+            let mut pooled = HandshakeTrial::<LlPooled>::new(settings, suite, resume);
             let mut theirs = HandshakeTrial::<Buffered>::new(settings, suite, resume);
-            let [our_rates, their_rates] = interleave(settings.runs, &mut ours, &mut theirs);
-            let (our_rates, their_rates) = (Rates::of(our_rates), Rates::of(their_rates));
+            let [our_rates, pooled_rates, their_rates] =
+                interleave_all(settings.runs, [&mut ours, &mut pooled, &mut theirs]);
+            let (our_rates, pooled_rates, their_rates) = (
+                Rates::of(our_rates),
+                Rates::of(pooled_rates),
+                Rates::of(their_rates),
+            );
             eprintln!(
-                "handshake {version} {kind}: lltls {:.0}/s ({:.0}-{:.0}), buffered {:.0}/s ({:.0}-{:.0})",
+                "handshake {version} {kind}: lltls {:.0}/s ({:.0}-{:.0}), pooled {:.0}/s \
+                 ({:.0}-{:.0}), buffered {:.0}/s ({:.0}-{:.0})",
                 our_rates.median,
                 our_rates.low,
                 our_rates.high,
+                pooled_rates.median,
+                pooled_rates.low,
+                pooled_rates.high,
                 their_rates.median,
                 their_rates.low,
                 their_rates.high
@@ -524,6 +562,15 @@ fn handshake_rows(settings: &Settings) -> Vec<Row> {
                     Better::Higher,
                 )
                 .values(our_rates.median, their_rates.median),
+            );
+            rows.push(
+                Row::new(
+                    "handshake (mem)",
+                    format!("{version} {kind}, client+server, lltls with pooled buffers"),
+                    "handshakes/s",
+                    Better::Higher,
+                )
+                .values(pooled_rates.median, their_rates.median),
             );
             for (side, our_meter, their_meter) in [
                 ("client", ours.client, theirs.client),
@@ -560,6 +607,36 @@ fn handshake_rows(settings: &Settings) -> Vec<Row> {
                     .values(our_bytes, their_bytes),
                 );
             }
+            let pooled_tally = {
+                let mut tally = pooled.client.alloc;
+                tally += pooled.server.alloc;
+                tally
+            };
+            let their_tally = {
+                let mut tally = theirs.client.alloc;
+                tally += theirs.server.alloc;
+                tally
+            };
+            let (pooled_allocs, pooled_bytes) = per(pooled_tally, count);
+            let (their_allocs, their_bytes) = per(their_tally, count);
+            alloc_rows.push(
+                Row::new(
+                    "alloc/handshake",
+                    format!("{version} {kind}, both sides, lltls with pooled buffers"),
+                    "allocs/handshake",
+                    Better::Lower,
+                )
+                .values(pooled_allocs, their_allocs),
+            );
+            alloc_rows.push(
+                Row::new(
+                    "alloc/handshake",
+                    format!("{version} {kind}, both sides, lltls with pooled buffers"),
+                    "B/handshake",
+                    Better::Lower,
+                )
+                .values(pooled_bytes, their_bytes),
+            );
         }
     }
     rows.extend(alloc_rows);

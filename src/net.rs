@@ -30,6 +30,9 @@ use crate::{Error, HandshakeInfo, IncomingTls, LlConnection, OutgoingTls, Side, 
 /// bounded however fast the peer sends and however slowly it reads.
 pub const BACKLOG_LIMIT: usize = 256 * 1024;
 
+/// Outgoing TLS bytes worth a write before the read loop of one turn ends.
+const TRANSMIT_BATCH: usize = 64 * 1024;
+
 /// Socket reads one [`TlsConn::drive`] call makes at most (each up to one
 /// maximal record). Stopping there keeps one fast peer from starving the
 /// other connections of an event loop; [`TlsConn::needs_drive`] then says
@@ -363,7 +366,9 @@ impl<C: Side> TlsConn<C> {
         loop {
             self.process(handler)?;
             self.encrypt_outbox()?;
-            if self.writable {
+            // Batch: one write for several records read in this turn, rather
+            // than a system call per record.
+            if self.writable && self.outgoing_tls.len() >= TRANSMIT_BATCH {
                 self.transmit()?;
             }
             if !self.wants_read() || !self.readable || reads == READS_PER_TURN {
@@ -373,6 +378,9 @@ impl<C: Side> TlsConn<C> {
             if !self.receive()? {
                 break;
             }
+        }
+        if self.writable {
+            self.transmit()?;
         }
         self.release_if_idle();
         Ok(())

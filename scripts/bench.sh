@@ -395,8 +395,9 @@ echo_run() {
     run_client "$received" "${CLIENT[@]}" || status=$?
     server_rss=$(vm_hwm "$server_pid")
     stop "$server_pid"
-    # Both clients print "Connection closed" after the data, as upstream's
-    # does: hash exactly the payload's length.
+    # The buffered client prints "Connection closed" after the data on
+    # stdout, as upstream's does (llclient prints it on stderr): hash exactly
+    # the payload's length.
     check_run "echo $kind" "$status" "$(received_sha "$received" "$payload_bytes")"
 }
 

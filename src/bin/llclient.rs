@@ -161,10 +161,12 @@ fn run(args: &ClientArgs) -> Result<ExitCode, ClientError> {
         tls.reregister(poll.registry()).map_err(ClientError::Poll)?;
     }
     Trace::finish(&mut trace, &mut tls)?;
-    // As upstream, on stdout.
-    if let Err(e) = writeln!(stdout.0, "Connection closed").and_then(|()| stdout.0.flush()) {
+    if let Err(e) = stdout.0.flush() {
         return stdout_error(e);
     }
+    // Upstream's wording; upstream prints it on stdout, but stdout carries the
+    // peer's data alone, so that `llclient < in > out` echoes byte for byte.
+    eprintln!("Connection closed");
     Ok(ExitCode::SUCCESS)
 }
 

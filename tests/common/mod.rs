@@ -34,7 +34,7 @@ pub const STARTUP_TIMEOUT: Duration = Duration::from_secs(20);
 pub const HTTP_RESPONSE: &[u8] =
     b"HTTP/1.0 200 OK\r\nConnection: close\r\n\r\nHello world from rustls tlsserver\r\n";
 /// What llclient prints on stdout after a clean close, as upstream.
-pub const CONNECTION_CLOSED: &[u8] = b"Connection closed\n";
+pub const CONNECTION_CLOSED: &str = "Connection closed";
 
 /// A path inside the repository.
 pub fn repo(path: &str) -> String {
@@ -434,13 +434,22 @@ impl Finished {
         lines[0].to_string()
     }
 
-    /// Asserts stdout is `expected` followed by `Connection closed`.
+    /// Asserts stdout is exactly `expected` (the peer's data alone) and the
+    /// client reported `Connection closed` on stderr.
     pub fn assert_received(&self, expected: &[u8]) {
         let stdout = self.success();
-        let ok = stdout.len() == expected.len() + CONNECTION_CLOSED.len()
-            && stdout.starts_with(expected)
-            && stdout.ends_with(CONNECTION_CLOSED);
-        assert!(ok, "unexpected stdout\n{}", self.describe());
+        assert!(stdout == expected, "unexpected stdout\n{}", self.describe());
+        self.assert_connection_closed();
+    }
+
+    /// Asserts the client's last stderr line is upstream's `Connection closed`.
+    pub fn assert_connection_closed(&self) {
+        assert_eq!(
+            self.stderr.lines().last(),
+            Some(CONNECTION_CLOSED),
+            "expected `{CONNECTION_CLOSED}` on stderr\n{}",
+            self.describe()
+        );
     }
 }
 

@@ -406,13 +406,14 @@ fn resumption_with_tickets() {
     }
 }
 
-#[test]
-fn early_data_accepted() {
-    let (client, server) = resumption_configs(1024);
+/// A first connection to obtain a ticket from a server allowing
+/// `max_early_data` bytes of 0-RTT, then a second, resuming pair whose client
+/// offered `early` as early data. Returns the pair and what the client took.
+fn resuming_with_early_data(max_early_data: u32, early: &[u8]) -> (Pair, usize) {
+    let (client, server) = resumption_configs(max_early_data);
     let mut first = Pair::from_arcs(client.clone(), server.clone());
-    exchange(&mut first, b"first".to_vec(), Vec::new());
+    exchange(&mut first, Vec::new(), Vec::new());
     let mut second = Pair::from_arcs(client, server);
-    let early = b"GET / HTTP/1.0\r\n\r\n";
     let taken = second
         .client
         .conn
@@ -422,6 +423,13 @@ fn early_data_accepted() {
             &mut second.client.outgoing,
         )
         .unwrap();
+    (second, taken)
+}
+
+#[test]
+fn early_data_accepted() {
+    let early = b"GET / HTTP/1.0\r\n\r\n";
+    let (mut second, taken) = resuming_with_early_data(1024, early);
     assert_eq!(taken, early.len());
     exchange(&mut second, Vec::new(), b"response".to_vec());
     assert_eq!(second.server.early_received, early);
@@ -437,19 +445,7 @@ fn early_data_accepted() {
 
 #[test]
 fn early_data_is_capped_by_the_ticket() {
-    let (client, server) = resumption_configs(10);
-    let mut first = Pair::from_arcs(client.clone(), server.clone());
-    exchange(&mut first, Vec::new(), Vec::new());
-    let mut second = Pair::from_arcs(client, server);
-    let taken = second
-        .client
-        .conn
-        .encrypt_early_data(
-            b"0123456789abcdef",
-            &mut second.client.incoming,
-            &mut second.client.outgoing,
-        )
-        .unwrap();
+    let (mut second, taken) = resuming_with_early_data(10, b"0123456789abcdef");
     assert_eq!(taken, 10);
     exchange(&mut second, b"abcdef".to_vec(), Vec::new());
     assert_eq!(second.server.early_received, b"0123456789");
@@ -458,19 +454,7 @@ fn early_data_is_capped_by_the_ticket() {
 
 #[test]
 fn early_data_refused_when_server_does_not_allow_it() {
-    let (client, server) = resumption_configs(0);
-    let mut first = Pair::from_arcs(client.clone(), server.clone());
-    exchange(&mut first, Vec::new(), Vec::new());
-    let mut second = Pair::from_arcs(client, server);
-    let taken = second
-        .client
-        .conn
-        .encrypt_early_data(
-            b"early",
-            &mut second.client.incoming,
-            &mut second.client.outgoing,
-        )
-        .unwrap();
+    let (mut second, taken) = resuming_with_early_data(0, b"early");
     assert_eq!(taken, 0, "the ticket does not allow early data");
     // The caller sends it as normal data instead.
     exchange(&mut second, b"early".to_vec(), Vec::new());

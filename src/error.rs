@@ -46,8 +46,12 @@ pub enum Error {
         handshaking: bool,
     },
     /// The traffic keys may not encrypt any more records (TLS 1.2 sequence
-    /// number exhaustion); rustls queued a `close_notify` instead.
+    /// number exhaustion); a `close_notify` was queued instead.
     EncryptExhausted,
+    /// The in-place record layer was asked for, but the rustls config does
+    /// not set `enable_secret_extraction`, without which rustls keeps the
+    /// traffic secrets to itself.
+    SecretExtractionDisabled,
 }
 
 impl Error {
@@ -136,6 +140,9 @@ impl fmt::Display for Error {
                 f.write_str("peer closed the connection without sending close_notify")
             }
             Self::EncryptExhausted => f.write_str("cannot encrypt more records with these keys"),
+            Self::SecretExtractionDisabled => f.write_str(
+                "the in-place record layer needs enable_secret_extraction in the rustls config",
+            ),
         }
     }
 }

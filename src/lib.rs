@@ -45,15 +45,19 @@ mod error;
 mod incoming;
 pub mod net;
 mod outgoing;
+mod record;
 mod status;
 mod storage;
 pub mod stream;
 pub mod trace;
 
-pub use conn::{LlClientConnection, LlConnection, LlServerConnection, Side, MAX_ENCRYPT_CHUNK};
+pub use conn::{
+    LlClientConnection, LlConnection, LlServerConnection, RecordRoom, Side, MAX_ENCRYPT_CHUNK,
+};
 pub use error::Error;
 pub use incoming::{IncomingTls, MAX_HANDSHAKE_BUFFER, MAX_RECORD_SIZE};
 pub use outgoing::OutgoingTls;
+pub use record::RecordLayer;
 pub use status::{AppData, EarlyDataOutcome, HandshakeInfo, Status};
 pub use storage::Storage;
 pub mod cli;

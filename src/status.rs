@@ -7,6 +7,7 @@ use rustls::{
     SupportedCipherSuite,
 };
 
+use crate::record::Receiver;
 use crate::Error;
 
 /// The caller's next duty, returned by `process`.
@@ -57,10 +58,16 @@ pub enum Status<'a> {
 
 /// Plaintext records received, borrowed from the connection.
 ///
-/// rustls 0.23 decrypts each record in the caller's `IncomingTls` and then
-/// copies its plaintext into a `Vec` of its own; `next_record` lends that
-/// `Vec`. The caller copies it where it needs it (or writes it out) and asks
-/// for the next one.
+/// With the in-place record layer (after the handshake, by default) each
+/// record is decrypted where it lies in the caller's `IncomingTls`, and
+/// `next_record` lends that slice: no copy, no allocation. With rustls's
+/// record layer (during the handshake, for 0-RTT data, or on request),
+/// rustls 0.23 decrypts in `IncomingTls` and then copies the plaintext into
+/// a `Vec` of its own, which `next_record` lends. Either way the caller uses
+/// the slice (copies it, or writes it out) and asks for the next one.
+///
+/// A record that fails to decrypt ends the batch (`next_record` returns
+/// `None`); the next `process` call reports the error, with the alert sent.
 pub struct AppData<'a> {
     records: Records<'a>,
     /// Server early data: bytes handed out, for `HandshakeInfo::early_data`.
@@ -71,6 +78,11 @@ enum Records<'a> {
     Client(ReadTraffic<'a, 'a, ClientConnectionData>),
     Server(ReadTraffic<'a, 'a, ServerConnectionData>),
     ServerEarly(ReadEarlyData<'a, 'a, ServerConnectionData>),
+    InPlace {
+        receiver: &'a mut Receiver,
+        /// The unprocessed bytes of `IncomingTls`.
+        incoming_tls: &'a mut [u8],
+    },
 }
 
 impl<'a> AppData<'a> {
@@ -98,6 +110,16 @@ impl<'a> AppData<'a> {
         }
     }
 
+    pub(crate) fn in_place(receiver: &'a mut Receiver, incoming_tls: &'a mut [u8]) -> Self {
+        Self {
+            records: Records::InPlace {
+                receiver,
+                incoming_tls,
+            },
+            early_bytes: None,
+        }
+    }
+
     /// The plaintext of the next record, or `None` when all were taken.
     #[must_use]
     pub fn next_record(&mut self) -> Option<Result<&[u8], Error>> {
@@ -105,6 +127,15 @@ impl<'a> AppData<'a> {
             Records::Client(r) => r.next_record(),
             Records::Server(r) => r.next_record(),
             Records::ServerEarly(r) => r.next_record(),
+            Records::InPlace {
+                receiver,
+                incoming_tls,
+            } => {
+                let plaintext = receiver.take_app_data(incoming_tls)?;
+                // Open the next one now so `peek_len` can tell its length.
+                receiver.prefetch(incoming_tls);
+                return Some(Ok(&incoming_tls[plaintext]));
+            }
         };
         let payload = record.map(|r| r.map(|r| r.payload).map_err(Error::tls));
         if let (Some(Ok(payload)), Some(count)) = (&payload, &mut self.early_bytes) {
@@ -120,6 +151,7 @@ impl<'a> AppData<'a> {
             Records::Client(r) => r.peek_len(),
             Records::Server(r) => r.peek_len(),
             Records::ServerEarly(r) => r.peek_len(),
+            Records::InPlace { receiver, .. } => return receiver.peek_app_data(),
         };
         len.map(|n| n.get())
     }

@@ -2,14 +2,16 @@ use std::sync::Arc;
 
 use rustls::client::UnbufferedClientConnection;
 use rustls::client::{ClientConnectionData, EarlyDataError};
+use rustls::kernel::KernelConnection;
 use rustls::pki_types::ServerName;
 use rustls::unbuffered::{
     ConnectionState, EncryptError, ReadEarlyData, ReadTraffic, UnbufferedStatus,
 };
-use rustls::ClientConfig;
+use rustls::{ClientConfig, ExtractedSecrets};
 
-use super::{LlConnection, Side, Stop, MAX_ENCRYPT_CHUNK};
+use super::{Layer, LlConnection, Side, Stop, MAX_ENCRYPT_CHUNK};
 use crate::outgoing::WriteError;
+use crate::record::RecordLayer;
 use crate::status::{AppData, EarlyDataOutcome};
 use crate::storage::Storage;
 use crate::{Error, IncomingTls, OutgoingTls};
@@ -41,14 +43,51 @@ impl Side for UnbufferedClientConnection {
         // a client.
         None
     }
+
+    const IS_CLIENT: bool = true;
+
+    fn into_kernel(
+        self,
+    ) -> Result<(ExtractedSecrets, KernelConnection<ClientConnectionData>), rustls::Error> {
+        self.dangerous_into_kernel_connection()
+    }
+
+    fn handle_new_session_ticket(
+        kernel: &mut KernelConnection<ClientConnectionData>,
+        body: &[u8],
+    ) -> Option<Result<(), rustls::Error>> {
+        // rustls stores the session in the config's resumption store, as it
+        // does for tickets it reads itself.
+        Some(kernel.handle_new_session_ticket(body))
+    }
 }
 
 impl LlConnection<UnbufferedClientConnection> {
-    /// A client connecting to `server_name`. Nothing is sent until the first
-    /// `process` (or `encrypt_early_data`) call.
+    /// A client connecting to `server_name`, with the in-place record layer
+    /// after the handshake. Nothing is sent until the first `process` (or
+    /// `encrypt_early_data`) call.
+    ///
+    /// The config MUST have `enable_secret_extraction` set: the in-place
+    /// layer takes the traffic secrets from rustls. Without it this returns
+    /// [`Error::SecretExtractionDisabled`]; use
+    /// [`with_record_layer`](Self::with_record_layer) to keep rustls's.
     pub fn new(config: Arc<ClientConfig>, server_name: ServerName<'static>) -> Result<Self, Error> {
+        Self::with_record_layer(config, server_name, RecordLayer::default())
+    }
+
+    /// A client connecting to `server_name` with the given record layer
+    /// after the handshake.
+    pub fn with_record_layer(
+        config: Arc<ClientConfig>,
+        server_name: ServerName<'static>,
+        record_layer: RecordLayer,
+    ) -> Result<Self, Error> {
+        if record_layer == RecordLayer::InPlace && !config.enable_secret_extraction {
+            return Err(Error::SecretExtractionDisabled);
+        }
+        let max_fragment_size = config.max_fragment_size;
         let conn = UnbufferedClientConnection::new(config, server_name).map_err(Error::tls)?;
-        Ok(Self::from_rustls(conn))
+        Ok(Self::from_rustls(conn, record_layer, max_fragment_size))
     }
 
     /// Encrypts 0-RTT early data right after the ClientHello, when resuming a
@@ -67,8 +106,10 @@ impl LlConnection<UnbufferedClientConnection> {
         if self.run(incoming_tls, outgoing_tls, true)? != Stop::Transmit {
             return Ok(0);
         }
-        let UnbufferedStatus { state, .. } =
-            self.conn.process_tls_records(incoming_tls.filled_mut());
+        let Layer::Rustls(conn) = &mut self.conn else {
+            return Ok(0);
+        };
+        let UnbufferedStatus { state, .. } = conn.process_tls_records(incoming_tls.filled_mut());
         let Ok(ConnectionState::TransmitTlsData(mut transmit)) = state else {
             return Ok(0);
         };

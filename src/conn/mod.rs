@@ -11,17 +11,23 @@ mod server;
 pub use client::LlClientConnection;
 pub use server::LlServerConnection;
 
+mod room;
+
+pub use room::RecordRoom;
+
 use core::ops::DerefMut;
 
 use log::{debug, trace};
+use rustls::kernel::KernelConnection;
 use rustls::unbuffered::{
     ConnectionState, EncodeError, EncryptError, ReadEarlyData, ReadTraffic,
     UnbufferedConnectionCommon, UnbufferedStatus, WriteTraffic,
 };
-use rustls::HandshakeKind;
+use rustls::{ConnectionTrafficSecrets, ExtractedSecrets, HandshakeKind};
 
 use crate::incoming::{MAX_HANDSHAKE_BUFFER, MAX_RECORD_SIZE};
 use crate::outgoing::WriteError;
+use crate::record::{self, Event, InPlace, Kernel, RecordLayer};
 use crate::status::{AppData, EarlyDataOutcome, HandshakeInfo, Status};
 use crate::storage::Storage;
 use crate::{Error, IncomingTls, OutgoingTls};
@@ -50,6 +56,60 @@ pub trait Side: DerefMut<Target = UnbufferedConnectionCommon<Self::Data>> + seal
         records: ReadEarlyData<'a, 'a, Self::Data>,
         early_bytes: &'a mut usize,
     ) -> Option<AppData<'a>>;
+
+    #[doc(hidden)]
+    const IS_CLIENT: bool;
+
+    #[doc(hidden)]
+    fn into_kernel(
+        self,
+    ) -> Result<(ExtractedSecrets, KernelConnection<Self::Data>), rustls::Error>;
+
+    #[doc(hidden)]
+    fn handle_new_session_ticket(
+        kernel: &mut KernelConnection<Self::Data>,
+        body: &[u8],
+    ) -> Option<Result<(), rustls::Error>>;
+}
+
+/// rustls's kernel connection of one side, as the record layer sees it.
+struct SideKernel<C: Side>(KernelConnection<C::Data>);
+
+impl<C: Side> Kernel for SideKernel<C> {
+    const IS_CLIENT: bool = C::IS_CLIENT;
+
+    fn update_tx_secret(&mut self) -> Result<ConnectionTrafficSecrets, rustls::Error> {
+        // After an update the sequence number is always 0 (RFC 8446 §5.3).
+        self.0.update_tx_secret().map(|(_, secrets)| secrets)
+    }
+
+    fn update_rx_secret(&mut self) -> Result<ConnectionTrafficSecrets, rustls::Error> {
+        self.0.update_rx_secret().map(|(_, secrets)| secrets)
+    }
+
+    fn handle_new_session_ticket(&mut self, body: &[u8]) -> Option<Result<(), rustls::Error>> {
+        C::handle_new_session_ticket(&mut self.0, body)
+    }
+
+    fn suite(&self) -> rustls::SupportedCipherSuite {
+        self.0.negotiated_cipher_suite()
+    }
+
+    fn version(&self) -> rustls::ProtocolVersion {
+        self.0.protocol_version()
+    }
+}
+
+/// Who protects records: rustls (always during the handshake), or lltls's
+/// in-place layer after the switch.
+enum Layer<C: Side> {
+    /// Boxed: rustls's connection is large, and an idle switched connection
+    /// should not keep its size.
+    Rustls(Box<C>),
+    InPlace(InPlace<SideKernel<C>>),
+    /// rustls's connection was consumed by a switch that failed; the
+    /// connection has failed too.
+    Gone,
 }
 
 mod sealed {
@@ -64,6 +124,8 @@ enum Stop {
     /// `TransmitTlsData`, when the caller of `run` wants to act on it.
     Transmit,
     WriteTraffic,
+    /// The handshake is over and lltls's in-place record layer took over.
+    Switched,
     Blocked,
     Closed,
 }
@@ -71,7 +133,16 @@ enum Stop {
 /// The shared connection driver. Use it through [`LlClientConnection`] or
 /// [`LlServerConnection`].
 pub struct LlConnection<C: Side> {
-    conn: C,
+    conn: Layer<C>,
+    /// The record layer asked for after the handshake.
+    record_layer: RecordLayer,
+    /// Most plaintext per record (rustls's `max_fragment_size`).
+    max_fragment: usize,
+    /// A lower limit on records per sending key, for tests.
+    key_limit: Option<u64>,
+    /// What the handshake negotiated, kept when rustls's connection is
+    /// given up at the switch.
+    info: Option<HandshakeInfo>,
     /// `HandshakeComplete` was returned.
     handshake_reported: bool,
     /// rustls emitted `PeerClosed` (edge-triggered) during a call that could
@@ -86,9 +157,17 @@ pub struct LlConnection<C: Side> {
 }
 
 impl<C: Side> LlConnection<C> {
-    fn from_rustls(conn: C) -> Self {
+    fn from_rustls(
+        conn: C,
+        record_layer: RecordLayer,
+        max_fragment_size: Option<usize>,
+    ) -> Self {
         Self {
-            conn,
+            conn: Layer::Rustls(Box::new(conn)),
+            record_layer,
+            max_fragment: record::max_fragment(max_fragment_size),
+            key_limit: None,
+            info: None,
             handshake_reported: false,
             peer_closed_unreported: false,
             peer_closed: false,
@@ -118,12 +197,15 @@ impl<C: Side> LlConnection<C> {
             self.peer_closed_unreported = false;
             return Ok(Status::PeerClosed);
         }
+        if matches!(self.conn, Layer::InPlace(_)) {
+            return self.process_in_place(incoming_tls, outgoing_tls);
+        }
         let stop = self.run(incoming_tls, outgoing_tls, false)?;
         if self.peer_closed_unreported {
             self.peer_closed_unreported = false;
             return Ok(Status::PeerClosed);
         }
-        if !self.handshake_reported && !self.conn.is_handshaking() && stop != Stop::AppData {
+        if !self.handshake_reported && !self.is_handshaking() && stop != Stop::AppData {
             self.handshake_reported = true;
             let info = self.handshake_info();
             debug!(
@@ -134,12 +216,16 @@ impl<C: Side> LlConnection<C> {
             return Ok(Status::HandshakeComplete(info));
         }
         match stop {
+            Stop::Switched => self.process_in_place(incoming_tls, outgoing_tls),
             Stop::AppData | Stop::EarlyData => {
+                let Layer::Rustls(conn) = &mut self.conn else {
+                    unreachable!("rustls stopped at its own plaintext")
+                };
                 // rustls returns the same state again: nothing changed since
                 // `run` saw it, and it checks pending plaintext before reading
                 // any record, so nothing is discarded by this call.
                 let UnbufferedStatus { state, .. } =
-                    self.conn.process_tls_records(incoming_tls.filled_mut());
+                    conn.process_tls_records(incoming_tls.filled_mut());
                 match state {
                     Ok(ConnectionState::ReadTraffic(records)) => {
                         Ok(Status::AppDataAvailable(C::app_data(records)))
@@ -156,22 +242,70 @@ impl<C: Side> LlConnection<C> {
             }
             Stop::Closed => Ok(Status::Closed),
             Stop::WriteTraffic | Stop::Blocked | Stop::Transmit => {
-                let limit = if self.conn.is_handshaking() {
-                    MAX_HANDSHAKE_BUFFER
-                } else {
-                    MAX_RECORD_SIZE
-                };
-                if let Err(error) = incoming_tls.reserve(limit) {
-                    debug!("incoming buffer limit: {error}");
-                    self.failed = Some(error.clone());
-                    return Err(error);
-                }
-                if outgoing_tls.is_empty() {
-                    Ok(Status::NeedsMoreTlsData)
-                } else {
-                    Ok(Status::MustTransmitTlsData)
-                }
+                self.wait_for_input(incoming_tls, outgoing_tls)
             }
+        }
+    }
+
+    /// `process` after the switch: lltls's record layer reads the records.
+    fn process_in_place<'a, I: Storage, O: Storage>(
+        &'a mut self,
+        incoming_tls: &'a mut IncomingTls<I>,
+        outgoing_tls: &mut OutgoingTls<O>,
+    ) -> Result<Status<'a>, Error> {
+        let Layer::InPlace(layer) = &mut self.conn else {
+            unreachable!("called after the switch")
+        };
+        // Records handed out or handled by the previous pass are done with.
+        incoming_tls.discard(layer.receiver.take_consumed());
+        let event = match layer.advance(incoming_tls.filled_mut(), outgoing_tls) {
+            Ok(event) => event,
+            Err(error) => {
+                self.failed = Some(error.clone());
+                return Err(error);
+            }
+        };
+        let close_notify_sent = layer.close_notify_sent();
+        incoming_tls.discard(layer.receiver.take_consumed());
+        match event {
+            Event::AppData => {
+                let Layer::InPlace(layer) = &mut self.conn else {
+                    unreachable!("called after the switch")
+                };
+                Ok(Status::AppDataAvailable(AppData::in_place(
+                    &mut layer.receiver,
+                    incoming_tls.filled_mut(),
+                )))
+            }
+            Event::PeerClosed => {
+                self.peer_closed = true;
+                Ok(Status::PeerClosed)
+            }
+            Event::Blocked if self.peer_closed && close_notify_sent => Ok(Status::Closed),
+            Event::Blocked => self.wait_for_input(incoming_tls, outgoing_tls),
+        }
+    }
+
+    /// Makes room for the next read and says whether to transmit first.
+    fn wait_for_input<'a, I: Storage, O: Storage>(
+        &mut self,
+        incoming_tls: &mut IncomingTls<I>,
+        outgoing_tls: &OutgoingTls<O>,
+    ) -> Result<Status<'a>, Error> {
+        let limit = if self.is_handshaking() {
+            MAX_HANDSHAKE_BUFFER
+        } else {
+            MAX_RECORD_SIZE
+        };
+        if let Err(error) = incoming_tls.reserve(limit) {
+            debug!("incoming buffer limit: {error}");
+            self.failed = Some(error.clone());
+            return Err(error);
+        }
+        if outgoing_tls.is_empty() {
+            Ok(Status::NeedsMoreTlsData)
+        } else {
+            Ok(Status::MustTransmitTlsData)
         }
     }
 
@@ -182,8 +316,13 @@ impl<C: Side> LlConnection<C> {
     /// plaintext stays with the caller, who offers it again after the next
     /// `process` (the client may send from the moment its Finished is
     /// encoded, the server from the moment it sent its own Finished). It also
-    /// returns `Ok(0)` while received plaintext waits to be taken out with
-    /// `process`, and after `close_notify` was sent.
+    /// returns `Ok(0)` after `close_notify` was sent and, with rustls's record
+    /// layer, while received plaintext waits to be taken out with `process`.
+    ///
+    /// After the handshake, with the in-place record layer, each record is
+    /// sealed where it will be transmitted: the plaintext is copied once,
+    /// from `app_data` into `outgoing_tls`. [`record_room`](Self::record_room)
+    /// avoids even that copy.
     pub fn encrypt<I: Storage, O: Storage>(
         &mut self,
         app_data: &[u8],
@@ -193,43 +332,57 @@ impl<C: Side> LlConnection<C> {
         if app_data.is_empty() {
             return Ok(0);
         }
+        self.check_failed()?;
         let chunk = &app_data[..app_data.len().min(MAX_ENCRYPT_CHUNK)];
-        let written =
-            self.with_write_traffic(incoming_tls, outgoing_tls, |mut traffic, outgoing| {
-                write_encrypted(outgoing, |buf| traffic.encrypt(chunk, buf))
-            })?;
-        Ok(match written {
-            Some(num_bytes) => {
-                trace!("encrypted {}B into {num_bytes}B", chunk.len());
-                chunk.len()
+        if !matches!(self.conn, Layer::InPlace(_)) {
+            let written =
+                self.with_write_traffic(incoming_tls, outgoing_tls, |mut traffic, outgoing| {
+                    write_encrypted(outgoing, |buf| traffic.encrypt(chunk, buf))
+                })?;
+            match written {
+                Written::Done(num_bytes) => {
+                    trace!("encrypted {}B into {num_bytes}B", chunk.len());
+                    return Ok(chunk.len());
+                }
+                Written::NotNow => return Ok(0),
+                Written::Switched => {}
             }
-            None => 0,
-        })
+        }
+        let result = self.in_place()?.encrypt(chunk, outgoing_tls);
+        self.note_failure(result)
     }
 
     /// Queues a `close_notify` alert in `outgoing_tls`.
     ///
     /// Returns `Ok(false)` while the handshake is in progress (rustls can only
-    /// send it once it may send application data) or received plaintext
-    /// waits: call again after the next `process`. Plaintext encrypted before
-    /// it is sent before it.
+    /// send it once it may send application data) or, with rustls's record
+    /// layer, while received plaintext waits: call again after the next
+    /// `process`. Plaintext encrypted before it is sent before it.
     pub fn queue_close_notify<I: Storage, O: Storage>(
         &mut self,
         incoming_tls: &mut IncomingTls<I>,
         outgoing_tls: &mut OutgoingTls<O>,
     ) -> Result<bool, Error> {
+        self.check_failed()?;
         // rustls would send it during the handshake already (a TLS 1.3 server
         // may send after its first flight), but the handshake's own remaining
         // messages, such as session tickets, would then never be sent.
-        if self.conn.is_handshaking() {
-            self.check_failed()?;
+        if self.is_handshaking() {
             return Ok(false);
         }
-        let queued =
-            self.with_write_traffic(incoming_tls, outgoing_tls, |mut traffic, outgoing| {
-                write_encrypted(outgoing, |buf| traffic.queue_close_notify(buf))
-            })?;
-        Ok(queued.is_some())
+        if !matches!(self.conn, Layer::InPlace(_)) {
+            let queued =
+                self.with_write_traffic(incoming_tls, outgoing_tls, |mut traffic, outgoing| {
+                    write_encrypted(outgoing, |buf| traffic.queue_close_notify(buf))
+                })?;
+            match queued {
+                Written::Done(_) => return Ok(true),
+                Written::NotNow => return Ok(false),
+                Written::Switched => {}
+            }
+        }
+        let result = self.in_place()?.queue_close_notify(outgoing_tls);
+        self.note_failure(result).map(|()| true)
     }
 
     /// Sends a TLS 1.3 KeyUpdate and switches to new sending keys, asking the
@@ -240,16 +393,41 @@ impl<C: Side> LlConnection<C> {
         incoming_tls: &mut IncomingTls<I>,
         outgoing_tls: &mut OutgoingTls<O>,
     ) -> Result<bool, Error> {
-        let refreshed = self.with_write_traffic(incoming_tls, outgoing_tls, |traffic, _| {
-            traffic.refresh_traffic_keys().map_err(Error::tls)
-        })?;
-        if refreshed.is_none() {
-            return Ok(false);
+        self.check_failed()?;
+        if !matches!(self.conn, Layer::InPlace(_)) {
+            let refreshed = self.with_write_traffic(incoming_tls, outgoing_tls, |traffic, _| {
+                traffic.refresh_traffic_keys().map_err(Error::tls)
+            })?;
+            match refreshed {
+                Written::Done(()) => {
+                    // The KeyUpdate message is queued inside rustls; encode it
+                    // now so it precedes any data encrypted with the new keys.
+                    self.run(incoming_tls, outgoing_tls, true)?;
+                    return Ok(true);
+                }
+                Written::NotNow => return Ok(false),
+                Written::Switched => {}
+            }
         }
-        // The KeyUpdate message is queued inside rustls; encode it now so it
-        // precedes any data encrypted with the new keys.
-        self.run(incoming_tls, outgoing_tls, true)?;
-        Ok(true)
+        let result = self.in_place()?.refresh_traffic_keys(outgoing_tls);
+        self.note_failure(result)
+    }
+
+    /// Room for the plaintext of the next application-data record, inside
+    /// `outgoing_tls`: the caller writes into [`RecordRoom::buf`] (for
+    /// instance straight from a `read(2)`), then [`RecordRoom::seal`] seals
+    /// it where it lies. With the in-place record layer no byte of plaintext
+    /// is copied in user space.
+    ///
+    /// `None` when nothing may be sent now (as `encrypt` returning 0). With
+    /// rustls's record layer the room works the same, but rustls copies the
+    /// plaintext into the record it builds.
+    pub fn record_room<'a, I: Storage, O: Storage>(
+        &'a mut self,
+        incoming_tls: &'a mut IncomingTls<I>,
+        outgoing_tls: &'a mut OutgoingTls<O>,
+    ) -> Result<Option<RecordRoom<'a, C, I, O>>, Error> {
+        RecordRoom::new(self, incoming_tls, outgoing_tls)
     }
 
     /// Tells the connection the transport reached end-of-file.
@@ -263,7 +441,7 @@ impl<C: Side> LlConnection<C> {
             return Ok(());
         }
         let error = Error::UnexpectedEof {
-            handshaking: self.conn.is_handshaking(),
+            handshaking: self.is_handshaking(),
         };
         self.failed = Some(error.clone());
         Err(error)
@@ -272,7 +450,10 @@ impl<C: Side> LlConnection<C> {
     /// Whether the handshake is still in progress.
     #[must_use]
     pub fn is_handshaking(&self) -> bool {
-        self.conn.is_handshaking()
+        match &self.conn {
+            Layer::Rustls(conn) => conn.is_handshaking(),
+            Layer::InPlace(_) | Layer::Gone => false,
+        }
     }
 
     /// Whether the peer's `close_notify` has been received.
@@ -297,24 +478,133 @@ impl<C: Side> LlConnection<C> {
     /// What the handshake negotiated so far.
     #[must_use]
     pub fn handshake_info(&self) -> HandshakeInfo {
-        HandshakeInfo {
-            protocol_version: self.conn.protocol_version(),
-            cipher_suite: self.conn.negotiated_cipher_suite(),
-            key_exchange: self.conn.negotiated_key_exchange_group().map(|g| g.name()),
-            alpn_protocol: self.conn.alpn_protocol().map(<[u8]>::to_vec),
-            peer_certificates: self.conn.peer_certificates().map(<[_]>::to_vec),
-            resumed: self.conn.handshake_kind() == Some(HandshakeKind::Resumed),
-            early_data: match self.early_bytes_received {
-                0 => self.early_data,
-                n => EarlyDataOutcome::Accepted(n),
+        let mut info = match (&self.conn, &self.info) {
+            (Layer::Rustls(conn), _) => HandshakeInfo {
+                protocol_version: conn.protocol_version(),
+                cipher_suite: conn.negotiated_cipher_suite(),
+                key_exchange: conn.negotiated_key_exchange_group().map(|g| g.name()),
+                alpn_protocol: conn.alpn_protocol().map(<[u8]>::to_vec),
+                peer_certificates: conn.peer_certificates().map(<[_]>::to_vec),
+                resumed: conn.handshake_kind() == Some(HandshakeKind::Resumed),
+                early_data: EarlyDataOutcome::None,
             },
+            (_, Some(info)) => info.clone(),
+            (_, None) => unreachable!("the switch keeps the handshake's outcome"),
+        };
+        info.early_data = match self.early_bytes_received {
+            0 => self.early_data,
+            n => EarlyDataOutcome::Accepted(n),
+        };
+        info
+    }
+
+    /// Which record layer protects records now: rustls's during the
+    /// handshake (and throughout in [`RecordLayer::Rustls`] mode), lltls's
+    /// in-place one after the switch.
+    #[must_use]
+    pub fn record_layer(&self) -> RecordLayer {
+        match self.conn {
+            Layer::InPlace(_) => RecordLayer::InPlace,
+            Layer::Rustls(_) | Layer::Gone => RecordLayer::Rustls,
         }
     }
 
-    /// The rustls connection inside, for what lltls does not wrap.
+    /// Lowers how many records one sending key may protect (at least 2).
+    /// At the limit, TLS 1.3 sends a KeyUpdate and uses new keys, TLS 1.2
+    /// sends close_notify and `encrypt` fails with
+    /// [`Error::EncryptExhausted`]. The default is the suite's
+    /// confidentiality limit. Applies to the in-place record layer; rustls's
+    /// own keeps its limits.
+    pub fn set_key_limit(&mut self, records: u64) {
+        self.key_limit = Some(records);
+        if let Layer::InPlace(layer) = &mut self.conn {
+            layer.set_key_limit(records);
+        }
+    }
+
+    /// Whether this side sent close_notify (or a fatal alert) with the
+    /// in-place record layer. rustls does not say, so `false` before the
+    /// switch.
     #[must_use]
-    pub fn rustls(&self) -> &C {
-        &self.conn
+    pub fn close_notify_sent(&self) -> bool {
+        match &self.conn {
+            Layer::InPlace(layer) => layer.close_notify_sent(),
+            Layer::Rustls(_) | Layer::Gone => false,
+        }
+    }
+
+    /// Sequence numbers of the next record sent and received, once the
+    /// in-place record layer runs.
+    #[must_use]
+    pub fn sequence_numbers(&self) -> Option<(u64, u64)> {
+        match &self.conn {
+            Layer::InPlace(layer) => Some(layer.sequence_numbers()),
+            Layer::Rustls(_) | Layer::Gone => None,
+        }
+    }
+
+    /// The rustls connection inside, for what lltls does not wrap; `None`
+    /// once the in-place record layer took over.
+    #[must_use]
+    pub fn rustls(&self) -> Option<&C> {
+        match &self.conn {
+            Layer::Rustls(conn) => Some(conn),
+            Layer::InPlace(_) | Layer::Gone => None,
+        }
+    }
+
+    fn in_place(&mut self) -> Result<&mut InPlace<SideKernel<C>>, Error> {
+        match &mut self.conn {
+            Layer::InPlace(layer) => Ok(layer),
+            // Every caller checked the layer, or `run` just switched.
+            Layer::Rustls(_) | Layer::Gone => Err(self
+                .failed
+                .clone()
+                .unwrap_or(Error::EncryptExhausted)),
+        }
+    }
+
+    fn note_failure<R>(&mut self, result: Result<R, Error>) -> Result<R, Error> {
+        if let Err(error) = &result {
+            self.failed = Some(error.clone());
+        }
+        result
+    }
+
+    /// Gives rustls's connection up for lltls's record layer, if the
+    /// connection asked for it and rustls allows it now (handshake complete,
+    /// nothing left to send).
+    fn switch_if_wanted(&mut self) -> Result<bool, Error> {
+        let Layer::Rustls(conn) = &self.conn else {
+            return Ok(false);
+        };
+        if self.record_layer != RecordLayer::InPlace || conn.is_handshaking() || conn.wants_write()
+        {
+            return Ok(false);
+        }
+        self.info = Some(self.handshake_info());
+        let Layer::Rustls(conn) = core::mem::replace(&mut self.conn, Layer::Gone) else {
+            unreachable!("checked above")
+        };
+        let layer = conn.into_kernel().and_then(|(secrets, kernel)| {
+            InPlace::new(SideKernel(kernel), secrets, self.max_fragment, self.peer_closed)
+        });
+        match layer {
+            Ok(mut layer) => {
+                if let Some(records) = self.key_limit {
+                    layer.set_key_limit(records);
+                }
+                let (tx, rx) = layer.sequence_numbers();
+                debug!("in-place record layer takes over at send seq {tx}, receive seq {rx}");
+                self.conn = Layer::InPlace(layer);
+                Ok(true)
+            }
+            Err(error) => {
+                let error = Error::tls(error);
+                self.failed = Some(error.clone());
+                Err(error)
+            }
+        }
     }
 
     fn check_failed(&self) -> Result<(), Error> {
@@ -337,8 +627,12 @@ impl<C: Side> LlConnection<C> {
     ) -> Result<Stop, Error> {
         self.check_failed()?;
         loop {
+            let Layer::Rustls(conn) = &mut self.conn else {
+                // Callers check first; a switch ends the loop below.
+                return Ok(Stop::Switched);
+            };
             let UnbufferedStatus { discard, state } =
-                self.conn.process_tls_records(incoming_tls.filled_mut());
+                conn.process_tls_records(incoming_tls.filled_mut());
             let step = match state {
                 Err(error) => Err(error),
                 Ok(ConnectionState::EncodeTlsData(mut encoder)) => {
@@ -384,6 +678,10 @@ impl<C: Side> LlConnection<C> {
             // errors included, before the next call.
             incoming_tls.discard(discard);
             match step {
+                // The first point where rustls would let us take over.
+                Ok(Some(Stop::WriteTraffic)) if self.switch_if_wanted()? => {
+                    return Ok(Stop::Switched)
+                }
                 Ok(Some(stop)) => return Ok(stop),
                 Ok(None) => continue,
                 Err(error) => return Err(self.fail(error, incoming_tls, outgoing_tls)),
@@ -407,9 +705,12 @@ impl<C: Side> LlConnection<C> {
         let before = outgoing_tls.len();
         // Call again only while rustls holds messages to send: with nothing
         // queued it would parse the offending record once more.
-        while self.conn.wants_write() {
+        while let Layer::Rustls(conn) = &mut self.conn {
+            if !conn.wants_write() {
+                break;
+            }
             let UnbufferedStatus { discard, state } =
-                self.conn.process_tls_records(incoming_tls.filled_mut());
+                conn.process_tls_records(incoming_tls.filled_mut());
             let encoded = match state {
                 Ok(ConnectionState::EncodeTlsData(mut encoder)) => outgoing_tls
                     .write_with(|buf| encode_result(encoder.encode(buf)))
@@ -431,37 +732,49 @@ impl<C: Side> LlConnection<C> {
         error
     }
 
-    /// Brings the state machine to a point where it may encrypt, and calls
-    /// `write` with rustls's `WriteTraffic` there. `None` when it cannot now.
+    /// Brings rustls's state machine to a point where it may encrypt, and
+    /// calls `write` with its `WriteTraffic` there.
     fn with_write_traffic<R, I: Storage, O: Storage>(
         &mut self,
         incoming_tls: &mut IncomingTls<I>,
         outgoing_tls: &mut OutgoingTls<O>,
         write: impl FnOnce(WriteTraffic<'_, C::Data>, &mut OutgoingTls<O>) -> Result<R, Error>,
-    ) -> Result<Option<R>, Error> {
-        let stop = self.run(incoming_tls, outgoing_tls, true)?;
-        if !matches!(stop, Stop::WriteTraffic | Stop::Transmit) {
-            return Ok(None);
+    ) -> Result<Written<R>, Error> {
+        match self.run(incoming_tls, outgoing_tls, true)? {
+            Stop::WriteTraffic | Stop::Transmit => {}
+            Stop::Switched => return Ok(Written::Switched),
+            _ => return Ok(Written::NotNow),
         }
+        let Layer::Rustls(conn) = &mut self.conn else {
+            return Ok(Written::Switched);
+        };
         // Same state as `run` stopped at: nothing changed in between.
-        let UnbufferedStatus { state, .. } =
-            self.conn.process_tls_records(incoming_tls.filled_mut());
+        let UnbufferedStatus { state, .. } = conn.process_tls_records(incoming_tls.filled_mut());
         let result = match state {
-            Ok(ConnectionState::WriteTraffic(traffic)) => write(traffic, outgoing_tls).map(Some),
+            Ok(ConnectionState::WriteTraffic(traffic)) => {
+                write(traffic, outgoing_tls).map(Written::Done)
+            }
             Ok(ConnectionState::TransmitTlsData(mut transmit)) => {
                 match transmit.may_encrypt_app_data() {
-                    Some(traffic) => write(traffic, outgoing_tls).map(Some),
-                    None => Ok(None),
+                    Some(traffic) => write(traffic, outgoing_tls).map(Written::Done),
+                    None => Ok(Written::NotNow),
                 }
             }
             Err(error) => Err(Error::tls(error)),
-            Ok(_) => Ok(None),
+            Ok(_) => Ok(Written::NotNow),
         };
-        if let Err(error) = &result {
-            self.failed = Some(error.clone());
-        }
-        result
+        self.note_failure(result)
     }
+}
+
+/// What [`LlConnection::with_write_traffic`] did.
+enum Written<R> {
+    /// rustls wrote, with this result.
+    Done(R),
+    /// rustls may not write now.
+    NotNow,
+    /// The in-place record layer took over: write with it instead.
+    Switched,
 }
 
 fn encode_result(result: Result<usize, EncodeError>) -> Result<usize, WriteError> {

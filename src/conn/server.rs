@@ -1,10 +1,12 @@
 use std::sync::Arc;
 
+use rustls::kernel::KernelConnection;
 use rustls::server::{ServerConnectionData, UnbufferedServerConnection};
 use rustls::unbuffered::{ReadEarlyData, ReadTraffic, UnbufferedStatus};
-use rustls::ServerConfig;
+use rustls::{ExtractedSecrets, ServerConfig};
 
 use super::{LlConnection, Side};
+use crate::record::RecordLayer;
 use crate::status::AppData;
 use crate::Error;
 
@@ -33,12 +35,44 @@ impl Side for UnbufferedServerConnection {
     ) -> Option<AppData<'a>> {
         Some(AppData::server_early(records, early_bytes))
     }
+
+    const IS_CLIENT: bool = false;
+
+    fn into_kernel(
+        self,
+    ) -> Result<(ExtractedSecrets, KernelConnection<ServerConnectionData>), rustls::Error> {
+        self.dangerous_into_kernel_connection()
+    }
+
+    fn handle_new_session_ticket(
+        _: &mut KernelConnection<ServerConnectionData>,
+        _: &[u8],
+    ) -> Option<Result<(), rustls::Error>> {
+        // Only servers send tickets.
+        None
+    }
 }
 
 impl LlConnection<UnbufferedServerConnection> {
-    /// A server connection waiting for a ClientHello.
+    /// A server connection waiting for a ClientHello, with the in-place
+    /// record layer after the handshake.
+    ///
+    /// The config MUST have `enable_secret_extraction` set (see
+    /// [`LlClientConnection::new`](crate::LlClientConnection::new)).
     pub fn new(config: Arc<ServerConfig>) -> Result<Self, Error> {
+        Self::with_record_layer(config, RecordLayer::default())
+    }
+
+    /// A server connection with the given record layer after the handshake.
+    pub fn with_record_layer(
+        config: Arc<ServerConfig>,
+        record_layer: RecordLayer,
+    ) -> Result<Self, Error> {
+        if record_layer == RecordLayer::InPlace && !config.enable_secret_extraction {
+            return Err(Error::SecretExtractionDisabled);
+        }
+        let max_fragment_size = config.max_fragment_size;
         let conn = UnbufferedServerConnection::new(config).map_err(Error::tls)?;
-        Ok(Self::from_rustls(conn))
+        Ok(Self::from_rustls(conn, record_layer, max_fragment_size))
     }
 }

@@ -114,6 +114,12 @@ pub struct ClientArgs {
     #[arg(long)]
     pub auth_certs: Option<PathBuf>,
 
+    /// Record layer after the handshake: in-place (lltls seals and opens records in the
+    /// caller's buffers) or rustls (rustls's own, whose post-handshake log lines match upstream)
+    /// (lltls)
+    #[arg(long, value_enum, value_name = "LAYER", default_value_t = RecordLayerArg::InPlace)]
+    pub record_layer: RecordLayerArg,
+
     /// Print one line per TLS record to stderr (lltls)
     #[arg(long)]
     pub trace: bool,
@@ -296,6 +302,12 @@ pub struct ServerArgs {
     #[arg(long, value_name = "SECS", default_value_t = 10)]
     pub handshake_timeout: u64,
 
+    /// Record layer after the handshake: in-place (lltls seals and opens records in the
+    /// caller's buffers) or rustls (rustls's own, whose post-handshake log lines match upstream)
+    /// (lltls)
+    #[arg(long, value_enum, value_name = "LAYER", default_value_t = RecordLayerArg::InPlace)]
+    pub record_layer: RecordLayerArg,
+
     /// Print one line per TLS record to stderr (lltls)
     #[arg(long)]
     pub trace: bool,
@@ -303,6 +315,24 @@ pub struct ServerArgs {
     /// Write a mermaid sequence diagram of the TLS records to FILE (lltls)
     #[arg(long, value_name = "FILE")]
     pub sequence_diagram: Option<PathBuf>,
+}
+
+/// `--record-layer`: which record layer protects records after the handshake.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum RecordLayerArg {
+    /// lltls's in-place record layer (the default).
+    InPlace,
+    /// rustls's own record layer.
+    Rustls,
+}
+
+impl From<RecordLayerArg> for crate::RecordLayer {
+    fn from(arg: RecordLayerArg) -> Self {
+        match arg {
+            RecordLayerArg::InPlace => Self::InPlace,
+            RecordLayerArg::Rustls => Self::Rustls,
+        }
+    }
 }
 
 /// File names used when `--certs` names a directory, as `scripts/gen-certs.sh` lays them out.

@@ -32,7 +32,7 @@ use rustls::{
     RootCertStore, ServerConfig, SignatureScheme, SupportedProtocolVersion,
 };
 
-use crate::cli::{ClientArgs, ServerArgs};
+use crate::cli::{ClientArgs, RecordLayerArg, ServerArgs};
 
 /// Smallest and largest `--max-frag-size` rustls accepts: a record must hold at least 32 bytes,
 /// and at most 2^14 bytes of payload plus the 5-byte header. rustls only reports a bad size when
@@ -359,6 +359,9 @@ pub fn client_config_with_diagnostics(
     config.enable_sni = !args.no_sni;
     config.alpn_protocols = alpn_protocols(&args.proto);
     config.max_fragment_size = max_fragment_size;
+    // The in-place record layer takes the traffic secrets from rustls after
+    // the handshake.
+    config.enable_secret_extraction = args.record_layer == RecordLayerArg::InPlace;
     if args.insecure {
         warn!("certificate verification disabled (--insecure)");
         config
@@ -420,6 +423,7 @@ pub fn server_config(args: &ServerArgs) -> Result<Arc<ServerConfig>, ConfigError
     }
     config.max_early_data_size = args.max_early_data;
     config.alpn_protocols = alpn_protocols(&args.proto);
+    config.enable_secret_extraction = args.record_layer == RecordLayerArg::InPlace;
     Ok(Arc::new(config))
 }
 

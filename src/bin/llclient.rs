@@ -60,7 +60,8 @@ fn run(args: &ClientArgs) -> Result<ExitCode, ClientError> {
         .map_err(|_| ClientError::InvalidName(args.hostname.clone()))?
         .to_owned();
     let mut addrs = resolve(&args.hostname, args.port)?.into_iter();
-    let conn = LlClientConnection::new(config, server_name).map_err(NetError::Tls)?;
+    let conn = LlClientConnection::with_record_layer(config, server_name, args.record_layer.into())
+        .map_err(NetError::Tls)?;
 
     let mut poll = Poll::new().map_err(ClientError::Poll)?;
     let mut addr = next_addr(&mut addrs, args)?;

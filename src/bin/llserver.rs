@@ -19,7 +19,7 @@ use lltls::cli::{ServerArgs, ServerMode};
 use lltls::config::{server_config, ConfigError};
 use lltls::net::{Handler, NetError, Outbox, PlainConn, TlsConn, BACKLOG_LIMIT};
 use lltls::trace::{Role, TraceKeyLog, TraceReport, Tracer};
-use lltls::LlServerConnection;
+use lltls::{LlServerConnection, RecordLayer};
 use log::{debug, error, warn};
 use mio::event::Event;
 use mio::net::{TcpListener, TcpStream};
@@ -90,6 +90,7 @@ fn run(args: &ServerArgs) -> Result<ExitCode, ServerError> {
         listener,
         config,
         mode: args.mode,
+        record_layer: args.record_layer.into(),
         handshake_timeout,
         conns: HashMap::new(),
         next_id: 1,
@@ -142,6 +143,7 @@ struct Server {
     listener: TcpListener,
     config: Arc<ServerConfig>,
     mode: ServerMode,
+    record_layer: RecordLayer,
     handshake_timeout: Option<Duration>,
     /// Connections by id; the TLS socket has token `2 * id`, the forward
     /// target `2 * id + 1`.
@@ -215,7 +217,15 @@ impl Server {
         let id = self.next_id;
         self.next_id += 1;
         let trace = self.trace.as_ref();
-        match Conn::open(registry, id, socket, addr, &self.config, self.mode, trace) {
+        match Conn::open(
+            registry,
+            id,
+            socket,
+            addr,
+            (&self.config, self.record_layer),
+            self.mode,
+            trace,
+        ) {
             Ok(conn) => {
                 self.conns.insert(id, conn);
                 if let Some(timeout) = self.handshake_timeout {
@@ -303,14 +313,15 @@ impl Conn {
         id: usize,
         socket: TcpStream,
         addr: SocketAddr,
-        config: &Arc<ServerConfig>,
+        (config, record_layer): (&Arc<ServerConfig>, RecordLayer),
         mode: ServerMode,
         trace: Option<&TraceSettings>,
     ) -> Result<Self, NetError> {
         if let Err(e) = socket.set_nodelay(true) {
             debug!("cannot set TCP_NODELAY: {e}");
         }
-        let conn = LlServerConnection::new(config.clone()).map_err(NetError::Tls)?;
+        let conn = LlServerConnection::with_record_layer(config.clone(), record_layer)
+            .map_err(NetError::Tls)?;
         let app = match mode {
             ServerMode::Echo => App::Echo,
             ServerMode::Http => App::Http { responded: false },

@@ -61,9 +61,8 @@ pub trait Side: DerefMut<Target = UnbufferedConnectionCommon<Self::Data>> + seal
     const IS_CLIENT: bool;
 
     #[doc(hidden)]
-    fn into_kernel(
-        self,
-    ) -> Result<(ExtractedSecrets, KernelConnection<Self::Data>), rustls::Error>;
+    fn into_kernel(self)
+        -> Result<(ExtractedSecrets, KernelConnection<Self::Data>), rustls::Error>;
 
     #[doc(hidden)]
     fn handle_new_session_ticket(
@@ -106,7 +105,7 @@ enum Layer<C: Side> {
     /// Boxed: rustls's connection is large, and an idle switched connection
     /// should not keep its size.
     Rustls(Box<C>),
-    InPlace(InPlace<SideKernel<C>>),
+    InPlace(Box<InPlace<SideKernel<C>>>),
     /// rustls's connection was consumed by a switch that failed; the
     /// connection has failed too.
     Gone,
@@ -157,11 +156,7 @@ pub struct LlConnection<C: Side> {
 }
 
 impl<C: Side> LlConnection<C> {
-    fn from_rustls(
-        conn: C,
-        record_layer: RecordLayer,
-        max_fragment_size: Option<usize>,
-    ) -> Self {
+    fn from_rustls(conn: C, record_layer: RecordLayer, max_fragment_size: Option<usize>) -> Self {
         Self {
             conn: Layer::Rustls(Box::new(conn)),
             record_layer,
@@ -557,10 +552,9 @@ impl<C: Side> LlConnection<C> {
         match &mut self.conn {
             Layer::InPlace(layer) => Ok(layer),
             // Every caller checked the layer, or `run` just switched.
-            Layer::Rustls(_) | Layer::Gone => Err(self
-                .failed
-                .clone()
-                .unwrap_or(Error::EncryptExhausted)),
+            Layer::Rustls(_) | Layer::Gone => {
+                Err(self.failed.clone().unwrap_or(Error::EncryptExhausted))
+            }
         }
     }
 
@@ -587,7 +581,12 @@ impl<C: Side> LlConnection<C> {
             unreachable!("checked above")
         };
         let layer = conn.into_kernel().and_then(|(secrets, kernel)| {
-            InPlace::new(SideKernel(kernel), secrets, self.max_fragment, self.peer_closed)
+            InPlace::new(
+                SideKernel(kernel),
+                secrets,
+                self.max_fragment,
+                self.peer_closed,
+            )
         });
         match layer {
             Ok(mut layer) => {
@@ -596,7 +595,7 @@ impl<C: Side> LlConnection<C> {
                 }
                 let (tx, rx) = layer.sequence_numbers();
                 debug!("in-place record layer takes over at send seq {tx}, receive seq {rx}");
-                self.conn = Layer::InPlace(layer);
+                self.conn = Layer::InPlace(Box::new(layer));
                 Ok(true)
             }
             Err(error) => {

@@ -79,7 +79,10 @@ impl<'a, C: Side, I: Storage, O: Storage> RecordRoom<'a, C, I, O> {
     /// # Panics
     /// If `num_bytes` exceeds `buf().len()`: that is a caller bug.
     pub fn seal(self, num_bytes: usize) -> Result<usize, Error> {
-        assert!(num_bytes <= self.capacity, "sealed more than RecordRoom holds");
+        assert!(
+            num_bytes <= self.capacity,
+            "sealed more than RecordRoom holds"
+        );
         if num_bytes == 0 {
             return Ok(0);
         }
@@ -96,20 +99,21 @@ impl<'a, C: Side, I: Storage, O: Storage> RecordRoom<'a, C, I, O> {
         }
         // rustls's record layer: it encrypts from the room into the space
         // before it. Nothing changed since `new` saw it may encrypt.
-        let written = conn.with_write_traffic(incoming_tls, outgoing_tls, |mut traffic, outgoing| {
-            let (record, plaintext) = outgoing.unfilled().split_at_mut(at);
-            match traffic.encrypt(&plaintext[..num_bytes], record) {
-                Ok(len) => {
-                    outgoing.advance(len);
-                    Ok(len)
+        let written =
+            conn.with_write_traffic(incoming_tls, outgoing_tls, |mut traffic, outgoing| {
+                let (record, plaintext) = outgoing.unfilled().split_at_mut(at);
+                match traffic.encrypt(&plaintext[..num_bytes], record) {
+                    Ok(len) => {
+                        outgoing.advance(len);
+                        Ok(len)
+                    }
+                    Err(EncryptError::InsufficientSize(e)) => Err(Error::BufferTooSmall {
+                        required_size: e.required_size,
+                        capacity: record.len(),
+                    }),
+                    Err(EncryptError::EncryptExhausted) => Err(Error::EncryptExhausted),
                 }
-                Err(EncryptError::InsufficientSize(e)) => Err(Error::BufferTooSmall {
-                    required_size: e.required_size,
-                    capacity: record.len(),
-                }),
-                Err(EncryptError::EncryptExhausted) => Err(Error::EncryptExhausted),
-            }
-        })?;
+            })?;
         match written {
             Written::Done(_) => Ok(num_bytes),
             Written::NotNow | Written::Switched => Ok(0),

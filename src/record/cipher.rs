@@ -117,7 +117,11 @@ impl Protection {
             ConnectionTrafficSecrets::Aes128Gcm { key, iv } => (&AES_128_GCM, key, iv),
             ConnectionTrafficSecrets::Aes256Gcm { key, iv } => (&AES_256_GCM, key, iv),
             ConnectionTrafficSecrets::Chacha20Poly1305 { key, iv } => (&CHACHA20_POLY1305, key, iv),
-            _ => return Err(TlsError::General("unsupported AEAD for the in-place record layer".into())),
+            _ => {
+                return Err(TlsError::General(
+                    "unsupported AEAD for the in-place record layer".into(),
+                ))
+            }
         };
         Self::from_parts(version, algorithm, key.as_ref(), iv.as_ref(), seq)
     }
@@ -241,8 +245,12 @@ impl Protection {
     /// included; the caller checked the header (type and length limit).
     pub(crate) fn open(&mut self, record: &mut [u8]) -> Result<Opened, RecordError> {
         let bad_mac = || RecordError::new(TlsError::DecryptError, AlertDescription::BadRecordMac);
-        let overflow =
-            || RecordError::new(TlsError::PeerSentOversizedRecord, AlertDescription::RecordOverflow);
+        let overflow = || {
+            RecordError::new(
+                TlsError::PeerSentOversizedRecord,
+                AlertDescription::RecordOverflow,
+            )
+        };
         let seq = self.seq;
         let next_seq = seq.checked_add(1).ok_or_else(|| {
             RecordError::new(
@@ -289,7 +297,8 @@ impl Protection {
                 let mut nonce = self.iv;
                 nonce[NONCE_LEN - 8..].copy_from_slice(&body[..GCM_EXPLICIT_NONCE_LEN]);
                 let plain_len = body.len() - GCM_EXPLICIT_NONCE_LEN - TAG_LEN;
-                let aad = tls12_aad_with_version(seq, header_type, [header[1], header[2]], plain_len);
+                let aad =
+                    tls12_aad_with_version(seq, header_type, [header[1], header[2]], plain_len);
                 self.key
                     .open_in_place(
                         Nonce::assume_unique_for_key(nonce),
@@ -308,7 +317,8 @@ impl Protection {
                     return Err(bad_mac());
                 }
                 let plain_len = body.len() - TAG_LEN;
-                let aad = tls12_aad_with_version(seq, header_type, [header[1], header[2]], plain_len);
+                let aad =
+                    tls12_aad_with_version(seq, header_type, [header[1], header[2]], plain_len);
                 self.key
                     .open_in_place(Nonce::assume_unique_for_key(nonce), Aad::from(aad), body)
                     .map_err(|_| bad_mac())?;

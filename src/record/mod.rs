@@ -389,8 +389,12 @@ impl<K: Kernel> InPlace<K> {
             .into());
         }
         self.renegotiations_left -= 1;
-        self.send_alert(AlertLevel::Warning, AlertDescription::NoRenegotiation, outgoing_tls)
-            .map_err(Failure::Local)
+        self.send_alert(
+            AlertLevel::Warning,
+            AlertDescription::NoRenegotiation,
+            outgoing_tls,
+        )
+        .map_err(Failure::Local)
     }
 
     /// Returns whether it was close_notify.
@@ -427,7 +431,10 @@ impl<K: Kernel> InPlace<K> {
     }
 
     /// Seals and sends our owed KeyUpdate, then switches to new send keys.
-    fn flush_key_update<O: Storage>(&mut self, outgoing_tls: &mut OutgoingTls<O>) -> Result<(), Error> {
+    fn flush_key_update<O: Storage>(
+        &mut self,
+        outgoing_tls: &mut OutgoingTls<O>,
+    ) -> Result<(), Error> {
         if self.key_update_owed && !self.sender.closed {
             self.key_update_owed = false;
             self.send_key_update(KEY_UPDATE_NOT_REQUESTED, outgoing_tls)?;
@@ -441,10 +448,14 @@ impl<K: Kernel> InPlace<K> {
         outgoing_tls: &mut OutgoingTls<O>,
     ) -> Result<(), Error> {
         let message = [u8::from(HandshakeType::KeyUpdate), 0, 0, 1, request];
-        self.sender.seal(outgoing_tls, ContentType::Handshake, &message)?;
+        self.sender
+            .seal(outgoing_tls, ContentType::Handshake, &message)?;
         let secrets = self.kernel.update_tx_secret().map_err(Error::tls)?;
         self.sender.tx = Protection::new(self.version, &secrets, 0).map_err(Error::tls)?;
-        debug!("sent KeyUpdate (update_requested: {}); send keys updated", request == KEY_UPDATE_REQUESTED);
+        debug!(
+            "sent KeyUpdate (update_requested: {}); send keys updated",
+            request == KEY_UPDATE_REQUESTED
+        );
         Ok(())
     }
 
@@ -458,12 +469,17 @@ impl<K: Kernel> InPlace<K> {
         }
         match self.version {
             Version::Tls13 => {
-                debug!("send keys reached their limit of {} records", self.sender.limit);
+                debug!(
+                    "send keys reached their limit of {} records",
+                    self.sender.limit
+                );
                 self.key_update_owed = false;
                 self.send_key_update(KEY_UPDATE_REQUESTED, outgoing_tls)
             }
             Version::Tls12 => {
-                log::error!("traffic keys exhausted, closing connection to prevent security failure");
+                log::error!(
+                    "traffic keys exhausted, closing connection to prevent security failure"
+                );
                 self.queue_close_notify(outgoing_tls)?;
                 Err(Error::EncryptExhausted)
             }
@@ -483,7 +499,8 @@ impl<K: Kernel> InPlace<K> {
                 break;
             }
             self.before_seal(outgoing_tls)?;
-            self.sender.seal(outgoing_tls, ContentType::ApplicationData, fragment)?;
+            self.sender
+                .seal(outgoing_tls, ContentType::ApplicationData, fragment)?;
             taken += fragment.len();
         }
         Ok(taken)
@@ -525,7 +542,11 @@ impl<K: Kernel> InPlace<K> {
         }
         self.flush_key_update(outgoing_tls)?;
         debug!("sending warning alert CloseNotify");
-        self.send_alert(AlertLevel::Warning, AlertDescription::CloseNotify, outgoing_tls)?;
+        self.send_alert(
+            AlertLevel::Warning,
+            AlertDescription::CloseNotify,
+            outgoing_tls,
+        )?;
         self.sender.closed = true;
         Ok(())
     }
@@ -537,7 +558,9 @@ impl<K: Kernel> InPlace<K> {
         outgoing_tls: &mut OutgoingTls<O>,
     ) -> Result<bool, Error> {
         if self.version != Version::Tls13 {
-            return Err(Error::tls(TlsError::General("key updates need TLS 1.3".into())));
+            return Err(Error::tls(TlsError::General(
+                "key updates need TLS 1.3".into(),
+            )));
         }
         if self.sender.closed {
             return Ok(false);
@@ -554,15 +577,25 @@ impl<K: Kernel> InPlace<K> {
         description: AlertDescription,
         outgoing_tls: &mut OutgoingTls<O>,
     ) -> Result<(), Error> {
-        self.sender
-            .seal(outgoing_tls, ContentType::Alert, &[level as u8, u8::from(description)])?;
+        self.sender.seal(
+            outgoing_tls,
+            ContentType::Alert,
+            &[level as u8, u8::from(description)],
+        )?;
         Ok(())
     }
 
     /// Sends the fatal alert for `error` if anything may still be sent, and
     /// builds the connection's error naming it.
-    fn send_fatal<O: Storage>(&mut self, error: RecordError, outgoing_tls: &mut OutgoingTls<O>) -> Error {
-        debug!("TLS error: {}; sending fatal alert {:?}", error.error, error.alert);
+    fn send_fatal<O: Storage>(
+        &mut self,
+        error: RecordError,
+        outgoing_tls: &mut OutgoingTls<O>,
+    ) -> Error {
+        debug!(
+            "TLS error: {}; sending fatal alert {:?}",
+            error.error, error.alert
+        );
         let sent = !self.sender.closed
             && self.sender.tx.seq() < u64::MAX
             && self
@@ -631,12 +664,21 @@ fn interleaved() -> RecordError {
 }
 
 fn empty(content_type: ContentType) -> RecordError {
-    debug_assert!(matches!(content_type, ContentType::Handshake | ContentType::Alert));
-    RecordError::new(InvalidMessage::InvalidEmptyPayload, AlertDescription::UnexpectedMessage)
+    debug_assert!(matches!(
+        content_type,
+        ContentType::Handshake | ContentType::Alert
+    ));
+    RecordError::new(
+        InvalidMessage::InvalidEmptyPayload,
+        AlertDescription::UnexpectedMessage,
+    )
 }
 
 fn too_large() -> RecordError {
-    RecordError::new(InvalidMessage::MessageTooLarge, AlertDescription::DecodeError)
+    RecordError::new(
+        InvalidMessage::MessageTooLarge,
+        AlertDescription::DecodeError,
+    )
 }
 
 fn unexpected_handshake(got_type: HandshakeType) -> RecordError {

@@ -23,8 +23,15 @@
 # unified diff is printed, OURS as `-`, UPSTREAM as `+`), 2 on a usage or
 # run error. -v also prints the normalised program lines of both logs.
 #
-# --run starts `llserver --verbose --port 0 ARGS`, reads its port from its
-# "listening on ADDR" line, runs `llclient --verbose --port PORT ARGS`, and
+# Which mode reproduces rustls's lines exactly: with `--record-layer rustls`
+# every rustls event matches upstream's. With the default in-place record
+# layer, rustls's events match up to the end of the handshake; what happens
+# after it (alerts, KeyUpdate, tickets received late) is logged by lltls
+# under `lltls::record` instead, so those rustls lines are missing.
+#
+# --run starts `llserver --verbose --record-layer rustls --port 0 ARGS`,
+# reads its port from its "listening on ADDR" line, runs `llclient --verbose
+# --record-layer rustls --port PORT ARGS`, and
 # compares their logs with DIR/client.stderr and DIR/server.stderr. The
 # defaults reproduce the reference recording
 # (tests/data/reference/tls13-rsa-http/commands.txt). The binaries are
@@ -153,7 +160,7 @@ run_pair() {
 
     # Word splitting of the argument strings is intended.
     # shellcheck disable=SC2086
-    (cd "$root" && exec "$llserver" --verbose --port 0 $server_args \
+    (cd "$root" && exec "$llserver" --verbose --record-layer rustls --port 0 $server_args \
         >"$work/server.stdout" 2>"$work/server.stderr") &
     server_pid=$!
     # Poll (bounded) for the line that carries the port.
@@ -171,7 +178,7 @@ run_pair() {
         return 2
     fi
     # shellcheck disable=SC2086
-    if ! (cd "$root" && timeout 60 "$llclient" --verbose --port "$port" $client_args \
+    if ! (cd "$root" && timeout 60 "$llclient" --verbose --record-layer rustls --port "$port" $client_args \
         </dev/null >"$work/client.stdout" 2>"$work/client.stderr"); then
         echo "compare-logs: llclient failed:" >&2
         tail -5 "$work/client.stderr" >&2

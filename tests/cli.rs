@@ -110,13 +110,69 @@ fn reference_exchange_has_the_same_records() {
     server.assert_running();
 }
 
-/// With `--verbose`, rustls logs the same events in the same order as in
-/// the upstream run, once random values are normalised.
+/// With `--verbose` and rustls's record layer, rustls logs the same events
+/// in the same order as in the upstream run, once random values are
+/// normalised.
 #[test]
 fn verbose_logs_match_upstream_rustls_events() {
+    let (client, server) = verbose_exchange("rustls");
+    for (side, log) in [("client", &client), ("server", &server)] {
+        let expected = upstream_events(side);
+        let actual = log_events(log, "rustls");
+        assert!(!expected.is_empty());
+        assert!(
+            expected == actual,
+            "{side}: rustls log events differ from upstream's\n{}",
+            event_diff(&expected, &actual)
+        );
+    }
+}
+
+/// With the in-place record layer, rustls logs the handshake exactly as
+/// upstream; what happens after it (here the server's close_notify) is
+/// logged by lltls's record layer under its own target instead.
+#[test]
+fn verbose_logs_in_place_match_upstream_until_the_switch() {
+    let (client, server) = verbose_exchange("in-place");
+    for (side, log) in [("client", &client), ("server", &server)] {
+        let post_handshake =
+            |event: &LogEvent| event.message.contains("Sending warning alert CloseNotify");
+        let upstream = upstream_events(side);
+        if side == "server" {
+            assert!(
+                upstream.iter().any(post_handshake),
+                "server: reference changed"
+            );
+        }
+        let expected: Vec<LogEvent> = upstream
+            .into_iter()
+            .filter(|e| !post_handshake(e))
+            .collect();
+        let actual = log_events(log, "rustls");
+        assert!(
+            expected == actual,
+            "{side}: rustls log events differ from upstream's\n{}",
+            event_diff(&expected, &actual)
+        );
+        assert!(
+            log.contains("in-place record layer takes over"),
+            "{side}: no switch logged:\n{log}"
+        );
+    }
+    assert!(
+        server.contains("lltls::record] sending warning alert CloseNotify"),
+        "server: close_notify not logged by lltls:\n{server}"
+    );
+}
+
+/// One http exchange with the reference certificates and `--verbose` on
+/// both sides; returns the client's and the server's stderr.
+fn verbose_exchange(record_layer: &str) -> (String, String) {
     let pki = repo("tests/data/reference/pki");
     let server = Server::start(&[
         "--verbose",
+        "--record-layer",
+        record_layer,
         "--certs",
         &format!("{pki}/rsa-server-fullchain.pem"),
         "--key",
@@ -127,6 +183,8 @@ fn verbose_logs_match_upstream_rustls_events() {
         server.port,
         &[
             "--verbose",
+            "--record-layer",
+            record_layer,
             "--http",
             "--cafile",
             &format!("{pki}/rsa-ca.pem"),
@@ -136,20 +194,16 @@ fn verbose_logs_match_upstream_rustls_events() {
     );
     out.success();
     let server = server.proc.stop();
-    for (side, log) in [("client", &out.stderr), ("server", &server.stderr)] {
-        let reference = std::fs::read_to_string(repo(&format!(
-            "tests/data/reference/tls13-rsa-http/{side}.stderr"
-        )))
-        .unwrap();
-        let expected = log_events(&reference, "rustls");
-        let actual = log_events(log, "rustls");
-        assert!(!expected.is_empty());
-        assert!(
-            expected == actual,
-            "{side}: rustls log events differ from upstream's\n{}",
-            event_diff(&expected, &actual)
-        );
-    }
+    (out.stderr, server.stderr)
+}
+
+/// The rustls events of the upstream run, for `side`.
+fn upstream_events(side: &str) -> Vec<LogEvent> {
+    let reference = std::fs::read_to_string(repo(&format!(
+        "tests/data/reference/tls13-rsa-http/{side}.stderr"
+    )))
+    .unwrap();
+    log_events(&reference, "rustls")
 }
 
 #[test]

@@ -73,7 +73,14 @@ fn run_pair(dir: &Path) -> (PathBuf, PathBuf) {
     let client_log = dir.join("client.stderr");
     let mut server = ChildGuard(
         Command::new(env!("CARGO_BIN_EXE_llserver"))
-            .args(["--verbose", "--port", "0", "--certs"])
+            .args([
+                "--verbose",
+                "--record-layer",
+                "rustls",
+                "--port",
+                "0",
+                "--certs",
+            ])
             .arg(pki.join("rsa-server-fullchain.pem"))
             .arg("--key")
             .arg(pki.join("rsa-server.key"))
@@ -101,7 +108,8 @@ fn run_pair(dir: &Path) -> (PathBuf, PathBuf) {
     let client = Command::new("timeout")
         .arg(RUN_TIMEOUT_SECS)
         .arg(env!("CARGO_BIN_EXE_llclient"))
-        .args(["--verbose", "--port", &port, "--http", "--cafile"])
+        .args(["--verbose", "--record-layer", "rustls", "--port", &port])
+        .args(["--http", "--cafile"])
         .arg(pki.join("rsa-ca.pem"))
         .arg("localhost")
         .stdin(Stdio::null())

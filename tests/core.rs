@@ -5,7 +5,7 @@ mod util;
 
 use std::sync::Arc;
 
-use lltls::{EarlyDataOutcome, Error, IncomingTls, OutgoingTls, Status};
+use lltls::{EarlyDataOutcome, Error, IncomingTls, OutgoingTls, RecordLayer, Status};
 use rustls::{AlertDescription, CipherSuite, ProtocolVersion};
 use util::*;
 
@@ -498,10 +498,11 @@ fn key_update_mid_stream() {
 
 /// Connects, then hands `tamper` the server's next flight of application
 /// data before the client sees it. Returns the pair for inspection.
-fn tampered(tamper: impl FnOnce(&mut Vec<u8>)) -> Pair {
-    let mut pair = Pair::new(
-        client_config(Pki::Ecdsa, false),
-        server_config(Pki::Ecdsa, false),
+fn tampered(record_layer: RecordLayer, tamper: impl FnOnce(&mut Vec<u8>)) -> Pair {
+    let mut pair = Pair::with_record_layer(
+        Arc::new(client_config(Pki::Ecdsa, false)),
+        Arc::new(server_config(Pki::Ecdsa, false)),
+        record_layer,
     );
     pair.connect();
     pair.server.to_send = vec![0x55; 1000];
@@ -533,50 +534,66 @@ fn assert_alert_sent(pair: &mut Pair) {
 
 #[test]
 fn flipped_byte_is_a_decrypt_error_with_alert() {
-    let mut pair = tampered(|flight| {
-        let last = flight.len() - 1;
-        flight[last] ^= 0x01;
-    });
-    let error = pair.client.error.clone().expect("tampering must fail");
-    assert!(
-        matches!(error.rustls_error(), Some(rustls::Error::DecryptError)),
-        "{error}"
-    );
-    assert!(error.to_string().contains("bad_record_mac"), "{error}");
-    assert_alert_sent(&mut pair);
-    assert!(
-        pair.client.received.is_empty(),
-        "no tampered plaintext delivered"
-    );
+    for record_layer in [RecordLayer::InPlace, RecordLayer::Rustls] {
+        let mut pair = tampered(record_layer, |flight| {
+            let last = flight.len() - 1;
+            flight[last] ^= 0x01;
+        });
+        let error = pair.client.error.clone().expect("tampering must fail");
+        assert!(
+            matches!(error.rustls_error(), Some(rustls::Error::DecryptError)),
+            "{record_layer:?}: {error}"
+        );
+        assert!(error.to_string().contains("bad_record_mac"), "{error}");
+        assert_alert_sent(&mut pair);
+        assert!(
+            pair.client.received.is_empty(),
+            "no tampered plaintext delivered"
+        );
+    }
 }
 
+/// A header announcing 65,535 bytes is refused before the record arrives:
+/// rustls says the message is too large (decode_error); the in-place layer
+/// follows RFC 8446 §5.2 (record_overflow).
 #[test]
 fn oversized_record_header_is_rejected_with_alert() {
-    let mut pair = tampered(|flight| {
-        flight[3] = 0xff;
-        flight[4] = 0xff;
-    });
-    let error = pair
-        .client
-        .error
-        .clone()
-        .expect("65535-byte record must fail");
-    assert!(
-        matches!(
-            error.rustls_error(),
-            Some(rustls::Error::InvalidMessage(
-                rustls::InvalidMessage::MessageTooLarge
-            ))
-        ),
-        "{error:?}"
-    );
-    assert_alert_sent(&mut pair);
-    assert!(pair.client.incoming.capacity() <= lltls::MAX_RECORD_SIZE);
+    for record_layer in [RecordLayer::InPlace, RecordLayer::Rustls] {
+        let mut pair = tampered(record_layer, |flight| {
+            flight[3] = 0xff;
+            flight[4] = 0xff;
+        });
+        let error = pair
+            .client
+            .error
+            .clone()
+            .expect("65535-byte record must fail");
+        let expected = match record_layer {
+            RecordLayer::InPlace => matches!(
+                &error,
+                lltls::Error::Tls {
+                    error: rustls::Error::PeerSentOversizedRecord,
+                    alert_sent: Some(rustls::AlertDescription::RecordOverflow),
+                }
+            ),
+            _ => matches!(
+                error.rustls_error(),
+                Some(rustls::Error::InvalidMessage(
+                    rustls::InvalidMessage::MessageTooLarge
+                ))
+            ),
+        };
+        assert!(expected, "{record_layer:?}: {error:?}");
+        assert_alert_sent(&mut pair);
+        assert!(pair.client.incoming.capacity() <= lltls::MAX_RECORD_SIZE);
+    }
 }
 
 #[test]
 fn truncated_stream_is_unexpected_eof() {
-    let mut pair = tampered(|flight| flight.truncate(flight.len() - 10));
+    let mut pair = tampered(RecordLayer::InPlace, |flight| {
+        flight.truncate(flight.len() - 10)
+    });
     assert!(
         pair.client.error.is_none(),
         "a partial record is waited for"
@@ -588,7 +605,7 @@ fn truncated_stream_is_unexpected_eof() {
 
 #[test]
 fn errors_are_sticky() {
-    let mut pair = tampered(|flight| flight[10] ^= 0x80);
+    let mut pair = tampered(RecordLayer::InPlace, |flight| flight[10] ^= 0x80);
     assert!(pair.client.error.is_some());
     let again = pair
         .client

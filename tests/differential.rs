@@ -224,12 +224,12 @@ fn same_records_as_the_upstream_recording() {
     }
     let mut roots = rustls::RootCertStore::empty();
     roots.add_parsable_certificates(load_certs("tests/data/reference/pki/rsa-ca.pem"));
-    let client = rustls::ClientConfig::builder_with_provider(provider())
+    let mut client = rustls::ClientConfig::builder_with_provider(provider())
         .with_safe_default_protocol_versions()
         .unwrap()
         .with_root_certificates(roots)
         .with_no_client_auth();
-    let server = rustls::ServerConfig::builder_with_provider(provider())
+    let mut server = rustls::ServerConfig::builder_with_provider(provider())
         .with_safe_default_protocol_versions()
         .unwrap()
         .with_no_client_auth()
@@ -238,6 +238,8 @@ fn same_records_as_the_upstream_recording() {
             load_key("tests/data/reference/pki/rsa-server.key"),
         )
         .unwrap();
+    client.enable_secret_extraction = true;
+    server.enable_secret_extraction = true;
     let mut pair = Pair::new(client, server);
     pair.client.to_send = REQUEST.to_vec();
     pair.drive();

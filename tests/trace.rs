@@ -206,12 +206,12 @@ fn reference_exchange_matches_the_upstream_decoded_records() {
 fn reference_configs() -> (ClientConfig, ServerConfig) {
     let mut roots = rustls::RootCertStore::empty();
     roots.add_parsable_certificates(load_certs("tests/data/reference/pki/rsa-ca.pem"));
-    let client = ClientConfig::builder_with_provider(provider())
+    let mut client = ClientConfig::builder_with_provider(provider())
         .with_safe_default_protocol_versions()
         .unwrap()
         .with_root_certificates(roots)
         .with_no_client_auth();
-    let server = ServerConfig::builder_with_provider(provider())
+    let mut server = ServerConfig::builder_with_provider(provider())
         .with_safe_default_protocol_versions()
         .unwrap()
         .with_no_client_auth()
@@ -220,6 +220,8 @@ fn reference_configs() -> (ClientConfig, ServerConfig) {
             load_key("tests/data/reference/pki/rsa-server.key"),
         )
         .unwrap();
+    client.enable_secret_extraction = true;
+    server.enable_secret_extraction = true;
     (client, server)
 }
 
@@ -351,12 +353,12 @@ fn hello_retry_request_when_the_client_guessed_the_wrong_group() {
     ];
     let mut server_provider = rustls::crypto::aws_lc_rs::default_provider();
     server_provider.kx_groups = vec![rustls::crypto::aws_lc_rs::kx_group::SECP256R1];
-    let client = ClientConfig::builder_with_provider(Arc::new(client_provider))
+    let mut client = ClientConfig::builder_with_provider(Arc::new(client_provider))
         .with_protocol_versions(versions(false))
         .unwrap()
         .with_root_certificates(roots(Pki::Ecdsa))
         .with_no_client_auth();
-    let server = ServerConfig::builder_with_provider(Arc::new(server_provider))
+    let mut server = ServerConfig::builder_with_provider(Arc::new(server_provider))
         .with_protocol_versions(versions(false))
         .unwrap()
         .with_no_client_auth()
@@ -365,6 +367,8 @@ fn hello_retry_request_when_the_client_guessed_the_wrong_group() {
             load_key("certs/server.key"),
         )
         .unwrap();
+    client.enable_secret_extraction = true;
+    server.enable_secret_extraction = true;
     let traced = trace_http(client, server, Delivery::All);
     let summary: Vec<String> = traced.iter().take(6).map(summary).collect();
     assert_eq!(

@@ -106,10 +106,12 @@ impl LlConnection<UnbufferedClientConnection> {
         if self.run(incoming_tls, outgoing_tls, true)? != Stop::Transmit {
             return Ok(0);
         }
+        let feed = self.feed();
         let Layer::Rustls(conn) = &mut self.conn else {
             return Ok(0);
         };
-        let UnbufferedStatus { state, .. } = conn.process_tls_records(incoming_tls.filled_mut());
+        let UnbufferedStatus { state, .. } =
+            conn.process_tls_records(super::rustls_input(feed, incoming_tls));
         let Ok(ConnectionState::TransmitTlsData(mut transmit)) = state else {
             return Ok(0);
         };

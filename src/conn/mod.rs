@@ -142,6 +142,10 @@ pub struct LlConnection<C: Side> {
     /// What the handshake negotiated, kept when rustls's connection is
     /// given up at the switch.
     info: Option<HandshakeInfo>,
+    /// Before the switch: the end of the record rustls is being shown, from
+    /// the front of `IncomingTls`; it may lie beyond the bytes received so
+    /// far (see [`LlConnection::feed`]).
+    shown: usize,
     /// `HandshakeComplete` was returned.
     handshake_reported: bool,
     /// rustls emitted `PeerClosed` (edge-triggered) during a call that could
@@ -163,6 +167,7 @@ impl<C: Side> LlConnection<C> {
             max_fragment: record::max_fragment(max_fragment_size),
             key_limit: None,
             info: None,
+            shown: 0,
             handshake_reported: false,
             peer_closed_unreported: false,
             peer_closed: false,
@@ -193,6 +198,11 @@ impl<C: Side> LlConnection<C> {
             return Ok(Status::PeerClosed);
         }
         if matches!(self.conn, Layer::InPlace(_)) {
+            // The switch may have happened in a call that returned something
+            // else (PeerClosed, or a call to `encrypt`).
+            if let Some(info) = self.report_handshake() {
+                return Ok(Status::HandshakeComplete(info));
+            }
             return self.process_in_place(incoming_tls, outgoing_tls);
         }
         let stop = self.run(incoming_tls, outgoing_tls, false)?;
@@ -200,19 +210,15 @@ impl<C: Side> LlConnection<C> {
             self.peer_closed_unreported = false;
             return Ok(Status::PeerClosed);
         }
-        if !self.handshake_reported && !self.is_handshaking() && stop != Stop::AppData {
-            self.handshake_reported = true;
-            let info = self.handshake_info();
-            debug!(
-                "handshake complete: {:?} {:?}",
-                info.protocol_version,
-                info.cipher_suite.map(|s| s.suite())
-            );
-            return Ok(Status::HandshakeComplete(info));
+        if stop != Stop::AppData {
+            if let Some(info) = self.report_handshake() {
+                return Ok(Status::HandshakeComplete(info));
+            }
         }
         match stop {
             Stop::Switched => self.process_in_place(incoming_tls, outgoing_tls),
             Stop::AppData | Stop::EarlyData => {
+                let feed = self.feed();
                 let Layer::Rustls(conn) = &mut self.conn else {
                     unreachable!("rustls stopped at its own plaintext")
                 };
@@ -220,7 +226,7 @@ impl<C: Side> LlConnection<C> {
                 // `run` saw it, and it checks pending plaintext before reading
                 // any record, so nothing is discarded by this call.
                 let UnbufferedStatus { state, .. } =
-                    conn.process_tls_records(incoming_tls.filled_mut());
+                    conn.process_tls_records(rustls_input(feed, incoming_tls));
                 match state {
                     Ok(ConnectionState::ReadTraffic(records)) => {
                         Ok(Status::AppDataAvailable(C::app_data(records)))
@@ -240,6 +246,21 @@ impl<C: Side> LlConnection<C> {
                 self.wait_for_input(incoming_tls, outgoing_tls)
             }
         }
+    }
+
+    /// The outcome of the handshake, the first time it is complete.
+    fn report_handshake(&mut self) -> Option<HandshakeInfo> {
+        if self.handshake_reported || self.is_handshaking() {
+            return None;
+        }
+        self.handshake_reported = true;
+        let info = self.handshake_info();
+        debug!(
+            "handshake complete: {:?} {:?}",
+            info.protocol_version,
+            info.cipher_suite.map(|s| s.suite())
+        );
+        Some(info)
     }
 
     /// `process` after the switch: lltls's record layer reads the records.
@@ -565,6 +586,24 @@ impl<C: Side> LlConnection<C> {
         result
     }
 
+    /// How much of `IncomingTls` rustls may see: `None` for all of it (its
+    /// own record layer throughout), or `Some(shown)` while the in-place
+    /// layer waits to take over.
+    ///
+    /// rustls processes every complete record it is given before it
+    /// returns. Given the records that follow the handshake, it would handle
+    /// post-handshake messages itself, and a KeyUpdate answer it queues is
+    /// lost at the switch (`dangerous_into_kernel_connection` only checks for
+    /// encoded output). So until the switch it is shown one record at a
+    /// time, and the switch happens as soon as it has processed the record
+    /// that completed the handshake.
+    fn feed(&self) -> Option<usize> {
+        match (&self.conn, self.record_layer) {
+            (Layer::Rustls(_), RecordLayer::InPlace) => Some(self.shown),
+            _ => None,
+        }
+    }
+
     /// Gives rustls's connection up for lltls's record layer, if the
     /// connection asked for it and rustls allows it now (handshake complete,
     /// nothing left to send).
@@ -576,6 +615,9 @@ impl<C: Side> LlConnection<C> {
         {
             return Ok(false);
         }
+        // rustls discarded every record it processed; what follows is raw
+        // records for the in-place layer.
+        debug_assert_eq!(self.shown, 0, "rustls holds no bytes at the switch");
         self.info = Some(self.handshake_info());
         let Layer::Rustls(conn) = core::mem::replace(&mut self.conn, Layer::Gone) else {
             unreachable!("checked above")
@@ -626,12 +668,13 @@ impl<C: Side> LlConnection<C> {
     ) -> Result<Stop, Error> {
         self.check_failed()?;
         loop {
+            let feed = self.feed();
             let Layer::Rustls(conn) = &mut self.conn else {
                 // Callers check first; a switch ends the loop below.
                 return Ok(Stop::Switched);
             };
             let UnbufferedStatus { discard, state } =
-                conn.process_tls_records(incoming_tls.filled_mut());
+                conn.process_tls_records(rustls_input(feed, incoming_tls));
             let step = match state {
                 Err(error) => Err(error),
                 Ok(ConnectionState::EncodeTlsData(mut encoder)) => {
@@ -644,6 +687,7 @@ impl<C: Side> LlConnection<C> {
                             // Dropping the encoder loses the message: the
                             // connection cannot go on.
                             drop(encoder);
+                            self.shown = self.shown.saturating_sub(discard);
                             incoming_tls.discard(discard);
                             self.failed = Some(error.clone());
                             return Err(error);
@@ -675,11 +719,22 @@ impl<C: Side> LlConnection<C> {
             };
             // rustls's discard counts MUST be applied on every return,
             // errors included, before the next call.
+            self.shown = self.shown.saturating_sub(discard);
             incoming_tls.discard(discard);
             match step {
-                // The first point where rustls would let us take over.
-                Ok(Some(Stop::WriteTraffic)) if self.switch_if_wanted()? => {
-                    return Ok(Stop::Switched)
+                // rustls processed everything it was shown and has nothing
+                // to say: the moment to take over, or to show it one more
+                // record.
+                Ok(Some(stop @ (Stop::WriteTraffic | Stop::Blocked))) if feed.is_some() => {
+                    if self.switch_if_wanted()? {
+                        return Ok(Stop::Switched);
+                    }
+                    let filled = incoming_tls.filled();
+                    // The record shown is still partial, or none follows.
+                    match next_record_end(filled, self.shown) {
+                        Some(end) if self.shown <= filled.len() => self.shown = end,
+                        _ => return Ok(stop),
+                    }
                 }
                 Ok(Some(stop)) => return Ok(stop),
                 Ok(None) => continue,
@@ -704,18 +759,20 @@ impl<C: Side> LlConnection<C> {
         let before = outgoing_tls.len();
         // Call again only while rustls holds messages to send: with nothing
         // queued it would parse the offending record once more.
+        let feed = self.feed();
         while let Layer::Rustls(conn) = &mut self.conn {
             if !conn.wants_write() {
                 break;
             }
             let UnbufferedStatus { discard, state } =
-                conn.process_tls_records(incoming_tls.filled_mut());
+                conn.process_tls_records(rustls_input(feed, incoming_tls));
             let encoded = match state {
                 Ok(ConnectionState::EncodeTlsData(mut encoder)) => outgoing_tls
                     .write_with(|buf| encode_result(encoder.encode(buf)))
                     .is_ok(),
                 _ => false,
             };
+            self.shown = self.shown.saturating_sub(discard);
             incoming_tls.discard(discard);
             if !encoded {
                 break;
@@ -744,11 +801,13 @@ impl<C: Side> LlConnection<C> {
             Stop::Switched => return Ok(Written::Switched),
             _ => return Ok(Written::NotNow),
         }
+        let feed = self.feed();
         let Layer::Rustls(conn) = &mut self.conn else {
             return Ok(Written::Switched);
         };
         // Same state as `run` stopped at: nothing changed in between.
-        let UnbufferedStatus { state, .. } = conn.process_tls_records(incoming_tls.filled_mut());
+        let UnbufferedStatus { state, .. } =
+            conn.process_tls_records(rustls_input(feed, incoming_tls));
         let result = match state {
             Ok(ConnectionState::WriteTraffic(traffic)) => {
                 write(traffic, outgoing_tls).map(Written::Done)
@@ -774,6 +833,26 @@ enum Written<R> {
     NotNow,
     /// The in-place record layer took over: write with it instead.
     Switched,
+}
+
+/// The part of `incoming_tls` rustls may see (see [`LlConnection::feed`]).
+fn rustls_input<I: Storage>(feed: Option<usize>, incoming_tls: &mut IncomingTls<I>) -> &mut [u8] {
+    let filled = incoming_tls.filled_mut();
+    match feed {
+        Some(shown) => {
+            let end = shown.min(filled.len());
+            &mut filled[..end]
+        }
+        None => filled,
+    }
+}
+
+/// Where the record starting at `start` in `filled` ends, once its header
+/// arrived (the end may lie beyond what arrived so far: rustls checks the
+/// header before the rest comes).
+fn next_record_end(filled: &[u8], start: usize) -> Option<usize> {
+    let header = filled.get(start..start + 5)?;
+    Some(start + 5 + usize::from(u16::from_be_bytes([header[3], header[4]])))
 }
 
 fn encode_result(result: Result<usize, EncodeError>) -> Result<usize, WriteError> {

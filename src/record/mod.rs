@@ -82,8 +82,10 @@ pub(crate) struct InPlace<K> {
     version: Version,
     pub(crate) receiver: Receiver,
     sender: Sender,
-    /// The peer asked for a KeyUpdate; ours goes out before our next record
-    /// (RFC 8446 §4.6.3), one for any number of requests meanwhile.
+    /// The peer asked for a KeyUpdate; ours goes out right before our next
+    /// record (RFC 8446 §4.6.3: before the next application data), one for
+    /// any number of requests meanwhile. rustls answers at the same point,
+    /// so the records on the wire are the same in both modes.
     key_update_owed: bool,
     warning_alerts_left: u8,
     renegotiations_left: u8,
@@ -169,9 +171,6 @@ impl<K: Kernel> InPlace<K> {
             }
             Err(Failure::Local(error)) => return Err(error),
         };
-        if event == Event::Blocked {
-            self.flush_key_update(outgoing_tls)?;
-        }
         Ok(event)
     }
 

@@ -158,6 +158,7 @@ pub fn server_config(profile: Profile) -> ServerConfig {
         .with_single_cert(certs(SERVER_CHAIN), key(SERVER_KEY))
         .expect("embedded server key matches its certificate");
     config.alpn_protocols = profile.alpn();
+    config.enable_secret_extraction = true;
     config
 }
 
@@ -175,6 +176,7 @@ pub fn client_config(profile: Profile) -> ClientConfig {
         false => builder.with_no_client_auth(),
     };
     config.alpn_protocols = profile.alpn();
+    config.enable_secret_extraction = true;
     config
 }
 

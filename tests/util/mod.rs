@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use lltls::{
     Error, HandshakeInfo, IncomingTls, LlClientConnection, LlConnection, LlServerConnection,
-    OutgoingTls, Side, Status,
+    OutgoingTls, RecordLayer, Side, Status,
 };
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
@@ -72,35 +72,41 @@ pub fn versions(tls12: bool) -> &'static [&'static rustls::SupportedProtocolVers
 }
 
 pub fn client_config(pki: Pki, tls12: bool) -> ClientConfig {
-    ClientConfig::builder_with_provider(provider())
-        .with_protocol_versions(versions(tls12))
-        .unwrap()
-        .with_root_certificates(roots(pki))
-        .with_no_client_auth()
+    in_place_client(
+        ClientConfig::builder_with_provider(provider())
+            .with_protocol_versions(versions(tls12))
+            .unwrap()
+            .with_root_certificates(roots(pki))
+            .with_no_client_auth(),
+    )
 }
 
 pub fn client_config_with_auth(pki: Pki, tls12: bool) -> ClientConfig {
-    ClientConfig::builder_with_provider(provider())
-        .with_protocol_versions(versions(tls12))
-        .unwrap()
-        .with_root_certificates(roots(pki))
-        .with_client_auth_cert(
-            load_certs(&format!("{}/client-fullchain.pem", pki.dir())),
-            load_key(&format!("{}/client.key", pki.dir())),
-        )
-        .unwrap()
+    in_place_client(
+        ClientConfig::builder_with_provider(provider())
+            .with_protocol_versions(versions(tls12))
+            .unwrap()
+            .with_root_certificates(roots(pki))
+            .with_client_auth_cert(
+                load_certs(&format!("{}/client-fullchain.pem", pki.dir())),
+                load_key(&format!("{}/client.key", pki.dir())),
+            )
+            .unwrap(),
+    )
 }
 
 pub fn server_config(pki: Pki, tls12: bool) -> ServerConfig {
-    ServerConfig::builder_with_provider(provider())
-        .with_protocol_versions(versions(tls12))
-        .unwrap()
-        .with_no_client_auth()
-        .with_single_cert(
-            load_certs(&format!("{}/fullchain.pem", pki.dir())),
-            load_key(&format!("{}/server.key", pki.dir())),
-        )
-        .unwrap()
+    in_place_server(
+        ServerConfig::builder_with_provider(provider())
+            .with_protocol_versions(versions(tls12))
+            .unwrap()
+            .with_no_client_auth()
+            .with_single_cert(
+                load_certs(&format!("{}/fullchain.pem", pki.dir())),
+                load_key(&format!("{}/server.key", pki.dir())),
+            )
+            .unwrap(),
+    )
 }
 
 pub fn server_config_requiring_auth(pki: Pki, tls12: bool) -> ServerConfig {
@@ -110,15 +116,30 @@ pub fn server_config_requiring_auth(pki: Pki, tls12: bool) -> ServerConfig {
     )
     .build()
     .unwrap();
-    ServerConfig::builder_with_provider(provider())
-        .with_protocol_versions(versions(tls12))
-        .unwrap()
-        .with_client_cert_verifier(verifier)
-        .with_single_cert(
-            load_certs(&format!("{}/fullchain.pem", pki.dir())),
-            load_key(&format!("{}/server.key", pki.dir())),
-        )
-        .unwrap()
+    in_place_server(
+        ServerConfig::builder_with_provider(provider())
+            .with_protocol_versions(versions(tls12))
+            .unwrap()
+            .with_client_cert_verifier(verifier)
+            .with_single_cert(
+                load_certs(&format!("{}/fullchain.pem", pki.dir())),
+                load_key(&format!("{}/server.key", pki.dir())),
+            )
+            .unwrap(),
+    )
+}
+
+/// Lets the in-place record layer (lltls's default) take the traffic
+/// secrets after the handshake.
+pub fn in_place_client(mut config: ClientConfig) -> ClientConfig {
+    config.enable_secret_extraction = true;
+    config
+}
+
+/// See [`in_place_client`].
+pub fn in_place_server(mut config: ServerConfig) -> ServerConfig {
+    config.enable_secret_extraction = true;
+    config
 }
 
 /// How the wire delivers bytes from one side's outgoing buffer to the other
@@ -312,10 +333,21 @@ impl Pair {
     }
 
     pub fn from_arcs(client_config: Arc<ClientConfig>, server_config: Arc<ServerConfig>) -> Self {
+        Self::with_record_layer(client_config, server_config, RecordLayer::InPlace)
+    }
+
+    /// Both sides with `record_layer` after the handshake.
+    pub fn with_record_layer(
+        client_config: Arc<ClientConfig>,
+        server_config: Arc<ServerConfig>,
+        record_layer: RecordLayer,
+    ) -> Self {
         let name = ServerName::try_from("localhost").unwrap();
+        let client = LlClientConnection::with_record_layer(client_config, name, record_layer);
+        let server = LlServerConnection::with_record_layer(server_config, record_layer);
         Self {
-            client: Endpoint::new(LlClientConnection::new(client_config, name).unwrap()),
-            server: Endpoint::new(LlServerConnection::new(server_config).unwrap()),
+            client: Endpoint::new(client.unwrap()),
+            server: Endpoint::new(server.unwrap()),
             delivery: Delivery::All,
             tap: None,
             rng: Rng::new(1),

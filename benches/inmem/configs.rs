@@ -88,6 +88,8 @@ pub fn client(suite: Suite, resumption: bool) -> Arc<ClientConfig> {
     if !resumption {
         config.resumption = Resumption::disabled();
     }
+    // lltls's in-place record layer takes the traffic secrets from rustls.
+    config.enable_secret_extraction = true;
     Arc::new(config)
 }
 
@@ -95,11 +97,13 @@ pub fn client(suite: Suite, resumption: bool) -> Arc<ClientConfig> {
 /// session cache, two TLS 1.3 tickets per handshake), as llserver.
 pub fn server() -> Arc<ServerConfig> {
     let key = PrivateKeyDer::from_pem_file(certs_path("server.key")).expect("key");
-    let config = ServerConfig::builder_with_provider(Arc::new(aws_lc_rs::default_provider()))
+    let mut config = ServerConfig::builder_with_provider(Arc::new(aws_lc_rs::default_provider()))
         .with_safe_default_protocol_versions()
         .expect("versions")
         .with_no_client_auth()
         .with_single_cert(load_certs("fullchain.pem"), key)
         .expect("server certificate");
+    // lltls's in-place record layer takes the traffic secrets from rustls.
+    config.enable_secret_extraction = true;
     Arc::new(config)
 }

@@ -569,6 +569,16 @@ impl<C: Side> LlConnection<C> {
         }
     }
 
+    /// Takes rustls's connection out (tests compare its record layer with
+    /// lltls's on the same secrets).
+    #[cfg(test)]
+    pub(crate) fn into_rustls(self) -> Option<C> {
+        match self.conn {
+            Layer::Rustls(conn) => Some(*conn),
+            Layer::InPlace(_) | Layer::Gone => None,
+        }
+    }
+
     fn in_place(&mut self) -> Result<&mut InPlace<SideKernel<C>>, Error> {
         match &mut self.conn {
             Layer::InPlace(layer) => Ok(layer),

@@ -193,7 +193,8 @@ impl Protection {
         record: &mut [u8],
         payload_len: usize,
     ) -> usize {
-        debug_assert!(payload_len <= MAX_FRAGMENT_LEN);
+        // Callers seal at most one fragment (2^14 bytes); tests seal longer
+        // ones to check that the receiver refuses them.
         debug_assert!(record.len() >= payload_len + self.overhead());
         let seq = self.seq;
         // The caller stops at its limit long before; this keeps a wrap

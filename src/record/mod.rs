@@ -18,6 +18,8 @@ mod cipher;
 mod kernel;
 mod receive;
 mod send;
+#[cfg(test)]
+mod tests;
 
 pub(crate) use cipher::RecordError;
 pub(crate) use kernel::Kernel;

@@ -566,8 +566,9 @@ impl<K: Kernel> InPlace<K> {
         if self.sender.closed {
             return Ok(false);
         }
-        // Our request also answers any owed one.
-        self.key_update_owed = false;
+        // An owed answer goes first, as rustls sends it: the peer asked
+        // for update_not_requested (RFC 8446 §4.6.3).
+        self.flush_key_update(outgoing_tls)?;
         self.send_key_update(KEY_UPDATE_REQUESTED, outgoing_tls)?;
         Ok(true)
     }

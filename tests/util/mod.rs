@@ -40,7 +40,7 @@ pub enum Pki {
 }
 
 impl Pki {
-    fn dir(self) -> &'static str {
+    pub fn dir(self) -> &'static str {
         match self {
             Pki::Ecdsa => "certs",
             Pki::Rsa => "certs/rsa",
@@ -187,6 +187,9 @@ pub struct Endpoint<C: Side> {
     pub sent: usize,
     /// Queue close_notify once everything in `to_send` was taken.
     pub close_after_send: bool,
+    /// Send through `record_room` (plaintext written into `OutgoingTls`)
+    /// instead of `encrypt`.
+    pub use_room: bool,
     pub close_queued: bool,
     pub received: Vec<u8>,
     pub early_received: Vec<u8>,
@@ -209,6 +212,7 @@ impl<C: Side> Endpoint<C> {
             to_send: Vec::new(),
             sent: 0,
             close_after_send: false,
+            use_room: false,
             close_queued: false,
             received: Vec::new(),
             early_received: Vec::new(),
@@ -280,11 +284,16 @@ impl<C: Side> Endpoint<C> {
             progress = true;
         }
         while self.sent < self.to_send.len() {
-            match self.conn.encrypt(
-                &self.to_send[self.sent..],
-                &mut self.incoming,
-                &mut self.outgoing,
-            ) {
+            let result = if self.use_room {
+                self.send_through_room()
+            } else {
+                self.conn.encrypt(
+                    &self.to_send[self.sent..],
+                    &mut self.incoming,
+                    &mut self.outgoing,
+                )
+            };
+            match result {
                 Ok(0) => break,
                 Ok(n) => {
                     self.sent += n;
@@ -309,6 +318,23 @@ impl<C: Side> Endpoint<C> {
             }
         }
         progress
+    }
+}
+
+impl<C: Side> Endpoint<C> {
+    /// Writes the next plaintext straight into the record room and seals it.
+    fn send_through_room(&mut self) -> Result<usize, Error> {
+        let room = self
+            .conn
+            .record_room(&mut self.incoming, &mut self.outgoing)?;
+        let Some(mut room) = room else {
+            return Ok(0);
+        };
+        let rest = &self.to_send[self.sent..];
+        let buf = room.buf();
+        let n = rest.len().min(buf.len());
+        buf[..n].copy_from_slice(&rest[..n]);
+        room.seal(n)
     }
 }
 
@@ -342,9 +368,18 @@ impl Pair {
         server_config: Arc<ServerConfig>,
         record_layer: RecordLayer,
     ) -> Self {
+        Self::with_record_layers(client_config, server_config, [record_layer; 2])
+    }
+
+    /// The client with `layers[0]`, the server with `layers[1]`.
+    pub fn with_record_layers(
+        client_config: Arc<ClientConfig>,
+        server_config: Arc<ServerConfig>,
+        layers: [RecordLayer; 2],
+    ) -> Self {
         let name = ServerName::try_from("localhost").unwrap();
-        let client = LlClientConnection::with_record_layer(client_config, name, record_layer);
-        let server = LlServerConnection::with_record_layer(server_config, record_layer);
+        let client = LlClientConnection::with_record_layer(client_config, name, layers[0]);
+        let server = LlServerConnection::with_record_layer(server_config, layers[1]);
         Self {
             client: Endpoint::new(client.unwrap()),
             server: Endpoint::new(server.unwrap()),

@@ -1,0 +1,303 @@
+//! The in-place record layer against rustls's, through the public API: the
+//! two interoperate both ways, put the same records on the wire, and agree on
+//! key updates, key limits, tickets and closes.
+
+mod util;
+
+use std::sync::Arc;
+
+use lltls::{Error, RecordLayer};
+use rustls::crypto::{aws_lc_rs, CryptoProvider};
+use rustls::{ClientConfig, ServerConfig, SupportedCipherSuite};
+use util::*;
+
+const IN_PLACE: RecordLayer = RecordLayer::InPlace;
+const RUSTLS: RecordLayer = RecordLayer::Rustls;
+
+const SUITES: &[SupportedCipherSuite] = &[
+    aws_lc_rs::cipher_suite::TLS13_AES_128_GCM_SHA256,
+    aws_lc_rs::cipher_suite::TLS13_AES_256_GCM_SHA384,
+    aws_lc_rs::cipher_suite::TLS13_CHACHA20_POLY1305_SHA256,
+    aws_lc_rs::cipher_suite::TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
+    aws_lc_rs::cipher_suite::TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,
+    aws_lc_rs::cipher_suite::TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256,
+];
+
+fn is_tls12(suite: SupportedCipherSuite) -> bool {
+    matches!(suite, SupportedCipherSuite::Tls12(_))
+}
+
+/// Fresh configs (nothing to resume) offering only `suite`.
+fn configs(pki: Pki, suite: SupportedCipherSuite) -> (Arc<ClientConfig>, Arc<ServerConfig>) {
+    let provider = Arc::new(CryptoProvider {
+        cipher_suites: vec![suite],
+        ..aws_lc_rs::default_provider()
+    });
+    let versions = versions(is_tls12(suite));
+    let client = ClientConfig::builder_with_provider(provider.clone())
+        .with_protocol_versions(versions)
+        .unwrap()
+        .with_root_certificates(roots(pki))
+        .with_no_client_auth();
+    let server = ServerConfig::builder_with_provider(provider)
+        .with_protocol_versions(versions)
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(
+            load_certs(&format!("{}/fullchain.pem", pki.dir())),
+            load_key(&format!("{}/server.key", pki.dir())),
+        )
+        .unwrap();
+    (
+        Arc::new(in_place_client(client)),
+        Arc::new(in_place_server(server)),
+    )
+}
+
+fn layer_name(layers: [RecordLayer; 2]) -> String {
+    format!("client {:?}, server {:?}", layers[0], layers[1])
+}
+
+/// Data both ways in random chunks, a key update from each side (TLS 1.3),
+/// more data, and a close from each side.
+fn busy_exchange(pair: &mut Pair, tls12: bool, seed: u64) {
+    let mut rng = Rng::new(seed);
+    pair.delivery = Delivery::Random { seed, max: 40_000 };
+    pair.client.to_send = rng.bytes(300_000);
+    pair.server.to_send = rng.bytes(200_000);
+    pair.drive();
+    if !tls12 {
+        for client_first in [true, false] {
+            let refreshed = if client_first {
+                let c = &mut pair.client;
+                c.conn
+                    .refresh_traffic_keys(&mut c.incoming, &mut c.outgoing)
+            } else {
+                let s = &mut pair.server;
+                s.conn
+                    .refresh_traffic_keys(&mut s.incoming, &mut s.outgoing)
+            };
+            assert!(refreshed.unwrap());
+            let more = rng.bytes(50_000);
+            pair.client.to_send.extend_from_slice(&more);
+            pair.server.to_send.extend_from_slice(&more);
+            pair.drive();
+        }
+    }
+    pair.client.close_after_send = true;
+    pair.server.close_after_send = true;
+    pair.drive();
+}
+
+fn assert_clean(pair: &Pair, what: &str) {
+    assert!(
+        pair.client.error.is_none(),
+        "{what}: client {:?}",
+        pair.client.error
+    );
+    assert!(
+        pair.server.error.is_none(),
+        "{what}: server {:?}",
+        pair.server.error
+    );
+    assert!(
+        pair.client.received == pair.server.to_send,
+        "{what}: client got other bytes"
+    );
+    assert!(
+        pair.server.received == pair.client.to_send,
+        "{what}: server got other bytes"
+    );
+    assert!(
+        pair.client.closed && pair.server.closed,
+        "{what}: both ends close"
+    );
+}
+
+#[test]
+fn in_place_and_rustls_peers_interoperate_every_suite() {
+    for &suite in SUITES {
+        for layers in [[IN_PLACE, RUSTLS], [RUSTLS, IN_PLACE], [IN_PLACE, IN_PLACE]] {
+            let what = format!("{:?}, {}", suite.suite(), layer_name(layers));
+            let (client, server) = configs(Pki::Ecdsa, suite);
+            let mut pair = Pair::with_record_layers(client, server, layers);
+            busy_exchange(&mut pair, is_tls12(suite), 11);
+            assert_clean(&pair, &what);
+            assert_eq!(pair.client.conn.record_layer(), layers[0], "{what}");
+            assert_eq!(pair.server.conn.record_layer(), layers[1], "{what}");
+        }
+    }
+}
+
+/// The same work in either mode gives the same records, type and size,
+/// in the same order, both ways (RSA keys: ECDSA signatures vary in length).
+#[test]
+fn both_modes_put_the_same_records_on_the_wire() {
+    for &suite in &[
+        aws_lc_rs::cipher_suite::TLS13_AES_256_GCM_SHA384,
+        aws_lc_rs::cipher_suite::TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
+        aws_lc_rs::cipher_suite::TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256,
+    ] {
+        let run = |layer| {
+            let (client, server) = configs(Pki::Rsa, suite);
+            let mut pair = Pair::with_record_layer(client, server, layer);
+            busy_exchange(&mut pair, is_tls12(suite), 5);
+            assert_clean(&pair, &format!("{:?} {layer:?}", suite.suite()));
+            (records(&pair.client.wire), records(&pair.server.wire))
+        };
+        let in_place = run(IN_PLACE);
+        let rustls = run(RUSTLS);
+        assert_eq!(in_place.0, rustls.0, "{:?}: client records", suite.suite());
+        assert_eq!(in_place.1, rustls.1, "{:?}: server records", suite.suite());
+    }
+}
+
+#[test]
+fn record_room_sends_the_same_bytes_in_both_modes() {
+    for &suite in SUITES {
+        for layer in [IN_PLACE, RUSTLS] {
+            let what = format!("{:?} {layer:?}", suite.suite());
+            let (client, server) = configs(Pki::Ecdsa, suite);
+            let mut pair = Pair::with_record_layer(client, server, layer);
+            pair.client.use_room = true;
+            pair.server.use_room = true;
+            busy_exchange(&mut pair, is_tls12(suite), 3);
+            assert_clean(&pair, &what);
+        }
+    }
+}
+
+/// The client takes over before the server's TLS 1.3 tickets arrive; they
+/// go to rustls through the kernel connection, and the next connection
+/// resumes with them.
+#[test]
+fn tickets_received_after_the_switch_resume() {
+    let (client, server) = configs(
+        Pki::Ecdsa,
+        aws_lc_rs::cipher_suite::TLS13_AES_128_GCM_SHA256,
+    );
+    let mut first = Pair::with_record_layer(client.clone(), server.clone(), IN_PLACE);
+    for _ in 0..20 {
+        if first.client.conn.record_layer() == IN_PLACE {
+            break;
+        }
+        first.step();
+    }
+    // The client switched right after its Finished, before the server even
+    // read it, so before any ticket was sent.
+    assert_eq!(first.client.conn.sequence_numbers(), Some((0, 0)));
+    assert!(first.server.handshake.is_none());
+    first.client.to_send = b"hello".to_vec();
+    first.server.to_send = b"world".to_vec();
+    first.client.close_after_send = true;
+    first.server.close_after_send = true;
+    first.drive();
+    assert_eq!(first.client.received, b"world");
+    let (_, rx) = first.client.conn.sequence_numbers().unwrap();
+    assert_eq!(rx, 3, "tickets, data and close_notify read by lltls");
+    assert!(!first.client.handshake.as_ref().unwrap().resumed);
+
+    let mut second = Pair::with_record_layer(client, server, IN_PLACE);
+    second.connect();
+    assert!(
+        second.client.handshake.as_ref().unwrap().resumed,
+        "client resumed"
+    );
+    assert!(
+        second.server.handshake.as_ref().unwrap().resumed,
+        "server resumed"
+    );
+}
+
+/// At a lowered key limit the in-place sender of TLS 1.3 updates its keys
+/// (asking the peer to follow), and a rustls peer reads on.
+#[test]
+fn key_limit_updates_keys_with_a_rustls_peer() {
+    let (client, server) = configs(
+        Pki::Ecdsa,
+        aws_lc_rs::cipher_suite::TLS13_AES_256_GCM_SHA384,
+    );
+    let mut pair = Pair::with_record_layers(client, server, [IN_PLACE, RUSTLS]);
+    pair.connect();
+    pair.client.conn.set_key_limit(4);
+    let mut rng = Rng::new(2);
+    pair.client.to_send = rng.bytes(20 * 16_384);
+    pair.server.to_send = rng.bytes(5 * 16_384);
+    pair.client.close_after_send = true;
+    pair.server.close_after_send = true;
+    pair.drive();
+    assert_clean(&pair, "key limit 4");
+    let handshakes = records(&pair.client.wire)
+        .iter()
+        .filter(|(typ, len)| *typ == 23 && *len == 5 + 5 + 1 + 16)
+        .count();
+    // 20 data records and a close under keys of 3 records each, the 4th
+    // being the KeyUpdate; the server's requested answers add none here.
+    assert!(handshakes >= 6, "KeyUpdates sent: {handshakes}");
+}
+
+/// TLS 1.2 has no key update: at the limit the in-place sender closes with
+/// close_notify and reports the keys exhausted; the peer gets everything
+/// sent before it.
+#[test]
+fn key_limit_closes_tls12_with_a_rustls_peer() {
+    let (client, server) = configs(
+        Pki::Ecdsa,
+        aws_lc_rs::cipher_suite::TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
+    );
+    let mut pair = Pair::with_record_layers(client, server, [IN_PLACE, RUSTLS]);
+    pair.connect();
+    let (tx, _) = pair.client.conn.sequence_numbers().unwrap();
+    pair.client.conn.set_key_limit(tx + 4);
+    pair.client.to_send = vec![9; 10 * 16_384];
+    pair.drive();
+    assert!(matches!(pair.client.error, Some(Error::EncryptExhausted)));
+    assert!(
+        pair.server.peer_closed,
+        "close_notify reached the rustls peer"
+    );
+    assert_eq!(pair.server.received, vec![9; 3 * 16_384]);
+}
+
+/// A rustls peer asks for a key update; the in-place side answers before its
+/// next record and both go on.
+#[test]
+fn key_update_requested_by_rustls_is_answered() {
+    let (client, server) = configs(
+        Pki::Ecdsa,
+        aws_lc_rs::cipher_suite::TLS13_CHACHA20_POLY1305_SHA256,
+    );
+    let mut pair = Pair::with_record_layers(client, server, [IN_PLACE, RUSTLS]);
+    pair.connect();
+    for _ in 0..3 {
+        let s = &mut pair.server;
+        assert!(s
+            .conn
+            .refresh_traffic_keys(&mut s.incoming, &mut s.outgoing)
+            .unwrap());
+        pair.drive();
+        pair.client.to_send.extend_from_slice(b"answer");
+        pair.server.to_send.extend_from_slice(b"question");
+        pair.drive();
+    }
+    pair.client.close_after_send = true;
+    pair.server.close_after_send = true;
+    pair.drive();
+    assert_clean(&pair, "three requested updates");
+}
+
+/// The default needs secret extraction; without it the error says so.
+#[test]
+fn in_place_without_secret_extraction_is_refused() {
+    let mut client = client_config(Pki::Ecdsa, false);
+    client.enable_secret_extraction = false;
+    let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
+    let error = lltls::LlClientConnection::new(Arc::new(client.clone()), name.clone())
+        .err()
+        .unwrap();
+    assert!(
+        error.to_string().contains("enable_secret_extraction"),
+        "{error}"
+    );
+    assert!(lltls::LlClientConnection::with_record_layer(Arc::new(client), name, RUSTLS).is_ok());
+}

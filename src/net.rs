@@ -400,6 +400,41 @@ impl<C: Side> TlsConn<C> {
         &mut self.outbox
     }
 
+    /// Sends plaintext that `fill` writes straight into the body of the next
+    /// record, inside the outgoing TLS buffer: with a `read(2)` from a file
+    /// or socket as `fill`, no byte of plaintext is copied in user space
+    /// (see [`LlConnection::record_room`]). `fill` gets room for one record
+    /// and returns how many bytes it wrote; `Ok(0)` sends nothing.
+    ///
+    /// Returns `Ok(None)`, without calling `fill`, while nothing may be sent:
+    /// during the handshake, while queued [`Outbox`] plaintext must go
+    /// first, after `close_notify` was queued, or after a failure. Call
+    /// [`drive`](Self::drive) afterwards to transmit.
+    pub fn send_with<E>(
+        &mut self,
+        fill: impl FnOnce(&mut [u8]) -> Result<usize, E>,
+    ) -> Result<Option<Result<usize, E>>, NetError> {
+        if self.connecting || self.failed || self.close_notify_queued || !self.outbox.is_empty() {
+            return Ok(None);
+        }
+        let room = self
+            .conn
+            .record_room(&mut self.incoming_tls, &mut self.outgoing_tls);
+        let mut room = match room {
+            Ok(Some(room)) => room,
+            Ok(None) => return Ok(None),
+            Err(error) => return Err(self.fail(error)),
+        };
+        let num_bytes = match fill(room.buf()) {
+            Ok(num_bytes) => num_bytes,
+            Err(error) => return Ok(Some(Err(error))),
+        };
+        match room.seal(num_bytes) {
+            Ok(sealed) => Ok(Some(Ok(sealed))),
+            Err(error) => Err(self.fail(error)),
+        }
+    }
+
     /// Replaces the socket while the connect is still in progress, e.g. to
     /// try the next address after the first one refused. Nothing was sent
     /// yet, so the TLS connection simply starts over on the new socket.

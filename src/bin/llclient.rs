@@ -6,8 +6,10 @@
 //! Finished, as upstream), and prints what the server sends on stdout.
 
 use std::fmt;
+use std::fs::File;
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, ToSocketAddrs};
+use std::os::fd::AsFd;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::mpsc::{self, Receiver, SyncSender, TryRecvError};
@@ -85,8 +87,12 @@ fn run(args: &ClientArgs) -> Result<ExitCode, ClientError> {
         .map_err(ClientError::Poll)?;
 
     let mut stdin = None;
+    let mut stdin_file = None;
     if args.http {
         tls.outbox().push(http_request(&args.hostname).as_bytes());
+    } else if let Some(file) = regular_file_stdin() {
+        debug!("stdin is a file: reading it straight into TLS records");
+        stdin_file = Some(FileInput { file, eof: false });
     } else {
         stdin = Some(StdinReader::spawn(poll.registry()).map_err(ClientError::Poll)?);
     }
@@ -94,7 +100,8 @@ fn run(args: &ClientArgs) -> Result<ExitCode, ClientError> {
     let mut stdout = Stdout(io::stdout().lock());
     let mut events = Events::with_capacity(64);
     loop {
-        let timeout = tls.needs_drive().then_some(Duration::ZERO);
+        let input_ready = stdin_file.as_ref().is_some_and(|input| input.wants(&tls));
+        let timeout = (tls.needs_drive() || input_ready).then_some(Duration::ZERO);
         match poll.poll(&mut events, timeout) {
             Ok(()) => {}
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
@@ -119,6 +126,14 @@ fn run(args: &ClientArgs) -> Result<ExitCode, ClientError> {
         if let Some(reader) = &stdin {
             if reader.feed(&mut tls)? {
                 result = result.and_then(|()| tls.drive(&mut stdout));
+            }
+        }
+        if let Some(input) = &mut stdin_file {
+            match input.feed(&mut tls) {
+                Ok(true) => result = result.and_then(|()| tls.drive(&mut stdout)),
+                Ok(false) => {}
+                Err(Ok(error)) => result = result.and(Err(error)),
+                Err(Err(error)) => return Err(ClientError::Stdin(error)),
             }
         }
         if let Some(trace) = &mut trace {
@@ -280,6 +295,60 @@ impl Handler for Stdout {
             debug!("ALPN protocol: {}", String::from_utf8_lossy(protocol));
         }
     }
+}
+
+/// Stdin when it is a regular file, which is always ready to read: it is
+/// read on the event loop, straight into the body of the next TLS record
+/// (`TlsConn::send_with`), so the plaintext is never copied in user space.
+/// Pipes and terminals go through [`StdinReader`] instead.
+struct FileInput {
+    file: File,
+    eof: bool,
+}
+
+impl FileInput {
+    /// Whether there is more to read and room to send it now, so the loop
+    /// should not sleep.
+    fn wants(&self, tls: &TlsConn<UnbufferedClientConnection>) -> bool {
+        !self.eof && !tls.is_handshaking() && tls.backlog() < BACKLOG_LIMIT
+    }
+
+    /// Reads into records while the backlog is under the bound. Returns
+    /// whether anything changed, or the connection's error (`Ok`) or
+    /// stdin's (`Err`).
+    fn feed(
+        &mut self,
+        tls: &mut TlsConn<UnbufferedClientConnection>,
+    ) -> Result<bool, Result<NetError, io::Error>> {
+        let mut fed = false;
+        while !self.eof && tls.backlog() < BACKLOG_LIMIT {
+            let read = tls.send_with(|buf| loop {
+                match self.file.read(buf) {
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    other => break other,
+                }
+            });
+            match read.map_err(Ok)? {
+                None => break,
+                Some(Ok(0)) => {
+                    debug!("stdin eof");
+                    self.eof = true;
+                    tls.outbox().close();
+                }
+                Some(Ok(_)) => {}
+                Some(Err(error)) => return Err(Err(error)),
+            }
+            fed = true;
+        }
+        Ok(fed)
+    }
+}
+
+/// Stdin as a file, if it is a regular one.
+fn regular_file_stdin() -> Option<File> {
+    let fd = io::stdin().as_fd().try_clone_to_owned().ok()?;
+    let file = File::from(fd);
+    file.metadata().ok()?.is_file().then_some(file)
 }
 
 /// Reads stdin on a thread, in chunks, over a bounded channel: when the

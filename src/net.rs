@@ -969,6 +969,46 @@ impl PlainConn {
         Ok(())
     }
 
+    /// Reads straight into the TLS records of `tls` (see
+    /// [`TlsConn::send_with`]) while its backlog is under `limit`: no copy
+    /// of the plaintext in user space. Before `tls` may send (handshake,
+    /// queued plaintext) it reads into `tls`'s outbox as
+    /// [`read_into`](Self::read_into) does. Returns how many bytes were read.
+    pub fn read_into_records<C: Side>(
+        &mut self,
+        tls: &mut TlsConn<C>,
+        limit: usize,
+    ) -> Result<usize, NetError> {
+        let mut total = 0;
+        while !self.connecting && self.readable && !self.eof && tls.backlog() < limit {
+            let socket = &mut self.socket;
+            let read = tls.send_with(|buf| loop {
+                match socket.read(buf) {
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    other => break other,
+                }
+            })?;
+            match read {
+                None => {
+                    let room = limit.saturating_sub(tls.backlog() - tls.outbox().len());
+                    return Ok(total + self.read_into(tls.outbox(), room)?);
+                }
+                Some(Ok(0)) => {
+                    debug!("plaintext peer eof");
+                    self.eof = true;
+                }
+                Some(Ok(num_bytes)) => {
+                    trace!("read {num_bytes}B of plaintext into a record");
+                    total += num_bytes;
+                }
+                Some(Err(e)) if e.kind() == io::ErrorKind::WouldBlock => self.readable = false,
+                Some(Err(e)) => return Err(NetError::Io(e)),
+            }
+        }
+        self.want_read = tls.backlog() < limit;
+        Ok(total)
+    }
+
     /// Reads into `outbox` until the socket would block, reaches EOF, or
     /// `outbox` holds `limit` bytes. Returns how many bytes were read.
     pub fn read_into(&mut self, outbox: &mut Outbox, limit: usize) -> Result<usize, NetError> {

@@ -525,8 +525,9 @@ impl Forward {
         for _ in 0..FORWARD_ROUNDS {
             let before = (tls.backlog(), self.target.backlog());
             self.target.flush()?;
-            let room = BACKLOG_LIMIT.saturating_sub(tls.backlog() - tls.outbox().len());
-            let read = self.target.read_into(tls.outbox(), room)?;
+            // The target's bytes go straight into TLS records once the
+            // handshake allows sending.
+            let read = self.target.read_into_records(tls, BACKLOG_LIMIT)?;
             if self.target.is_eof() && !tls.outbox().is_closing() {
                 debug!("back eof");
                 tls.outbox().close();

@@ -14,6 +14,7 @@ pub struct Buffered;
 
 impl Api for Buffered {
     const NAME: &'static str = "buffered";
+    const RECORD_LAYER: Option<lltls::RecordLayer> = None;
     type Client = BufferedEndpoint;
     type Server = BufferedEndpoint;
 

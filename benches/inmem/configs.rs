@@ -15,44 +15,74 @@ use rustls::{ClientConfig, RootCertStore, ServerConfig, SupportedCipherSuite};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Suite {
-    Tls13Aes256,
     Tls13Aes128,
+    Tls13Aes256,
     Tls13Chacha,
+    Tls12EcdheEcdsaAes128,
     Tls12EcdheEcdsaAes256,
+    Tls12EcdheEcdsaChacha,
 }
 
 impl Suite {
-    pub const ALL: [Suite; 4] = [
-        Suite::Tls13Aes256,
+    pub const ALL: [Suite; 6] = [
         Suite::Tls13Aes128,
+        Suite::Tls13Aes256,
         Suite::Tls13Chacha,
+        Suite::Tls12EcdheEcdsaAes128,
         Suite::Tls12EcdheEcdsaAes256,
+        Suite::Tls12EcdheEcdsaChacha,
     ];
 
     pub fn label(self) -> &'static str {
         match self {
-            Suite::Tls13Aes256 => "TLS1.3 AES-256-GCM",
             Suite::Tls13Aes128 => "TLS1.3 AES-128-GCM",
+            Suite::Tls13Aes256 => "TLS1.3 AES-256-GCM",
             Suite::Tls13Chacha => "TLS1.3 CHACHA20",
+            Suite::Tls12EcdheEcdsaAes128 => "TLS1.2 ECDHE-ECDSA-AES128-GCM",
             Suite::Tls12EcdheEcdsaAes256 => "TLS1.2 ECDHE-ECDSA-AES256-GCM",
+            Suite::Tls12EcdheEcdsaChacha => "TLS1.2 ECDHE-ECDSA-CHACHA20",
         }
     }
 
     fn rustls(self) -> SupportedCipherSuite {
         match self {
-            Suite::Tls13Aes256 => cipher_suite::TLS13_AES_256_GCM_SHA384,
             Suite::Tls13Aes128 => cipher_suite::TLS13_AES_128_GCM_SHA256,
+            Suite::Tls13Aes256 => cipher_suite::TLS13_AES_256_GCM_SHA384,
             Suite::Tls13Chacha => cipher_suite::TLS13_CHACHA20_POLY1305_SHA256,
+            Suite::Tls12EcdheEcdsaAes128 => cipher_suite::TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
             Suite::Tls12EcdheEcdsaAes256 => cipher_suite::TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,
+            Suite::Tls12EcdheEcdsaChacha => {
+                cipher_suite::TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256
+            }
+        }
+    }
+
+    pub fn is_tls12(self) -> bool {
+        matches!(
+            self,
+            Suite::Tls12EcdheEcdsaAes128
+                | Suite::Tls12EcdheEcdsaAes256
+                | Suite::Tls12EcdheEcdsaChacha
+        )
+    }
+
+    /// The suite's AEAD, for the bare-AEAD limit.
+    pub fn aead(self) -> &'static ::aws_lc_rs::aead::Algorithm {
+        use ::aws_lc_rs::aead::{AES_128_GCM, AES_256_GCM, CHACHA20_POLY1305};
+        match self {
+            Suite::Tls13Aes128 | Suite::Tls12EcdheEcdsaAes128 => &AES_128_GCM,
+            Suite::Tls13Aes256 | Suite::Tls12EcdheEcdsaAes256 => &AES_256_GCM,
+            Suite::Tls13Chacha | Suite::Tls12EcdheEcdsaChacha => &CHACHA20_POLY1305,
         }
     }
 
     fn versions(self) -> &'static [&'static rustls::SupportedProtocolVersion] {
         static TLS12: &[&rustls::SupportedProtocolVersion] = &[&rustls::version::TLS12];
         static TLS13: &[&rustls::SupportedProtocolVersion] = &[&rustls::version::TLS13];
-        match self {
-            Suite::Tls12EcdheEcdsaAes256 => TLS12,
-            _ => TLS13,
+        if self.is_tls12() {
+            TLS12
+        } else {
+            TLS13
         }
     }
 }
@@ -70,8 +100,10 @@ fn load_certs(name: &str) -> Vec<CertificateDer<'static>> {
         .expect("certificates")
 }
 
-/// The client: only `suite`, resuming sessions or not.
-pub fn client(suite: Suite, resumption: bool) -> Arc<ClientConfig> {
+/// The client: only `suite`, resuming sessions or not; `secret_extraction`
+/// for lltls's in-place record layer, which takes the traffic secrets from
+/// rustls (the other stacks run without it, as their users would).
+pub fn client(suite: Suite, resumption: bool, secret_extraction: bool) -> Arc<ClientConfig> {
     let provider = CryptoProvider {
         cipher_suites: vec![suite.rustls()],
         ..aws_lc_rs::default_provider()
@@ -88,14 +120,14 @@ pub fn client(suite: Suite, resumption: bool) -> Arc<ClientConfig> {
     if !resumption {
         config.resumption = Resumption::disabled();
     }
-    // lltls's in-place record layer takes the traffic secrets from rustls.
-    config.enable_secret_extraction = true;
+    config.enable_secret_extraction = secret_extraction;
     Arc::new(config)
 }
 
 /// The server: every suite and version, rustls's defaults (stateful
-/// session cache, two TLS 1.3 tickets per handshake), as llserver.
-pub fn server() -> Arc<ServerConfig> {
+/// session cache, two TLS 1.3 tickets per handshake), as llserver; with
+/// `secret_extraction` as for [`client`].
+pub fn server(secret_extraction: bool) -> Arc<ServerConfig> {
     let key = PrivateKeyDer::from_pem_file(certs_path("server.key")).expect("key");
     let mut config = ServerConfig::builder_with_provider(Arc::new(aws_lc_rs::default_provider()))
         .with_safe_default_protocol_versions()
@@ -103,7 +135,6 @@ pub fn server() -> Arc<ServerConfig> {
         .with_no_client_auth()
         .with_single_cert(load_certs("fullchain.pem"), key)
         .expect("server certificate");
-    // lltls's in-place record layer takes the traffic secrets from rustls.
-    config.enable_secret_extraction = true;
+    config.enable_secret_extraction = secret_extraction;
     Arc::new(config)
 }

@@ -9,6 +9,8 @@ use std::hint::black_box;
 use std::io;
 use std::time::{Duration, Instant};
 
+use lltls::RecordLayer;
+
 use crate::alloc::{Snapshot, Tally};
 
 /// Room in one direction of the wire, like a socket's send buffer: bigger
@@ -171,6 +173,11 @@ pub trait Endpoint {
     /// back; returns the buffer bytes still held in caller-visible buffers
     /// (`None` where the API keeps its buffers out of sight).
     fn release_buffers(&mut self) -> Option<usize>;
+    /// The lltls record layer protecting records now (`None` for the
+    /// buffered API).
+    fn record_layer(&self) -> Option<RecordLayer> {
+        None
+    }
 }
 
 /// Time and allocations spent on one side.
@@ -293,6 +300,12 @@ pub fn transfer(
 /// Makes connections through one API.
 pub trait Api {
     const NAME: &'static str;
+    /// The lltls record layer its connections use after the handshake
+    /// (`None` for the buffered API).
+    const RECORD_LAYER: Option<RecordLayer>;
+    /// Whether its rustls configs need `enable_secret_extraction` (lltls's
+    /// in-place record layer takes the traffic secrets from rustls).
+    const SECRET_EXTRACTION: bool = matches!(Self::RECORD_LAYER, Some(RecordLayer::InPlace));
     type Client: Endpoint;
     type Server: Endpoint;
     fn client(config: &std::sync::Arc<rustls::ClientConfig>) -> Self::Client;

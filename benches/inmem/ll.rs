@@ -1,17 +1,20 @@
 //! The lltls side: `LlConnection` with its own `IncomingTls`/`OutgoingTls`,
 //! driven the way a socket driver does.
 //!
-//! [`Ll`] gives each connection new `Vec` buffers, as `IncomingTls::new()`
-//! does. [`LlPooled`] backs them with [`PooledBuf`], storage that goes back to
-//! a per-thread pool when the connection ends: what a server can do because
-//! it owns the buffers, and the buffered API cannot.
+//! [`Ll`] is lltls as it ships (its in-place record layer after the
+//! handshake), [`LlRoom`] the same sending through `record_room`, [`LlRustls`]
+//! lltls with rustls's record layer throughout. They give each connection new
+//! `Vec` buffers, as `IncomingTls::new()` does. [`LlPooled`] backs them with
+//! [`PooledBuf`], storage that goes back to a per-thread pool when the
+//! connection ends: what a server can do because it owns the buffers, and
+//! the buffered API cannot.
 
 use std::cell::RefCell;
 use std::sync::Arc;
 
 use lltls::{
-    IncomingTls, LlClientConnection, LlConnection, LlServerConnection, OutgoingTls, Side, Status,
-    Storage,
+    IncomingTls, LlClientConnection, LlConnection, LlServerConnection, OutgoingTls, RecordLayer,
+    Side, Status, Storage, MAX_ENCRYPT_CHUNK,
 };
 use rustls::client::UnbufferedClientConnection;
 use rustls::pki_types::ServerName;
@@ -19,35 +22,91 @@ use rustls::server::UnbufferedServerConnection;
 
 use crate::harness::{Api, Endpoint, Sink, Wire};
 
+fn client_conn(
+    config: &Arc<rustls::ClientConfig>,
+    record_layer: RecordLayer,
+) -> LlConnection<UnbufferedClientConnection> {
+    let name = ServerName::try_from("localhost").expect("valid name");
+    LlClientConnection::with_record_layer(config.clone(), name, record_layer).expect("client")
+}
+
+fn server_conn(
+    config: &Arc<rustls::ServerConfig>,
+    record_layer: RecordLayer,
+) -> LlConnection<UnbufferedServerConnection> {
+    LlServerConnection::with_record_layer(config.clone(), record_layer).expect("server")
+}
+
+/// lltls as it ships: its in-place record layer after the handshake,
+/// sending with `encrypt` (one copy of the plaintext, into `OutgoingTls`).
 pub struct Ll;
 
 impl Api for Ll {
-    const NAME: &'static str = "lltls";
+    const NAME: &'static str = "lltls in-place";
+    const RECORD_LAYER: Option<RecordLayer> = Some(RecordLayer::InPlace);
     type Client = LlEndpoint<UnbufferedClientConnection>;
     type Server = LlEndpoint<UnbufferedServerConnection>;
 
     fn client(config: &Arc<rustls::ClientConfig>) -> Self::Client {
-        let name = ServerName::try_from("localhost").expect("valid name");
-        LlEndpoint::new(LlClientConnection::new(config.clone(), name).expect("client"))
+        LlEndpoint::new(client_conn(config, RecordLayer::InPlace), Send::Encrypt)
     }
 
     fn server(config: &Arc<rustls::ServerConfig>) -> Self::Server {
-        LlEndpoint::new(LlServerConnection::new(config.clone()).expect("server"))
+        LlEndpoint::new(server_conn(config, RecordLayer::InPlace), Send::Encrypt)
     }
 }
 
-/// lltls with buffers reused from connection to connection.
+/// [`Ll`] sending through `record_room`: the application writes its
+/// plaintext straight into the record's place in `OutgoingTls`, where it is
+/// sealed.
+pub struct LlRoom;
+
+impl Api for LlRoom {
+    const NAME: &'static str = "lltls in-place, record_room";
+    const RECORD_LAYER: Option<RecordLayer> = Some(RecordLayer::InPlace);
+    type Client = LlEndpoint<UnbufferedClientConnection>;
+    type Server = LlEndpoint<UnbufferedServerConnection>;
+
+    fn client(config: &Arc<rustls::ClientConfig>) -> Self::Client {
+        LlEndpoint::new(client_conn(config, RecordLayer::InPlace), Send::Room)
+    }
+
+    fn server(config: &Arc<rustls::ServerConfig>) -> Self::Server {
+        LlEndpoint::new(server_conn(config, RecordLayer::InPlace), Send::Room)
+    }
+}
+
+/// lltls with rustls's record layer throughout (`RecordLayer::Rustls`).
+pub struct LlRustls;
+
+impl Api for LlRustls {
+    const NAME: &'static str = "lltls rustls-mode";
+    const RECORD_LAYER: Option<RecordLayer> = Some(RecordLayer::Rustls);
+    type Client = LlEndpoint<UnbufferedClientConnection>;
+    type Server = LlEndpoint<UnbufferedServerConnection>;
+
+    fn client(config: &Arc<rustls::ClientConfig>) -> Self::Client {
+        LlEndpoint::new(client_conn(config, RecordLayer::Rustls), Send::Encrypt)
+    }
+
+    fn server(config: &Arc<rustls::ServerConfig>) -> Self::Server {
+        LlEndpoint::new(server_conn(config, RecordLayer::Rustls), Send::Encrypt)
+    }
+}
+
+/// [`Ll`] with buffers reused from connection to connection.
 pub struct LlPooled;
 
 impl Api for LlPooled {
-    const NAME: &'static str = "lltls (pooled buffers)";
+    const NAME: &'static str = "lltls in-place (pooled buffers)";
+    const RECORD_LAYER: Option<RecordLayer> = Some(RecordLayer::InPlace);
     type Client = LlEndpoint<UnbufferedClientConnection, PooledBuf>;
     type Server = LlEndpoint<UnbufferedServerConnection, PooledBuf>;
 
     fn client(config: &Arc<rustls::ClientConfig>) -> Self::Client {
-        let name = ServerName::try_from("localhost").expect("valid name");
         LlEndpoint::with_storage(
-            LlClientConnection::new(config.clone(), name).expect("client"),
+            client_conn(config, RecordLayer::InPlace),
+            Send::Encrypt,
             PooledBuf::take(),
             PooledBuf::take(),
         )
@@ -55,7 +114,8 @@ impl Api for LlPooled {
 
     fn server(config: &Arc<rustls::ServerConfig>) -> Self::Server {
         LlEndpoint::with_storage(
-            LlServerConnection::new(config.clone()).expect("server"),
+            server_conn(config, RecordLayer::InPlace),
+            Send::Encrypt,
             PooledBuf::take(),
             PooledBuf::take(),
         )
@@ -116,8 +176,20 @@ impl Storage for PooledBuf {
     }
 }
 
+/// How an endpoint hands its plaintext to lltls.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Send {
+    /// `LlConnection::encrypt`, which copies it into `OutgoingTls`.
+    Encrypt,
+    /// `LlConnection::record_room`: written into `RecordRoom::buf()` (here
+    /// copied from the application's block, as a `read(2)` would put it
+    /// there), then sealed in place.
+    Room,
+}
+
 pub struct LlEndpoint<C: Side, S: Storage = Vec<u8>> {
     conn: LlConnection<C>,
+    send: Send,
     incoming_tls: IncomingTls<S>,
     outgoing_tls: OutgoingTls<S>,
     /// Only what the benchmark needs of `HandshakeInfo`: keeping all of it
@@ -127,15 +199,16 @@ pub struct LlEndpoint<C: Side, S: Storage = Vec<u8>> {
 }
 
 impl<C: Side> LlEndpoint<C> {
-    fn new(conn: LlConnection<C>) -> Self {
-        Self::with_storage(conn, Vec::new(), Vec::new())
+    fn new(conn: LlConnection<C>, send: Send) -> Self {
+        Self::with_storage(conn, send, Vec::new(), Vec::new())
     }
 }
 
 impl<C: Side, S: Storage> LlEndpoint<C, S> {
-    fn with_storage(conn: LlConnection<C>, incoming: S, outgoing: S) -> Self {
+    fn with_storage(conn: LlConnection<C>, send: Send, incoming: S, outgoing: S) -> Self {
         Self {
             conn,
+            send,
             incoming_tls: IncomingTls::with_storage(incoming),
             outgoing_tls: OutgoingTls::with_storage(outgoing),
             handshake_done: false,
@@ -172,9 +245,33 @@ impl<C: Side, S: Storage> LlEndpoint<C, S> {
 
 impl<C: Side, S: Storage> Endpoint for LlEndpoint<C, S> {
     fn write_app(&mut self, app_data: &[u8]) -> usize {
-        self.conn
-            .encrypt(app_data, &mut self.incoming_tls, &mut self.outgoing_tls)
-            .expect("encrypt")
+        if self.send == Send::Encrypt {
+            return self
+                .conn
+                .encrypt(app_data, &mut self.incoming_tls, &mut self.outgoing_tls)
+                .expect("encrypt");
+        }
+        // As much per call as `encrypt` takes, one record at a time.
+        let chunk = &app_data[..app_data.len().min(MAX_ENCRYPT_CHUNK)];
+        let mut taken = 0;
+        while taken < chunk.len() {
+            let Some(mut room) = self
+                .conn
+                .record_room(&mut self.incoming_tls, &mut self.outgoing_tls)
+                .expect("record_room")
+            else {
+                break;
+            };
+            let buf = room.buf();
+            let num_bytes = buf.len().min(chunk.len() - taken);
+            buf[..num_bytes].copy_from_slice(&chunk[taken..taken + num_bytes]);
+            let sealed = room.seal(num_bytes).expect("seal");
+            taken += sealed;
+            if sealed < num_bytes {
+                break;
+            }
+        }
+        taken
     }
 
     fn flush(&mut self, wire: &mut Wire) -> usize {
@@ -209,5 +306,9 @@ impl<C: Side, S: Storage> Endpoint for LlEndpoint<C, S> {
         self.incoming_tls.release();
         self.outgoing_tls.release();
         Some(self.incoming_tls.capacity() + self.outgoing_tls.capacity())
+    }
+
+    fn record_layer(&self) -> Option<RecordLayer> {
+        Some(self.conn.record_layer())
     }
 }

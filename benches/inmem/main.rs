@@ -1,7 +1,10 @@
-//! In-memory benchmarks of lltls against rustls's buffered API, on the same
-//! work: bulk transfer, handshakes, allocations, memory per idle connection.
+//! In-memory benchmarks of three TLS stacks on the same work: lltls with its
+//! in-place record layer (as it ships), lltls with rustls's record layer
+//! (`RecordLayer::Rustls`) and rustls's buffered API. Bulk transfer against
+//! the bare AEAD's limit, handshakes, allocations, memory per idle
+//! connection.
 //!
-//! Both APIs run in one thread over the same in-memory wire (see
+//! All stacks run in one thread over the same in-memory wire (see
 //! `harness`), so the figures measure the TLS layers and their copies, not
 //! the kernel.
 //!
@@ -13,6 +16,7 @@ mod alloc;
 mod buffered;
 mod configs;
 mod harness;
+mod limit;
 mod ll;
 mod report;
 
@@ -23,7 +27,8 @@ use alloc::{Snapshot, Tally};
 use buffered::Buffered;
 use configs::Suite;
 use harness::{connect, transfer, Api, Endpoint, Meter, Sink, Stopwatch, Wires};
-use ll::{Ll, LlPooled};
+use limit::LimitTrial;
+use ll::{Ll, LlPooled, LlRoom, LlRustls};
 use report::{Better, Row};
 
 #[global_allocator]
@@ -150,6 +155,7 @@ fn main() -> ExitCode {
     }
     if !tsv {
         print!("{}", report::table(&rows));
+        print!("\n{}", report::LEGEND);
     }
     ExitCode::SUCCESS
 }
@@ -212,8 +218,8 @@ struct Instance<A: Api> {
 
 impl<A: Api> Instance<A> {
     fn connect(suite: Suite) -> Self {
-        let mut client = A::client(&configs::client(suite, false));
-        let mut server = A::server(&configs::server());
+        let mut client = A::client(&configs::client(suite, false, A::SECRET_EXTRACTION));
+        let mut server = A::server(&configs::server(A::SECRET_EXTRACTION));
         let mut wires = Wires::new();
         connect(
             &mut client,
@@ -267,14 +273,9 @@ trait Trial {
     fn run(&mut self, index: usize) -> f64;
 }
 
-/// Runs both trials `runs` times, alternating, so that a slow spell on the
-/// shared machine falls on both APIs alike; returns each one's rates.
-fn interleave(runs: usize, ours: &mut impl Trial, theirs: &mut impl Trial) -> [Vec<f64>; 2] {
-    let [ours, theirs] = interleave_all(runs, [ours, theirs]);
-    [ours, theirs]
-}
-
-/// [`interleave`] for any number of trials.
+/// Runs every trial `runs` times, one run of each in turn, so that a slow
+/// spell on the shared machine falls on all of them alike; returns each
+/// one's rates.
 fn interleave_all<const N: usize>(runs: usize, mut trials: [&mut dyn Trial; N]) -> [Vec<f64>; N] {
     let mut rates = std::array::from_fn(|_| Vec::new());
     for index in 0..runs {
@@ -318,6 +319,13 @@ impl<A: Api> BulkTrial<A> {
             (&mut Meter::default(), &mut Meter::default()),
         );
         assert_eq!(sink.received, (writes * write_size) as u64);
+        // The record layer under test is the one that carried the data.
+        for side in [
+            instance.client.record_layer(),
+            instance.server.record_layer(),
+        ] {
+            assert_eq!(side, A::RECORD_LAYER, "{}: record layer", A::NAME);
+        }
         Self {
             suite,
             direction,
@@ -366,6 +374,11 @@ struct Rates {
 }
 
 impl Rates {
+    /// The median and the range, for the progress lines.
+    fn show(&self) -> String {
+        format!("{:.0} ({:.0}-{:.0})", self.median, self.low, self.high)
+    }
+
     fn of(rates: Vec<f64>) -> Self {
         let (low, high) = rates
             .iter()
@@ -385,67 +398,198 @@ fn per(tally: Tally, count: u64) -> (f64, f64) {
     )
 }
 
-fn bulk_rows(settings: &Settings) -> Vec<Row> {
-    let mut rows = Vec::new();
-    let mut alloc_rows = Vec::new();
-    for suite in Suite::ALL {
-        for direction in [Direction::ClientToServer, Direction::ServerToClient] {
-            for (write_size, size_label) in [(16 << 10, "16KiB"), (1 << 20, "1MiB")] {
-                let case = format!("{} {size_label} {}", direction.label(), suite.label());
-                if !settings.wants(&case) {
-                    continue;
-                }
-                let mut ours = BulkTrial::<Ll>::new(settings, suite, direction, write_size);
-                let mut theirs = BulkTrial::<Buffered>::new(settings, suite, direction, write_size);
-                let [our_rates, their_rates] = interleave(settings.runs, &mut ours, &mut theirs);
-                let (our_rates, their_rates) = (Rates::of(our_rates), Rates::of(their_rates));
-                eprintln!(
-                    "bulk {case}: lltls {:.0} MiB/s ({:.0}-{:.0}), buffered {:.0} MiB/s ({:.0}-{:.0})",
-                    our_rates.median,
-                    our_rates.low,
-                    our_rates.high,
-                    their_rates.median,
-                    their_rates.low,
-                    their_rates.high
-                );
-                rows.push(
-                    Row::new("bulk (mem)", case.clone(), "MiB/s", Better::Higher)
-                        .values(our_rates.median, their_rates.median),
-                );
-                let records = (settings.runs * ours.writes * write_size.div_ceil(RECORD)) as u64;
-                // Allocation profiles are alike for every suite; show the
-                // first one's, in both directions and write sizes.
-                if suite == Suite::Tls13Aes256 {
-                    for (side, ours_tally, theirs_tally) in [
-                        ("sender", ours.sender.alloc, theirs.sender.alloc),
-                        ("receiver", ours.receiver.alloc, theirs.receiver.alloc),
-                    ] {
-                        let (our_allocs, our_bytes) = per(ours_tally, records);
-                        let (their_allocs, their_bytes) = per(theirs_tally, records);
-                        alloc_rows.push(
-                            Row::new(
-                                "alloc/record",
-                                format!("{case}, {side}"),
-                                "allocs/record",
-                                Better::Lower,
-                            )
-                            .values(our_allocs, their_allocs),
-                        );
-                        alloc_rows.push(
-                            Row::new(
-                                "alloc/record",
-                                format!("{case}, {side}"),
-                                "B/record",
-                                Better::Lower,
-                            )
-                            .values(our_bytes, their_bytes),
-                        );
-                    }
-                }
+/// The suite whose allocations per record are shown case by case; the
+/// others' are shown summed over their cases.
+const ALLOC_DETAIL_SUITE: Suite = Suite::Tls13Aes256;
+
+/// Allocations of the three stacks (and the in-place one sending through
+/// `record_room`) over some bulk cases, each side.
+#[derive(Default)]
+struct BulkAllocs {
+    records: u64,
+    /// in-place, rustls mode, buffered: sender and receiver.
+    stacks: [[Tally; 2]; 3],
+    room_records: u64,
+    room_sender: Tally,
+}
+
+impl BulkAllocs {
+    fn add(&mut self, other: &BulkAllocs) {
+        self.records += other.records;
+        self.room_records += other.room_records;
+        self.room_sender += other.room_sender;
+        for (ours, theirs) in self.stacks.iter_mut().zip(&other.stacks) {
+            for (ours, theirs) in ours.iter_mut().zip(theirs) {
+                *ours += *theirs;
             }
         }
     }
+
+    /// Rows: allocations and bytes per record, sender and receiver.
+    fn rows(&self, case: &str, room_case: Option<&str>) -> Vec<Row> {
+        let mut rows = Vec::new();
+        let mut push = |case: String, [a, b, c]: [(f64, f64); 3]| {
+            rows.push(
+                Row::new("alloc/record", case.clone(), "allocs/record", Better::Lower)
+                    .stacks(a.0, b.0, c.0),
+            );
+            rows.push(
+                Row::new("alloc/record", case, "B/record", Better::Lower).stacks(a.1, b.1, c.1),
+            );
+        };
+        for (index, side) in ["sender", "receiver"].into_iter().enumerate() {
+            let [in_place, rustls_mode, buffered] =
+                self.stacks.map(|s| per(s[index], self.records));
+            push(format!("{case}, {side}"), [in_place, rustls_mode, buffered]);
+            if let (Some(room_case), 0) = (room_case, index) {
+                if self.room_records > 0 {
+                    let room = per(self.room_sender, self.room_records);
+                    push(
+                        format!("{room_case}, sender"),
+                        [room, rustls_mode, buffered],
+                    );
+                }
+            }
+        }
+        rows
+    }
+}
+
+fn bulk_rows(settings: &Settings) -> Vec<Row> {
+    let mut rows = Vec::new();
+    let mut percent_rows = Vec::new();
+    // Case by case for one suite first, then the other suites' sums.
+    let mut alloc_rows = Vec::new();
+    let mut alloc_sum_rows = Vec::new();
+    for suite in Suite::ALL {
+        let mut suite_rows = Vec::new();
+        let mut limit_rates = Vec::new();
+        let mut suite_allocs = BulkAllocs::default();
+        for direction in [Direction::ClientToServer, Direction::ServerToClient] {
+            for (write_size, size_label) in [(16 << 10, "16KiB"), (1 << 20, "1MiB")] {
+                let case = format!("{} {size_label} {}", direction.label(), suite.label());
+                let room_case = format!("{case} room");
+                // The zero-copy send, one direction (both are alike).
+                let room = direction == Direction::ClientToServer;
+                if !(settings.wants(&case) || room && settings.wants(&room_case)) {
+                    continue;
+                }
+                let mut in_place = BulkTrial::<Ll>::new(settings, suite, direction, write_size);
+                let mut rustls_mode =
+                    BulkTrial::<LlRustls>::new(settings, suite, direction, write_size);
+                let mut buffered =
+                    BulkTrial::<Buffered>::new(settings, suite, direction, write_size);
+                let mut limit = LimitTrial::new(settings, suite);
+                let mut room_trial =
+                    room.then(|| BulkTrial::<LlRoom>::new(settings, suite, direction, write_size));
+                let [ip_rates, rm_rates, buf_rates, limit_case_rates] = interleave_all(
+                    settings.runs,
+                    [&mut in_place, &mut rustls_mode, &mut buffered, &mut limit],
+                );
+                // The room variant runs after the others; its own runs
+                // alternate with fresh limit runs, so its share of the limit
+                // is measured in the same spell.
+                let room_rates = room_trial.as_mut().map(|trial| {
+                    let [room_rates, limit_rates] =
+                        interleave_all(settings.runs, [trial, &mut limit]);
+                    (Rates::of(room_rates), median(limit_rates))
+                });
+                limit_rates.extend(&limit_case_rates);
+                let limit_median = median(limit_case_rates);
+                let [ip, rm, buf] = [ip_rates, rm_rates, buf_rates].map(Rates::of);
+                eprintln!(
+                    "bulk {case}: in-place {}, rustls-mode {}, buffered {}, limit {limit_median:.0} MiB/s{}",
+                    ip.show(),
+                    rm.show(),
+                    buf.show(),
+                    room_rates
+                        .as_ref()
+                        .map(|(room, _)| format!(", room {}", room.show()))
+                        .unwrap_or_default()
+                );
+                let percent = |rate: f64, limit: f64| rate / limit * 100.0;
+                suite_rows.push(
+                    Row::new("bulk (mem)", case.clone(), "MiB/s", Better::Higher)
+                        .stacks(ip.median, rm.median, buf.median),
+                );
+                percent_rows.push(
+                    Row::new(
+                        "bulk/limit (mem)",
+                        case.clone(),
+                        "% of limit",
+                        Better::Higher,
+                    )
+                    .stacks(
+                        percent(ip.median, limit_median),
+                        percent(rm.median, limit_median),
+                        percent(buf.median, limit_median),
+                    ),
+                );
+                if let Some((room, room_limit)) = &room_rates {
+                    suite_rows.push(
+                        Row::new("bulk (mem)", room_case.clone(), "MiB/s", Better::Higher).stacks(
+                            room.median,
+                            rm.median,
+                            buf.median,
+                        ),
+                    );
+                    percent_rows.push(
+                        Row::new(
+                            "bulk/limit (mem)",
+                            room_case.clone(),
+                            "% of limit",
+                            Better::Higher,
+                        )
+                        .stacks(
+                            percent(room.median, *room_limit),
+                            percent(rm.median, limit_median),
+                            percent(buf.median, limit_median),
+                        ),
+                    );
+                }
+                let records =
+                    (settings.runs * in_place.writes * write_size.div_ceil(RECORD)) as u64;
+                let case_allocs = BulkAllocs {
+                    records,
+                    stacks: [
+                        [in_place.sender.alloc, in_place.receiver.alloc],
+                        [rustls_mode.sender.alloc, rustls_mode.receiver.alloc],
+                        [buffered.sender.alloc, buffered.receiver.alloc],
+                    ],
+                    room_records: if room_trial.is_some() { records } else { 0 },
+                    room_sender: room_trial.map(|t| t.sender.alloc).unwrap_or_default(),
+                };
+                if suite == ALLOC_DETAIL_SUITE {
+                    alloc_rows.extend(case_allocs.rows(&case, room.then_some(room_case.as_str())));
+                }
+                suite_allocs.add(&case_allocs);
+            }
+        }
+        if limit_rates.is_empty() {
+            continue;
+        }
+        rows.push(
+            Row::new(
+                "bulk (mem)",
+                format!(
+                    "{} limit: aws-lc-rs seal+open in place, no TLS",
+                    suite.label()
+                ),
+                "MiB/s",
+                Better::Neither,
+            )
+            .with_lltls(median(limit_rates)),
+        );
+        rows.extend(suite_rows);
+        if suite != ALLOC_DETAIL_SUITE {
+            let case = format!("{}, all cases", suite.label());
+            let room_case = format!("{}, room cases", suite.label());
+            alloc_sum_rows.extend(suite_allocs.rows(&case, Some(&room_case)));
+        }
+    }
+    rows.extend(percent_rows);
     rows.extend(alloc_rows);
+    rows.extend(alloc_sum_rows);
     rows
 }
 
@@ -466,8 +610,8 @@ struct HandshakeTrial<A: Api> {
 impl<A: Api> HandshakeTrial<A> {
     fn new(settings: &Settings, suite: Suite, resume: bool) -> Self {
         let mut trial = Self {
-            client_config: configs::client(suite, resume),
-            server_config: configs::server(),
+            client_config: configs::client(suite, resume, A::SECRET_EXTRACTION),
+            server_config: configs::server(A::SECRET_EXTRACTION),
             count: settings.handshakes,
             wires: Wires::new(),
             sink: Sink::counting(),
@@ -530,28 +674,22 @@ fn handshake_rows(settings: &Settings) -> Vec<Row> {
             if !settings.wants(&format!("{version} {kind}")) {
                 continue;
             }
-            let mut ours = HandshakeTrial::<Ll>::new(settings, suite, resume);
+            let mut in_place = HandshakeTrial::<Ll>::new(settings, suite, resume);
             let mut pooled = HandshakeTrial::<LlPooled>::new(settings, suite, resume);
-            let mut theirs = HandshakeTrial::<Buffered>::new(settings, suite, resume);
-            let [our_rates, pooled_rates, their_rates] =
-                interleave_all(settings.runs, [&mut ours, &mut pooled, &mut theirs]);
-            let (our_rates, pooled_rates, their_rates) = (
-                Rates::of(our_rates),
-                Rates::of(pooled_rates),
-                Rates::of(their_rates),
+            let mut rustls_mode = HandshakeTrial::<LlRustls>::new(settings, suite, resume);
+            let mut buffered = HandshakeTrial::<Buffered>::new(settings, suite, resume);
+            let rates = interleave_all(
+                settings.runs,
+                [&mut in_place, &mut pooled, &mut rustls_mode, &mut buffered],
             );
+            let [ip_rates, pooled_rates, rm_rates, buf_rates] = rates.map(Rates::of);
             eprintln!(
-                "handshake {version} {kind}: lltls {:.0}/s ({:.0}-{:.0}), pooled {:.0}/s \
-                 ({:.0}-{:.0}), buffered {:.0}/s ({:.0}-{:.0})",
-                our_rates.median,
-                our_rates.low,
-                our_rates.high,
-                pooled_rates.median,
-                pooled_rates.low,
-                pooled_rates.high,
-                their_rates.median,
-                their_rates.low,
-                their_rates.high
+                "handshake {version} {kind}: in-place {}/s, pooled {}/s, rustls-mode {}/s, \
+                 buffered {}/s",
+                ip_rates.show(),
+                pooled_rates.show(),
+                rm_rates.show(),
+                buf_rates.show()
             );
             let count = (settings.runs * settings.handshakes) as u64;
             rows.push(
@@ -561,22 +699,29 @@ fn handshake_rows(settings: &Settings) -> Vec<Row> {
                     "handshakes/s",
                     Better::Higher,
                 )
-                .values(our_rates.median, their_rates.median),
+                .stacks(ip_rates.median, rm_rates.median, buf_rates.median),
             );
             rows.push(
                 Row::new(
                     "handshake (mem)",
-                    format!("{version} {kind}, client+server, lltls with pooled buffers"),
+                    format!("{version} {kind}, client+server, in-place with pooled buffers"),
                     "handshakes/s",
                     Better::Higher,
                 )
-                .values(pooled_rates.median, their_rates.median),
+                .values(pooled_rates.median, buf_rates.median),
             );
-            for (side, our_meter, their_meter) in [
-                ("client", ours.client, theirs.client),
-                ("server", ours.server, theirs.server),
+            for (side, meters) in [
+                (
+                    "client",
+                    [in_place.client, rustls_mode.client, buffered.client],
+                ),
+                (
+                    "server",
+                    [in_place.server, rustls_mode.server, buffered.server],
+                ),
             ] {
-                let micros = |m: Meter, n: u64| m.time.as_secs_f64() * 1e6 / n as f64;
+                let micros = |m: Meter| m.time.as_secs_f64() * 1e6 / count as f64;
+                let [ip, rm, buf] = meters.map(micros);
                 rows.push(
                     Row::new(
                         "handshake (mem)",
@@ -584,10 +729,9 @@ fn handshake_rows(settings: &Settings) -> Vec<Row> {
                         "us/handshake",
                         Better::Lower,
                     )
-                    .values(micros(our_meter, count), micros(their_meter, count)),
+                    .stacks(ip, rm, buf),
                 );
-                let (our_allocs, our_bytes) = per(our_meter.alloc, count);
-                let (their_allocs, their_bytes) = per(their_meter.alloc, count);
+                let [ip, rm, buf] = meters.map(|m| per(m.alloc, count));
                 alloc_rows.push(
                     Row::new(
                         "alloc/handshake",
@@ -595,7 +739,7 @@ fn handshake_rows(settings: &Settings) -> Vec<Row> {
                         "allocs/handshake",
                         Better::Lower,
                     )
-                    .values(our_allocs, their_allocs),
+                    .stacks(ip.0, rm.0, buf.0),
                 );
                 alloc_rows.push(
                     Row::new(
@@ -604,38 +748,33 @@ fn handshake_rows(settings: &Settings) -> Vec<Row> {
                         "B/handshake",
                         Better::Lower,
                     )
-                    .values(our_bytes, their_bytes),
+                    .stacks(ip.1, rm.1, buf.1),
                 );
             }
-            let pooled_tally = {
-                let mut tally = pooled.client.alloc;
-                tally += pooled.server.alloc;
-                tally
+            let both_sides = |client: Meter, server: Meter| {
+                let mut tally = client.alloc;
+                tally += server.alloc;
+                per(tally, count)
             };
-            let their_tally = {
-                let mut tally = theirs.client.alloc;
-                tally += theirs.server.alloc;
-                tally
-            };
-            let (pooled_allocs, pooled_bytes) = per(pooled_tally, count);
-            let (their_allocs, their_bytes) = per(their_tally, count);
+            let (pooled_allocs, pooled_bytes) = both_sides(pooled.client, pooled.server);
+            let (buf_allocs, buf_bytes) = both_sides(buffered.client, buffered.server);
             alloc_rows.push(
                 Row::new(
                     "alloc/handshake",
-                    format!("{version} {kind}, both sides, lltls with pooled buffers"),
+                    format!("{version} {kind}, both sides, in-place with pooled buffers"),
                     "allocs/handshake",
                     Better::Lower,
                 )
-                .values(pooled_allocs, their_allocs),
+                .values(pooled_allocs, buf_allocs),
             );
             alloc_rows.push(
                 Row::new(
                     "alloc/handshake",
-                    format!("{version} {kind}, both sides, lltls with pooled buffers"),
+                    format!("{version} {kind}, both sides, in-place with pooled buffers"),
                     "B/handshake",
                     Better::Lower,
                 )
-                .values(pooled_bytes, their_bytes),
+                .values(pooled_bytes, buf_bytes),
             );
         }
     }
@@ -654,8 +793,8 @@ struct IdleMemory {
 /// Heap held per established, idle connection: handshake done, 100 bytes
 /// exchanged each way, buffers released as far as the API allows.
 fn idle_memory<A: Api>(settings: &Settings) -> IdleMemory {
-    let server_config = configs::server();
-    let client_config = configs::client(Suite::Tls13Aes256, false);
+    let server_config = configs::server(A::SECRET_EXTRACTION);
+    let client_config = configs::client(Suite::Tls13Aes256, false, A::SECRET_EXTRACTION);
     let mut wires = Wires::new();
     let mut sink = Sink::counting();
     let message = [0x2a_u8; 100];
@@ -676,6 +815,11 @@ fn idle_memory<A: Api>(settings: &Settings) -> IdleMemory {
         assert_eq!(server.write_app(&message), message.len());
         server.flush(&mut wires.server_to_client);
         client.receive(&mut wires.server_to_client, sink);
+        // Measured with the record layer the stack runs after the handshake
+        // (for the in-place one: switched, rustls's connection given up).
+        for side in [client.record_layer(), server.record_layer()] {
+            assert_eq!(side, A::RECORD_LAYER, "{}: idle record layer", A::NAME);
+        }
         client.release_buffers();
         server.release_buffers();
         (client, server)
@@ -710,11 +854,18 @@ fn idle_memory<A: Api>(settings: &Settings) -> IdleMemory {
 }
 
 fn memory_rows(settings: &Settings) -> Vec<Row> {
-    let ours = idle_memory::<Ll>(settings);
-    let theirs = idle_memory::<Buffered>(settings);
+    let in_place = idle_memory::<Ll>(settings);
+    let rustls_mode = idle_memory::<LlRustls>(settings);
+    let buffered = idle_memory::<Buffered>(settings);
     eprintln!(
-        "idle memory: lltls server {:.0} B, buffered server {:.0} B",
-        ours.server, theirs.server
+        "idle memory: server in-place {:.0} B, rustls-mode {:.0} B, buffered {:.0} B; \
+         client in-place {:.0} B, rustls-mode {:.0} B, buffered {:.0} B",
+        in_place.server,
+        rustls_mode.server,
+        buffered.server,
+        in_place.client,
+        rustls_mode.client,
+        buffered.client
     );
     let mut buffers = Row::new(
         "memory (mem)",
@@ -722,8 +873,9 @@ fn memory_rows(settings: &Settings) -> Vec<Row> {
         "B/conn",
         Better::Lower,
     );
-    buffers.lltls = ours.server_buffers;
-    buffers.buffered = theirs.server_buffers;
+    buffers.lltls = in_place.server_buffers;
+    buffers.rustls_mode = rustls_mode.server_buffers;
+    buffers.buffered = buffered.server_buffers;
     vec![
         Row::new(
             "memory (mem)",
@@ -731,14 +883,14 @@ fn memory_rows(settings: &Settings) -> Vec<Row> {
             "B/conn",
             Better::Lower,
         )
-        .values(ours.server, theirs.server),
+        .stacks(in_place.server, rustls_mode.server, buffered.server),
         Row::new(
             "memory (mem)",
             "heap held by an idle client connection",
             "B/conn",
             Better::Lower,
         )
-        .values(ours.client, theirs.client),
+        .stacks(in_place.client, rustls_mode.client, buffered.client),
         buffers,
     ]
 }

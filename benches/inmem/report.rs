@@ -30,11 +30,20 @@ impl Better {
     }
 }
 
+/// One figure per stack. The columns:
+///
+/// - `lltls`: lltls as it ships, with its in-place record layer after the
+///   handshake (header `in-place`);
+/// - `rustls_mode`: lltls with `RecordLayer::Rustls`, rustls's record layer
+///   throughout (header `rustls-mode`);
+/// - `buffered`: rustls's buffered `ClientConnection`/`ServerConnection`;
+/// - `openssl`: a figure from outside the three (openssl's tools).
 #[derive(Clone, Debug)]
 pub struct Row {
     pub section: String,
     pub case: String,
     pub lltls: Option<f64>,
+    pub rustls_mode: Option<f64>,
     pub buffered: Option<f64>,
     pub openssl: Option<f64>,
     pub unit: String,
@@ -47,6 +56,7 @@ impl Row {
             section: section.to_owned(),
             case: case.into(),
             lltls: None,
+            rustls_mode: None,
             buffered: None,
             openssl: None,
             unit: unit.to_owned(),
@@ -60,19 +70,36 @@ impl Row {
         self
     }
 
-    /// One TSV line: section, case, lltls, buffered, openssl, unit, better
-    /// (`-` for a missing figure).
+    /// A figure for the in-place column alone.
+    pub fn with_lltls(mut self, value: f64) -> Self {
+        self.lltls = Some(value);
+        self
+    }
+
+    /// The three stacks' figures: in-place, rustls mode, buffered.
+    pub fn stacks(mut self, in_place: f64, rustls_mode: f64, buffered: f64) -> Self {
+        self.lltls = Some(in_place);
+        self.rustls_mode = Some(rustls_mode);
+        self.buffered = Some(buffered);
+        self
+    }
+
+    /// One TSV line: section, case, lltls, buffered, openssl, unit, better,
+    /// rustls mode (`-` for a missing figure). The rustls-mode figure comes
+    /// last so that seven-field lines (older ones, or `scripts/bench.sh`
+    /// rows without it) read the same.
     pub fn to_tsv(&self) -> String {
         let num = |v: Option<f64>| v.map_or("-".to_owned(), |v| format!("{v}"));
         format!(
-            "{}\t{}\t{}\t{}\t{}\t{}\t{}",
+            "{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}",
             self.section,
             self.case,
             num(self.lltls),
             num(self.buffered),
             num(self.openssl),
             self.unit,
-            self.better.as_str()
+            self.better.as_str(),
+            num(self.rustls_mode)
         )
     }
 
@@ -86,6 +113,7 @@ impl Row {
             section: fields[0].to_owned(),
             case: fields[1].to_owned(),
             lltls: num(fields[2]),
+            rustls_mode: fields.get(7).copied().and_then(num),
             buffered: num(fields[3]),
             openssl: num(fields[4]),
             unit: fields[5].to_owned(),
@@ -105,28 +133,47 @@ fn figure(v: Option<f64>) -> String {
     }
 }
 
-/// lltls ÷ buffered.
-fn ratio(row: &Row) -> String {
-    match (row.lltls, row.buffered) {
-        (Some(a), Some(b)) if b != 0.0 => format!("{:.2}x", a / b),
+/// `a ÷ b`.
+fn ratio(a: Option<f64>, b: Option<f64>) -> String {
+    match (a, b) {
+        (Some(a), Some(b)) if b != 0.0 && a.is_finite() && b.is_finite() => {
+            format!("{:.2}x", a / b)
+        }
         _ => "-".to_owned(),
     }
 }
 
+/// What the columns mean, for under the table.
+pub const LEGEND: &str = "in-place = lltls with its in-place record layer (the default); \
+rustls-mode = lltls with RecordLayer::Rustls; buffered = rustls ClientConnection/ServerConnection;
+ip/buf = in-place / buffered, ip/rm = in-place / rustls-mode; 'better' says which way is good
+";
+
 /// The table, one section after another in the order rows came.
 pub fn table(rows: &[Row]) -> String {
     let header = [
-        "section", "case", "lltls", "buffered", "ratio", "openssl", "unit", "better",
+        "section",
+        "case",
+        "in-place",
+        "rustls-mode",
+        "buffered",
+        "ip/buf",
+        "ip/rm",
+        "openssl",
+        "unit",
+        "better",
     ];
-    let cells: Vec<[String; 8]> = rows
+    let cells: Vec<[String; 10]> = rows
         .iter()
         .map(|row| {
             [
                 row.section.clone(),
                 row.case.clone(),
                 figure(row.lltls),
+                figure(row.rustls_mode),
                 figure(row.buffered),
-                ratio(row),
+                ratio(row.lltls, row.buffered),
+                ratio(row.lltls, row.rustls_mode),
                 figure(row.openssl),
                 row.unit.clone(),
                 row.better.as_str().to_owned(),
@@ -143,7 +190,7 @@ pub fn table(rows: &[Row]) -> String {
     let line = |cells: &[String], out: &mut String| {
         for (i, (cell, width)) in cells.iter().zip(widths).enumerate() {
             // Text left, figures right.
-            let numeric = (2..=5).contains(&i);
+            let numeric = (2..=7).contains(&i);
             let pad = width - cell.chars().count();
             let sep = if i == 0 { "" } else { "  " };
             if numeric {

@@ -75,6 +75,10 @@ impl Version {
     }
 }
 
+/// Both record layers after the handshake: lltls's in-place one (the
+/// default) and rustls's.
+const RECORD_LAYERS: [&str; 2] = ["in-place", "rustls"];
+
 fn llserver(pki: Pki, extra: &[&str]) -> LlServer {
     let certs = pki.path("fullchain.pem");
     let key = pki.path("server.key");
@@ -267,30 +271,32 @@ const EIGHT_MIB: usize = 8 << 20;
 
 #[test]
 fn eight_mib_through_llserver_echo_byte_exact() {
-    let mut server = llserver(Pki::Rsa, &["echo"]);
-    for version in [Version::Tls13, Version::Tls12] {
-        let data = random_bytes(EIGHT_MIB, 8);
-        let mut client = s_client(server.port, Pki::Rsa, &["-brief", version.openssl_flag()]);
-        let mut stdin = client.take_stdin();
-        let to_send = data.clone();
-        // A thread writes while the test reads: s_client echoes as it goes, and neither pipe
-        // may fill up while the other waits.
-        let writer = thread::spawn(move || stdin.write_all(&to_send).map(|()| stdin));
-        client.wait_stdout("8 MiB of echo", EXCHANGE, |out| out.len() >= EIGHT_MIB);
-        let stdin = writer
-            .join()
-            .expect("writer thread")
-            .expect("write 8 MiB to s_client");
-        drop(stdin);
-        client.wait_success(EXCHANGE);
-        let echoed = client.stdout();
-        assert!(
-            echoed == data,
-            "{}",
-            client.frame("echo differs from what was sent")
-        );
+    for mode in RECORD_LAYERS {
+        let mut server = llserver(Pki::Rsa, &["--record-layer", mode, "echo"]);
+        for version in [Version::Tls13, Version::Tls12] {
+            let data = random_bytes(EIGHT_MIB, 8);
+            let mut client = s_client(server.port, Pki::Rsa, &["-brief", version.openssl_flag()]);
+            let mut stdin = client.take_stdin();
+            let to_send = data.clone();
+            // A thread writes while the test reads: s_client echoes as it goes, and neither pipe
+            // may fill up while the other waits.
+            let writer = thread::spawn(move || stdin.write_all(&to_send).map(|()| stdin));
+            client.wait_stdout("8 MiB of echo", EXCHANGE, |out| out.len() >= EIGHT_MIB);
+            let stdin = writer
+                .join()
+                .expect("writer thread")
+                .expect("write 8 MiB to s_client");
+            drop(stdin);
+            client.wait_success(EXCHANGE);
+            let echoed = client.stdout();
+            assert!(
+                echoed == data,
+                "{}",
+                client.frame(&format!("{mode}: echo differs from what was sent"))
+            );
+        }
+        server.assert_healthy();
     }
-    server.assert_healthy();
 }
 
 /// `openssl s_server` on a free port, waiting for its `ACCEPT` line. Retries when another
@@ -493,9 +499,12 @@ fn s_server_data(stdout: &[u8]) -> &[u8] {
 
 #[test]
 fn eight_mib_each_way_between_llclient_and_s_server() {
-    for version in [Version::Tls13, Version::Tls12] {
+    for (mode, version) in RECORD_LAYERS
+        .into_iter()
+        .flat_map(|mode| [(mode, Version::Tls13), (mode, Version::Tls12)])
+    {
         let (mut server, port) = s_server(Pki::Rsa, &[version.openssl_flag()]);
-        let mut client = llclient(port, Pki::Rsa, &[], &[]);
+        let mut client = llclient(port, Pki::Rsa, &["--record-layer", mode], &[]);
         let up = random_bytes(EIGHT_MIB, 1);
         // s_server has no -nocommands: a read of its stdin starting with one of these letters
         // is a command (quit, print cleartext, renegotiate, key update…). Leave them out.
@@ -570,8 +579,13 @@ fn resume(port: u16, version: Version, extra_second: &[&str], line: &str) -> (Ch
 
 #[test]
 fn s_client_resumes_with_tickets_and_with_the_stateful_cache() {
-    for server_args in [&["--tickets", "echo"][..], &["echo"][..]] {
-        let mut server = llserver(Pki::Ecdsa, server_args);
+    for (mode, server_args) in RECORD_LAYERS
+        .into_iter()
+        .flat_map(|mode| [(mode, &["--tickets", "echo"][..]), (mode, &["echo"][..])])
+    {
+        let mut args = vec!["--record-layer", mode];
+        args.extend_from_slice(server_args);
+        let mut server = llserver(Pki::Ecdsa, &args);
         for version in [Version::Tls13, Version::Tls12] {
             let (first, second) = resume(server.port, version, &[], "second\n");
             let new = format!("New, {}", version.name());
@@ -670,91 +684,98 @@ fn line_at(peer: &Child, out: &[u8], line: &str) -> usize {
 
 #[test]
 fn key_updates_from_s_client_mid_echo_keep_data_flowing() {
-    let mut server = llserver(Pki::Ecdsa, &["echo"]);
-    // -msg prints each TLS message (">>>" sent, "<<<" received) on stdout.
-    let mut client = s_client_with_commands(server.port, Pki::Ecdsa, &["-tls1_3", "-msg"]);
-    client.write(b"before\n");
-    client.wait_stdout_contains("before\n", EXCHANGE);
-    // `K`: update and request the server's update. RFC 8446 §4.6.3: the server MUST send its
-    // own KeyUpdate before its next application data (rustls sends it right then), so it
-    // precedes the echo of the next line.
-    client.write(b"K\n");
-    // s_client takes a command from one read of stdin, whatever follows it in that read: the
-    // next line may only be written once the command was carried out.
-    client.wait_stdout("our KeyUpdate", EXCHANGE, |out| {
-        contains(out, KEY_UPDATE_SENT)
-    });
-    client.write(b"after requested update\n");
-    client.wait_stdout_contains("after requested update\n", EXCHANGE);
-    // `k`: update without request: the server only switches its receiving keys.
-    client.write(b"k\n");
-    client.wait_stdout("our second KeyUpdate", EXCHANGE, |out| {
-        out.windows(KEY_UPDATE_SENT.len())
-            .filter(|w| *w == KEY_UPDATE_SENT)
-            .count()
-            == 2
-    });
-    client.write(b"after plain update\n");
-    client.wait_stdout_contains("after plain update\n", EXCHANGE);
-    client.close_stdin();
-    client.wait_success(EXCHANGE);
-    let stdout = client.stdout();
-    let updates: Vec<usize> = (0..stdout.len())
-        .filter(|&at| stdout[at..].starts_with(KEY_UPDATE_RECEIVED))
-        .collect();
-    assert_eq!(
-        updates.len(),
-        1,
-        "{}",
-        client.frame("exactly one KeyUpdate from the server")
-    );
-    let (before, after) = (
-        line_at(&client, &stdout, "before"),
-        line_at(&client, &stdout, "after requested update"),
-    );
-    assert!(
-        before < updates[0] && updates[0] < after,
-        "{}",
-        client.frame("the server's KeyUpdate must come right before its next data")
-    );
-    assert_eq!(
-        client.stderr().matches("KEYUPDATE").count(),
-        2,
-        "{}",
-        client.frame("two updates sent")
-    );
-    server.assert_healthy();
+    for mode in RECORD_LAYERS {
+        let mut server = llserver(Pki::Ecdsa, &["--record-layer", mode, "echo"]);
+        // -msg prints each TLS message (">>>" sent, "<<<" received) on stdout.
+        let mut client = s_client_with_commands(server.port, Pki::Ecdsa, &["-tls1_3", "-msg"]);
+        client.write(b"before\n");
+        client.wait_stdout_contains("before\n", EXCHANGE);
+        // `K`: update and request the server's update. RFC 8446 §4.6.3: the server MUST send its
+        // own KeyUpdate before its next application data (rustls sends it right then), so it
+        // precedes the echo of the next line.
+        client.write(b"K\n");
+        // s_client takes a command from one read of stdin, whatever follows it in that read: the
+        // next line may only be written once the command was carried out.
+        client.wait_stdout("our KeyUpdate", EXCHANGE, |out| {
+            contains(out, KEY_UPDATE_SENT)
+        });
+        client.write(b"after requested update\n");
+        client.wait_stdout_contains("after requested update\n", EXCHANGE);
+        // `k`: update without request: the server only switches its receiving keys.
+        client.write(b"k\n");
+        client.wait_stdout("our second KeyUpdate", EXCHANGE, |out| {
+            out.windows(KEY_UPDATE_SENT.len())
+                .filter(|w| *w == KEY_UPDATE_SENT)
+                .count()
+                == 2
+        });
+        client.write(b"after plain update\n");
+        client.wait_stdout_contains("after plain update\n", EXCHANGE);
+        client.close_stdin();
+        client.wait_success(EXCHANGE);
+        let stdout = client.stdout();
+        let updates: Vec<usize> = (0..stdout.len())
+            .filter(|&at| stdout[at..].starts_with(KEY_UPDATE_RECEIVED))
+            .collect();
+        assert_eq!(
+            updates.len(),
+            1,
+            "{}",
+            client.frame("exactly one KeyUpdate from the server")
+        );
+        let (before, after) = (
+            line_at(&client, &stdout, "before"),
+            line_at(&client, &stdout, "after requested update"),
+        );
+        assert!(
+            before < updates[0] && updates[0] < after,
+            "{}",
+            client.frame("the server's KeyUpdate must come right before its next data")
+        );
+        assert_eq!(
+            client.stderr().matches("KEYUPDATE").count(),
+            2,
+            "{}",
+            client.frame("two updates sent")
+        );
+        server.assert_healthy();
+    }
 }
 
 #[test]
 fn key_updates_from_s_server_reach_llclient() {
-    let (mut server, port) = s_server(Pki::Ecdsa, &["-tls1_3", "-msg"]);
-    let mut client = llclient(port, Pki::Ecdsa, &[], &[]);
-    client.write(b"ping\n");
-    server.wait_stdout_contains("ping\n", EXCHANGE);
-    // s_server's `K` command: update and request llclient's update.
-    server.write(b"K\n");
-    // As s_client, s_server takes a command from one whole read of stdin.
-    server.wait_stdout("s_server's KeyUpdate", EXCHANGE, |out| {
-        contains(out, KEY_UPDATE_SENT)
-    });
-    server.write(b"data after the update\n");
-    client.wait_stdout_contains("data after the update\n", EXCHANGE);
-    // llclient answers with its own KeyUpdate before its next data.
-    client.write(b"pong\n");
-    server.wait_stdout_contains("pong\n", EXCHANGE);
-    client.close_stdin();
-    client.wait_success(EXCHANGE);
-    server.wait_success(EXCHANGE);
-    let stdout = server.stdout();
-    let update = find(&stdout, KEY_UPDATE_RECEIVED)
-        .unwrap_or_else(|| panic!("{}", server.frame("no KeyUpdate from llclient")));
-    assert!(
-        line_at(&server, &stdout, "ping") < update && update < line_at(&server, &stdout, "pong"),
-        "{}",
-        server.frame("llclient's KeyUpdate must come right before its next data")
-    );
-    client.assert_no_panic();
+    for mode in RECORD_LAYERS {
+        let (mut server, port) = s_server(Pki::Ecdsa, &["-tls1_3", "-msg"]);
+        let mut client = llclient(port, Pki::Ecdsa, &["--record-layer", mode], &[]);
+        client.write(b"ping\n");
+        server.wait_stdout_contains("ping\n", EXCHANGE);
+        // s_server's `K` command: update and request llclient's update.
+        server.write(b"K\n");
+        // As s_client, s_server takes a command from one whole read of stdin.
+        server.wait_stdout("s_server's KeyUpdate", EXCHANGE, |out| {
+            contains(out, KEY_UPDATE_SENT)
+        });
+        server.write(b"data after the update\n");
+        client.wait_stdout_contains("data after the update\n", EXCHANGE);
+        // llclient answers with its own KeyUpdate before its next data.
+        client.write(b"pong\n");
+        server.wait_stdout_contains("pong\n", EXCHANGE);
+        client.close_stdin();
+        client.wait_success(EXCHANGE);
+        server.wait_success(EXCHANGE);
+        let stdout = server.stdout();
+        let update = find(&stdout, KEY_UPDATE_RECEIVED)
+            .unwrap_or_else(|| panic!("{}", server.frame("no KeyUpdate from llclient")));
+        assert!(
+            line_at(&server, &stdout, "ping") < update
+                && update < line_at(&server, &stdout, "pong"),
+            "{}",
+            server.frame(&format!(
+                "{mode}: llclient's KeyUpdate must come right before its next data"
+            ))
+        );
+        client.assert_no_panic();
+    }
 }
 
 #[test]
@@ -848,21 +869,23 @@ fn single_version_openssl_servers_against_llclient() {
 
 #[test]
 fn tls12_renegotiation_from_s_client_is_refused_with_a_warning() {
-    let mut server = llserver(Pki::Ecdsa, &["echo"]);
-    let mut client = s_client_with_commands(server.port, Pki::Ecdsa, &["-tls1_2", "-msg"]);
-    client.write(b"before\n");
-    client.wait_stdout_contains("before\n", EXCHANGE);
-    // `R`: a renegotiating ClientHello. rustls does not renegotiate: it answers with a
-    // no_renegotiation warning (RFC 5746); OpenSSL then gives up with its own fatal alert.
-    client.write(b"R\n");
-    client.wait_stdout_contains(
-        "<<< TLS 1.2, Alert [length 0002], warning no_renegotiation",
-        EXCHANGE,
-    );
-    client.close_stdin();
-    client.wait(EXCHANGE);
-    // The refusal cost only that connection.
-    let mut next = s_client(server.port, Pki::Ecdsa, &["-brief", "-tls1_2"]);
-    echo_line(&mut next, "after the refusal\n");
-    server.assert_healthy();
+    for mode in RECORD_LAYERS {
+        let mut server = llserver(Pki::Ecdsa, &["--record-layer", mode, "echo"]);
+        let mut client = s_client_with_commands(server.port, Pki::Ecdsa, &["-tls1_2", "-msg"]);
+        client.write(b"before\n");
+        client.wait_stdout_contains("before\n", EXCHANGE);
+        // `R`: a renegotiating ClientHello. rustls does not renegotiate: it answers with a
+        // no_renegotiation warning (RFC 5746); OpenSSL then gives up with its own fatal alert.
+        client.write(b"R\n");
+        client.wait_stdout_contains(
+            "<<< TLS 1.2, Alert [length 0002], warning no_renegotiation",
+            EXCHANGE,
+        );
+        client.close_stdin();
+        client.wait(EXCHANGE);
+        // The refusal cost only that connection.
+        let mut next = s_client(server.port, Pki::Ecdsa, &["-brief", "-tls1_2"]);
+        echo_line(&mut next, "after the refusal\n");
+        server.assert_healthy();
+    }
 }

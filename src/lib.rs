@@ -26,11 +26,24 @@
 //! 4. Transmit `outgoing_tls.filled()` and `discard` what the transport took.
 //!    Go to 1.
 //!
-//! Inputs: `process` (new bytes), `handle_eof`, `encrypt`,
+//! Inputs: `process` (new bytes), `handle_eof`, `encrypt`, `record_room`,
 //! `encrypt_early_data` (client), `queue_close_notify`,
 //! `refresh_traffic_keys`. Outputs: [`Status`], and the bytes in
 //! `outgoing_tls`. Getters: `handshake_info`, `is_handshaking`,
-//! `peer_closed`, `wants_read`, `error`.
+//! `peer_closed`, `wants_read`, `error`, `record_layer`,
+//! `close_notify_sent`, `sequence_numbers`.
+//!
+//! ## Records after the handshake
+//!
+//! rustls runs the handshake. Once it is complete, lltls takes the traffic
+//! secrets from rustls and protects records itself, in place
+//! ([`RecordLayer::InPlace`], the default; the rustls config MUST set
+//! `enable_secret_extraction`): received records are decrypted where they
+//! lie in `incoming_tls` and lent to the caller from there, records to send
+//! are sealed in `outgoing_tls`, and [`LlConnection::record_room`] lets the
+//! caller write plaintext straight into the next record. rustls still
+//! derives new keys on KeyUpdate and stores session tickets.
+//! [`RecordLayer::Rustls`] keeps rustls's own record layer throughout.
 //!
 //! On error, the connection is dead; the fatal alert rustls wants the peer to
 //! see is already in `outgoing_tls`.

@@ -19,11 +19,11 @@ use crate::Error;
 /// |---|---|
 /// | `MustTransmitTlsData` | `TransmitTlsData` (after the `EncodeTlsData` that filled the buffer), or blocked with bytes pending |
 /// | `NeedsMoreTlsData` | `BlockedHandshake`, or `WriteTraffic` with a partial record buffered |
-/// | `AppDataAvailable` | `ReadTraffic` |
+/// | `AppDataAvailable` | `ReadTraffic`; after the switch, a record the in-place layer opened |
 /// | `EarlyDataAvailable` | `ReadEarlyData` (server) |
 /// | `HandshakeComplete` | first `WriteTraffic` once `is_handshaking()` is false |
-/// | `PeerClosed` | `PeerClosed` |
-/// | `Closed` | `Closed` |
+/// | `PeerClosed` | `PeerClosed`, or close_notify read by the in-place layer |
+/// | `Closed` | `Closed`, or close_notify sent and received after the switch |
 ///
 /// `HandshakeComplete` and `PeerClosed` are edge-triggered: each is returned
 /// once. The others are level-triggered: they are returned again until the

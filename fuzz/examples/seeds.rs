@@ -3,8 +3,11 @@
 //! small chunks. The 20 KB data exchanges the property test also mutates are left out: libFuzzer
 //! sizes its inputs after the largest seed, and small inputs run much faster.
 //!
+//! The `records` target gets `tests/hostile/records.rs`'s seed operations for TLS 1.3 and 1.2,
+//! AES-GCM and ChaCha20.
+//!
 //! Usage: `cargo run --manifest-path fuzz/Cargo.toml --example seeds -- fuzz/corpus`
-//! (cargo fuzz's default corpus directories, `fuzz/corpus/server` and `fuzz/corpus/client`).
+//! (cargo fuzz's default corpus directories, `fuzz/corpus/<target>`).
 
 #[path = "../../tests/hostile/mod.rs"]
 mod hostile;
@@ -36,6 +39,16 @@ fn main() -> std::io::Result<()> {
                 std::fs::write(path, fuzz_input(profile, 1, wire))?;
                 written += 1;
             }
+        }
+    }
+    let dir = out.join("records");
+    std::fs::create_dir_all(&dir)?;
+    for (i, ops) in hostile::records::seed_ops().iter().enumerate() {
+        for profile_byte in [2, 1, 2 | 4, 1 | 4] {
+            let profile = Profile::from_byte(profile_byte | 7 << 5);
+            let path = dir.join(format!("seed{i}-p{profile_byte}"));
+            std::fs::write(path, fuzz_input(profile, 1, ops))?;
+            written += 1;
         }
     }
     println!("wrote {written} seeds to {}", out.display());

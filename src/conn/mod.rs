@@ -569,10 +569,11 @@ impl<C: Side> LlConnection<C> {
         }
     }
 
-    /// Takes rustls's connection out (tests compare its record layer with
-    /// lltls's on the same secrets).
-    #[cfg(test)]
-    pub(crate) fn into_rustls(self) -> Option<C> {
+    /// Gives back rustls's connection, e.g. to take its secrets for another
+    /// record layer (kTLS) with `dangerous_into_kernel_connection`; `None`
+    /// once the in-place record layer took over.
+    #[must_use]
+    pub fn into_rustls(self) -> Option<C> {
         match self.conn {
             Layer::Rustls(conn) => Some(*conn),
             Layer::InPlace(_) | Layer::Gone => None,

@@ -12,6 +12,7 @@
 #![allow(dead_code)] // each user takes a different part
 
 pub mod deterministic;
+pub mod records;
 
 use std::sync::Arc;
 

@@ -1,0 +1,161 @@
+//! Post-handshake records against a connection that switched to the
+//! in-place record layer, built by a peer holding the real keys
+//! (tests/hostile/records.rs, also the `records` fuzz target): the seed
+//! inputs do what they should, and seeded mutations of them end cleanly —
+//! never a panic, a spin or unbounded buffers.
+
+mod hostile;
+
+use hostile::records::{fuzz_records, seed_ops};
+use hostile::{fuzz_input, End, Profile};
+use rustls::{AlertDescription, Error as TlsError};
+
+fn profiles() -> Vec<Profile> {
+    let mut out = Vec::new();
+    for tls12 in [false, true] {
+        for chacha in [false, true] {
+            for chunk_class in [0, 4, 7] {
+                out.push(Profile {
+                    tls12: Some(tls12),
+                    chacha,
+                    client_auth: false,
+                    alpn: false,
+                    chunk_class,
+                });
+            }
+        }
+    }
+    out
+}
+
+fn alert_received_or_sent(end: &End) -> Option<AlertDescription> {
+    match end {
+        End::Failed(lltls::Error::Tls { alert_sent, .. }) => *alert_sent,
+        _ => None,
+    }
+}
+
+#[test]
+fn seed_inputs_behave_as_the_rfcs_say() {
+    let seeds = seed_ops();
+    for profile in profiles() {
+        let tls13 = profile.tls12 == Some(false);
+        let run = |ops: &[u8]| fuzz_records(&fuzz_input(profile, 3, ops)).expect("runs");
+        let what = format!("{profile:?}");
+
+        let data = run(&seeds[0]);
+        let mut expected = b"hello".to_vec();
+        expected.extend([7; 3000]);
+        assert_eq!(data.received, expected, "{what}: data");
+        assert!(
+            matches!(data.end, Some(End::Eof(Some(_)))),
+            "{what}: {:?}",
+            data.end
+        );
+
+        let tampered = run(&seeds[4]);
+        assert!(
+            tampered.received.is_empty(),
+            "{what}: forged data delivered"
+        );
+        assert_eq!(
+            alert_received_or_sent(tampered.end.as_ref().unwrap()),
+            Some(AlertDescription::BadRecordMac),
+            "{what}: {:?}",
+            tampered.end
+        );
+
+        let closing = run(&seeds[5]);
+        assert_eq!(closing.received, b"bye", "{what}");
+        assert!(
+            matches!(closing.end, Some(End::Closed)),
+            "{what}: {:?}",
+            closing.end
+        );
+
+        if tls13 {
+            let updates = run(&seeds[1]);
+            assert_eq!(updates.received, b"beforeafteragain", "{what}: key updates");
+            assert!(
+                matches!(updates.end, Some(End::Eof(Some(_)))),
+                "{what}: {:?}",
+                updates.end
+            );
+
+            let fragmented = run(&seeds[2]);
+            assert_eq!(fragmented.received, b"x", "{what}: fragmented KeyUpdate");
+
+            let padded = run(&seeds[3]);
+            assert_eq!(padded.received, b"padded", "{what}: padding");
+            match padded.end {
+                Some(End::Failed(lltls::Error::Tls { error, alert_sent })) => {
+                    assert_eq!(
+                        error,
+                        TlsError::PeerMisbehaved(rustls::PeerMisbehaved::IllegalTlsInnerPlaintext)
+                    );
+                    assert_eq!(alert_sent, Some(AlertDescription::UnexpectedMessage));
+                }
+                other => panic!("{what}: all-zero inner plaintext accepted: {other:?}"),
+            }
+        } else {
+            // TLS 1.2 has no KeyUpdate: the first one is unexpected_message.
+            let updates = run(&seeds[1]);
+            assert_eq!(updates.received, b"before", "{what}");
+            assert_eq!(
+                alert_received_or_sent(updates.end.as_ref().unwrap()),
+                Some(AlertDescription::UnexpectedMessage),
+                "{what}: {:?}",
+                updates.end
+            );
+        }
+    }
+}
+
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> usize {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        (self.0.wrapping_mul(0x2545_f491_4f6c_dd1d) >> 33) as usize
+    }
+}
+
+/// Byte flips, insertions and deletions in the ops, so lengths, types,
+/// padding, fragmentation and key updates mix in ways no seed has.
+#[test]
+fn mutated_post_handshake_records_end_cleanly() {
+    let cases: usize = std::env::var("LLTLS_MUTATION_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(60);
+    let mut rng = Rng(0x5eed_1234);
+    let mut runs = 0;
+    for profile in [
+        Profile::from_byte(2),
+        Profile::from_byte(1 | 4),
+        Profile::from_byte(2 | 4 | 3 << 5),
+    ] {
+        for seed in seed_ops() {
+            for _ in 0..cases {
+                let mut ops = seed.clone();
+                for _ in 0..1 + rng.next() % 4 {
+                    let at = rng.next() % (ops.len() + 1);
+                    match rng.next() % 3 {
+                        0 if at < ops.len() => ops[at] ^= 1 << (rng.next() % 8),
+                        1 => ops.insert(at, rng.next() as u8),
+                        _ if at < ops.len() => {
+                            ops.remove(at);
+                        }
+                        _ => {}
+                    }
+                }
+                let outcome = fuzz_records(&fuzz_input(profile, rng.next() as u8, &ops));
+                assert!(outcome.is_some(), "{profile:?}: harness refused {ops:?}");
+                runs += 1;
+            }
+        }
+    }
+    assert!(runs > 0);
+}

@@ -1,12 +1,14 @@
 //! The caller-managed API changes who owns the buffers, not the protocol:
 //! for the same configuration and input, lltls puts the same records on the
-//! wire as rustls's buffered `ClientConnection` / `ServerConnection`.
+//! wire as rustls's buffered `ClientConnection` / `ServerConnection`, with
+//! either record layer after the handshake.
 
 mod util;
 
 use std::io::{Read, Write};
 use std::sync::Arc;
 
+use lltls::RecordLayer;
 use rustls::pki_types::ServerName;
 use rustls::{ClientConnection, Connection, ServerConnection};
 use util::*;
@@ -90,12 +92,27 @@ fn buffered(client_config: rustls::ClientConfig, server_config: rustls::ServerCo
     wire
 }
 
-/// The same exchange through lltls.
+/// The same exchange through lltls, with each record layer. Each run gets
+/// fresh configs from `configs`: a shared one would resume the session of
+/// the run before.
 fn caller_managed(
+    configs: impl Fn() -> (rustls::ClientConfig, rustls::ServerConfig),
+) -> [(RecordLayer, Wire); 2] {
+    [RecordLayer::InPlace, RecordLayer::Rustls].map(|layer| {
+        let (client_config, server_config) = configs();
+        (
+            layer,
+            caller_managed_with(client_config, server_config, layer),
+        )
+    })
+}
+
+fn caller_managed_with(
     client_config: rustls::ClientConfig,
     server_config: rustls::ServerConfig,
+    layer: RecordLayer,
 ) -> Wire {
-    let mut pair = Pair::new(client_config, server_config);
+    let mut pair = Pair::with_record_layer(Arc::new(client_config), Arc::new(server_config), layer);
     pair.client.to_send = REQUEST.to_vec();
     pair.drive();
     pair.server.to_send = RESPONSE.to_vec();
@@ -112,7 +129,13 @@ fn caller_managed(
     }
 }
 
-fn assert_same_records(ours: &Wire, theirs: &Wire, what: &str) {
+fn assert_same_records(ours: &[(RecordLayer, Wire); 2], theirs: &Wire, what: &str) {
+    for (layer, ours) in ours {
+        assert_same_records_as(ours, theirs, &format!("{what}, {layer:?}"));
+    }
+}
+
+fn assert_same_records_as(ours: &Wire, theirs: &Wire, what: &str) {
     assert_eq!(ours.server_received, REQUEST, "{what}: request");
     assert_eq!(ours.client_received, RESPONSE, "{what}: response");
     assert_eq!(
@@ -133,10 +156,12 @@ fn assert_same_records(ours: &Wire, theirs: &Wire, what: &str) {
 
 #[test]
 fn same_records_as_buffered_api_tls13() {
-    let ours = caller_managed(
-        client_config(Pki::Rsa, false),
-        server_config(Pki::Rsa, false),
-    );
+    let ours = caller_managed(|| {
+        (
+            client_config(Pki::Rsa, false),
+            server_config(Pki::Rsa, false),
+        )
+    });
     let theirs = buffered(
         client_config(Pki::Rsa, false),
         server_config(Pki::Rsa, false),
@@ -144,7 +169,7 @@ fn same_records_as_buffered_api_tls13() {
     assert_same_records(&ours, &theirs, "TLS 1.3");
     // The reference exchange: ServerHello, CCS, one encrypted flight, then
     // tickets, response and close_notify.
-    let server_types: Vec<u8> = records(&ours.server_to_client)
+    let server_types: Vec<u8> = records(&ours[0].1.server_to_client)
         .iter()
         .map(|r| r.0)
         .collect();
@@ -153,7 +178,7 @@ fn same_records_as_buffered_api_tls13() {
 
 #[test]
 fn same_records_as_buffered_api_tls12() {
-    let ours = caller_managed(client_config(Pki::Rsa, true), server_config(Pki::Rsa, true));
+    let ours = caller_managed(|| (client_config(Pki::Rsa, true), server_config(Pki::Rsa, true)));
     let theirs = buffered(client_config(Pki::Rsa, true), server_config(Pki::Rsa, true));
     assert_same_records(&ours, &theirs, "TLS 1.2");
 }
@@ -161,10 +186,12 @@ fn same_records_as_buffered_api_tls12() {
 #[test]
 fn same_records_as_buffered_api_with_client_auth() {
     for tls12 in [false, true] {
-        let ours = caller_managed(
-            client_config_with_auth(Pki::Rsa, tls12),
-            server_config_requiring_auth(Pki::Rsa, tls12),
-        );
+        let ours = caller_managed(|| {
+            (
+                client_config_with_auth(Pki::Rsa, tls12),
+                server_config_requiring_auth(Pki::Rsa, tls12),
+            )
+        });
         let theirs = buffered(
             client_config_with_auth(Pki::Rsa, tls12),
             server_config_requiring_auth(Pki::Rsa, tls12),
@@ -183,20 +210,22 @@ fn same_records_as_buffered_api_with_client_auth() {
 
 #[test]
 fn same_records_as_buffered_api_with_small_fragments() {
-    let mut client = client_config(Pki::Rsa, false);
-    client.max_fragment_size = Some(512);
-    let mut client2 = client_config(Pki::Rsa, false);
-    client2.max_fragment_size = Some(512);
-    let mut server = server_config(Pki::Rsa, false);
-    server.max_fragment_size = Some(512);
-    let mut server2 = server_config(Pki::Rsa, false);
-    server2.max_fragment_size = Some(512);
-    let ours = caller_managed(client, server);
-    let theirs = buffered(client2, server2);
+    let configs = || {
+        let mut client = client_config(Pki::Rsa, false);
+        client.max_fragment_size = Some(512);
+        let mut server = server_config(Pki::Rsa, false);
+        server.max_fragment_size = Some(512);
+        (client, server)
+    };
+    let ours = caller_managed(configs);
+    let (client, server) = configs();
+    let theirs = buffered(client, server);
     assert_same_records(&ours, &theirs, "max_fragment_size 512");
-    assert!(records(&ours.server_to_client)
-        .iter()
-        .all(|r| r.1 <= 512 + 5 + 17));
+    for (_, ours) in &ours {
+        assert!(records(&ours.server_to_client)
+            .iter()
+            .all(|r| r.1 <= 512 + 5 + 17));
+    }
 }
 
 /// The upstream pair's recorded exchange (tests/data/reference/tls13-rsa-http/

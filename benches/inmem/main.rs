@@ -463,7 +463,9 @@ fn bulk_rows(settings: &Settings) -> Vec<Row> {
     let mut alloc_sum_rows = Vec::new();
     for suite in Suite::ALL {
         let mut suite_rows = Vec::new();
+        let mut suite_percent_rows = Vec::new();
         let mut limit_rates = Vec::new();
+        let mut wire_limit_rates = Vec::new();
         let mut suite_allocs = BulkAllocs::default();
         for direction in [Direction::ClientToServer, Direction::ServerToClient] {
             for (write_size, size_label) in [(16 << 10, "16KiB"), (1 << 20, "1MiB")] {
@@ -480,12 +482,20 @@ fn bulk_rows(settings: &Settings) -> Vec<Row> {
                 let mut buffered =
                     BulkTrial::<Buffered>::new(settings, suite, direction, write_size);
                 let mut limit = LimitTrial::new(settings, suite);
+                let mut wire_limit = LimitTrial::with_wire(settings, suite, true);
                 let mut room_trial =
                     room.then(|| BulkTrial::<LlRoom>::new(settings, suite, direction, write_size));
-                let [ip_rates, rm_rates, buf_rates, limit_case_rates] = interleave_all(
-                    settings.runs,
-                    [&mut in_place, &mut rustls_mode, &mut buffered, &mut limit],
-                );
+                let [ip_rates, rm_rates, buf_rates, limit_case_rates, wire_limit_case_rates] =
+                    interleave_all(
+                        settings.runs,
+                        [
+                            &mut in_place,
+                            &mut rustls_mode,
+                            &mut buffered,
+                            &mut limit,
+                            &mut wire_limit,
+                        ],
+                    );
                 // The room variant runs after the others; its own runs
                 // alternate with fresh limit runs, so its share of the limit
                 // is measured in the same spell.
@@ -495,6 +505,7 @@ fn bulk_rows(settings: &Settings) -> Vec<Row> {
                     (Rates::of(room_rates), median(limit_rates))
                 });
                 limit_rates.extend(&limit_case_rates);
+                wire_limit_rates.extend(wire_limit_case_rates);
                 let limit_median = median(limit_case_rates);
                 let [ip, rm, buf] = [ip_rates, rm_rates, buf_rates].map(Rates::of);
                 eprintln!(
@@ -512,7 +523,7 @@ fn bulk_rows(settings: &Settings) -> Vec<Row> {
                     Row::new("bulk (mem)", case.clone(), "MiB/s", Better::Higher)
                         .stacks(ip.median, rm.median, buf.median),
                 );
-                percent_rows.push(
+                suite_percent_rows.push(
                     Row::new(
                         "bulk/limit (mem)",
                         case.clone(),
@@ -533,7 +544,7 @@ fn bulk_rows(settings: &Settings) -> Vec<Row> {
                             buf.median,
                         ),
                     );
-                    percent_rows.push(
+                    suite_percent_rows.push(
                         Row::new(
                             "bulk/limit (mem)",
                             room_case.clone(),
@@ -568,18 +579,27 @@ fn bulk_rows(settings: &Settings) -> Vec<Row> {
         if limit_rates.is_empty() {
             continue;
         }
+        let (limit, wire_limit) = (median(limit_rates), median(wire_limit_rates));
         rows.push(
             Row::new(
                 "bulk (mem)",
-                format!(
-                    "{} limit: aws-lc-rs seal+open in place, no TLS",
-                    suite.label()
-                ),
+                format!("{} limit: aws-lc-rs seal+open", suite.label()),
                 "MiB/s",
                 Better::Neither,
             )
-            .with_lltls(median(limit_rates)),
+            .with_lltls(limit),
         );
+        let wire_case = format!("{} limit + the wire's 2 copies", suite.label());
+        rows.push(
+            Row::new("bulk (mem)", wire_case.clone(), "MiB/s", Better::Neither)
+                .with_lltls(wire_limit),
+        );
+        suite_percent_rows.insert(
+            0,
+            Row::new("bulk/limit (mem)", wire_case, "% of limit", Better::Neither)
+                .with_lltls(wire_limit / limit * 100.0),
+        );
+        percent_rows.extend(suite_percent_rows);
         rows.extend(suite_rows);
         if suite != ALLOC_DETAIL_SUITE {
             let case = format!("{}, all cases", suite.label());

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Runs every lltls benchmark and prints one table: lltls against rustls's
-# buffered API (and openssl where it applies), with ratios. See BENCHMARKS.md.
+# Runs every lltls benchmark and prints one table: lltls with its in-place
+# record layer, lltls with rustls's record layer (--record-layer rustls) and
+# rustls's buffered API (and openssl where it applies), with ratios. See
+# BENCHMARKS.md.
 #
 # Usage: scripts/bench.sh [--quick] [--strict]
 #
@@ -11,15 +13,17 @@
 #             goes on: a benchmark reports, the tests judge)
 #
 # Parts:
-#   1-4. in-memory (cargo bench --bench inmem): bulk transfer, handshakes,
-#        allocations per record and per handshake, heap per idle connection
+#   1-4. in-memory (cargo bench --bench inmem): bulk transfer against the
+#        bare AEAD's limit, handshakes, allocations per record and per
+#        handshake, heap per idle connection
 #   5.   loopback, byte-exact (SHA-256 of what arrived against the payload):
 #        one-way (client -> server -> tcp_sink) and echo (client -> server ->
-#        client), llclient/llserver against the buffered pair in examples/;
-#        and each client (llclient, buffered_client, openssl s_client) into
-#        the same openssl s_server; with each process's peak RSS
+#        client), llclient/llserver in both record-layer modes against the
+#        buffered pair in examples/; and each client (llclient in both
+#        modes, buffered_client, openssl s_client) into the same openssl
+#        s_server; with each process's peak RSS and user CPU time
 #   4b.  a server process holding many idle TLS connections: RSS growth per
-#        connection
+#        connection, llserver in both modes and the buffered server
 #   context: `openssl speed -evp aes-256-gcm` on one core, 16 KiB blocks
 #
 # Everything is built in the dev profile the tests use (our crate at
@@ -90,9 +94,12 @@ problem() {
     echo "$*" >>"$problems"
 }
 
-# row SECTION CASE LLTLS BUFFERED OPENSSL UNIT BETTER ("-" for none)
+# row SECTION CASE LLTLS BUFFERED OPENSSL UNIT BETTER [RUSTLS_MODE] ("-"
+# for none): LLTLS is lltls with its in-place record layer (the default),
+# RUSTLS_MODE lltls with --record-layer rustls (last, as the TSV the
+# in-memory bench writes).
 row() {
-    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$@" >>"$rows"
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "$4" "$5" "$6" "$7" "${8:--}" >>"$rows"
 }
 
 # ---------------------------------------------------------------- build
@@ -222,13 +229,15 @@ stop() {
 
 # run_client OUTFILE CMD...: runs a client with the payload on stdin,
 # stdout to OUTFILE, bounded by $transfer_timeout; records the wall time in
-# CLIENT_SECONDS and its peak RSS (KiB) in CLIENT_RSS.
+# CLIENT_SECONDS, its peak RSS (KiB) in CLIENT_RSS and its user CPU time
+# (seconds) in CLIENT_USER.
 run_client() {
     local out=$1 start end status=0
     shift
     local timer=()
+    rm -f "$work/client.rss"
     if $have_time; then
-        timer=(/usr/bin/time -f %M -o "$work/client.rss")
+        timer=(/usr/bin/time -f '%M %U' -o "$work/client.rss")
     fi
     start=$(date +%s.%N)
     # time(1) outside timeout(1): it reports the largest RSS of the process
@@ -238,10 +247,23 @@ run_client() {
     end=$(date +%s.%N)
     CLIENT_SECONDS=$(echo "$start $end" | awk '{ printf "%.3f", $2 - $1 }')
     CLIENT_RSS=-
+    CLIENT_USER=-
     if $have_time && [ -s "$work/client.rss" ]; then
-        CLIENT_RSS=$(tail -n1 "$work/client.rss")
+        # time(1) puts "Command exited with non-zero status N" first when
+        # the command failed; the figures are on the last line.
+        read -r CLIENT_RSS CLIENT_USER < <(tail -n1 "$work/client.rss")
     fi
     return "$status"
+}
+
+# user_cpu PID: user CPU seconds of a running process so far (from
+# /proc/PID/stat, in clock ticks), or "-".
+clk_tck=$(getconf CLK_TCK 2>/dev/null || echo 100)
+user_cpu() {
+    # Field 14 is utime; the command name (field 2) is cut off first, as
+    # it may contain spaces.
+    sed 's/^.*) //' "/proc/$1/stat" 2>/dev/null |
+        awk -v hz="$clk_tck" '{ printf "%.2f", $12 / hz }' || true
 }
 
 mib_per_s() { echo "$payload_mib $1" | awk '{ printf "%.1f", $1 / $2 }'; }
@@ -269,10 +291,13 @@ received_sha() {
 }
 
 # client_cmd KIND PORT: sets CLIENT to the command line of client KIND
-# (lltls, buffered, buffered-drain or openssl) for localhost:PORT.
+# (lltls, lltls-rustls, buffered, buffered-drain or openssl) for
+# localhost:PORT.
 client_cmd() {
     case "$1" in
         lltls) CLIENT=("$bin/llclient" --port "$2" --cafile "$ca" localhost) ;;
+        lltls-rustls) CLIENT=("$bin/llclient" --port "$2" --cafile "$ca" --record-layer rustls
+            localhost) ;;
         buffered) CLIENT=("$ex/buffered_client" --port "$2" --cafile "$ca" localhost) ;;
         buffered-drain) CLIENT=("$ex/buffered_client" --port "$2" --cafile "$ca" --drain localhost) ;;
         # -nocommands: without it s_client takes payload lines beginning
@@ -283,13 +308,16 @@ client_cmd() {
 }
 
 # server_cmd KIND MODE...: sets SERVER to the command line of server KIND
-# (lltls, buffered or buffered-drain) in MODE (echo, forward PORT).
+# (lltls, lltls-rustls, buffered or buffered-drain) in MODE (echo, forward
+# PORT).
 server_cmd() {
     local kind=$1
     shift
     case "$kind" in
         lltls) SERVER=("$bin/llserver" --port 0 --certs "$certs/fullchain.pem"
             --key "$certs/server.key" "$@") ;;
+        lltls-rustls) SERVER=("$bin/llserver" --port 0 --certs "$certs/fullchain.pem"
+            --key "$certs/server.key" --record-layer rustls "$@") ;;
         buffered) SERVER=("$ex/buffered_server" --certs "$certs/fullchain.pem"
             --key "$certs/server.key" "$@") ;;
         buffered-drain) SERVER=("$ex/buffered_server" --certs "$certs/fullchain.pem"
@@ -298,8 +326,8 @@ server_cmd() {
 }
 
 # check_run WHAT STATUS SHA: reports a failed or inexact run; sets R_RATE,
-# R_CLIENT_RSS (from run_client) and R_SERVER_RSS (from $server_rss) when
-# it was good.
+# R_WALL, R_CLIENT_RSS, R_CLIENT_USER (from run_client), R_SERVER_RSS and
+# R_SERVER_USER (from $server_rss and $server_user) when it was good.
 check_run() {
     local what=$1 status=$2 sha=$3
     if [ "$status" -ne 0 ]; then
@@ -311,15 +339,18 @@ check_run() {
         return 1
     fi
     R_RATE=$(mib_per_s "$CLIENT_SECONDS")
+    R_WALL=$CLIENT_SECONDS
     R_CLIENT_RSS=$CLIENT_RSS
+    R_CLIENT_USER=$CLIENT_USER
     R_SERVER_RSS=$server_rss
+    R_SERVER_USER=${server_user:--}
 }
 
 # one_way KIND: pair KIND's client -> its server in forward mode ->
 # tcp_sink > file, once; then the file's SHA-256 against the payload's.
 # Sets R_RATE (MiB/s), R_CLIENT_RSS and R_SERVER_RSS (KiB).
 one_way() {
-    local kind=$1 sink_pid server_pid server_rss status=0
+    local kind=$1 sink_pid server_pid server_rss server_user status=0
     local received="$data/received"
     start_listener sink-stderr "$ex/tcp_sink" >"$received" || return 1
     sink_pid=$LISTENER_PID
@@ -331,9 +362,13 @@ one_way() {
     server_pid=$LISTENER_PID
     client_cmd "$kind" "$LISTENER_PORT"
     run_client /dev/null "${CLIENT[@]}" || status=$?
+    # The server closes its relay connection once it has forwarded
+    # everything, and the sink then ends: only then is the server's work
+    # (and CPU time) complete. Bounded; stopping the server ends it too.
+    timeout 20 tail --pid="$sink_pid" -f /dev/null 2>/dev/null || true
     server_rss=$(vm_hwm "$server_pid")
+    server_user=$(user_cpu "$server_pid")
     stop "$server_pid"
-    # The sink ends when the server's relay connection closes.
     wait "$sink_pid" 2>/dev/null || true
     check_run "one-way $kind" "$status" "$(received_sha "$received")"
 }
@@ -342,7 +377,7 @@ one_way() {
 # server for every client, so this compares the clients alone. Sets R_RATE,
 # R_CLIENT_RSS and R_SERVER_RSS.
 into_openssl() {
-    local kind=$1 wrapper server_pid server_rss=- port status=0 timer=()
+    local kind=$1 wrapper server_pid server_rss=- server_user=- port status=0 timer=()
     local received="$data/received"
     # s_server writes what it receives to stdout. Its stdin must stay open,
     # or it closes the connection at once: a FIFO opened read-write never
@@ -352,8 +387,8 @@ into_openssl() {
     exec {hold}<>"$work/hold"
     if $have_time; then
         # s_server exits after its one connection; time(1) then reports its
-        # peak RSS.
-        timer=(/usr/bin/time -f %M -o "$work/server.rss")
+        # peak RSS and user CPU time.
+        timer=(/usr/bin/time -f '%M %U' -o "$work/server.rss")
     fi
     "${timer[@]}" openssl s_server -accept 127.0.0.1:0 -cert "$certs/server.pem" \
         -cert_chain "$certs/inter.pem" -key "$certs/server.key" -naccept 1 -quiet \
@@ -377,7 +412,7 @@ into_openssl() {
     timeout 10 tail --pid="$server_pid" -f /dev/null 2>/dev/null || stop "$server_pid"
     wait "$wrapper" 2>/dev/null || true
     if [ -s "$work/server.rss" ]; then
-        server_rss=$(tail -n1 "$work/server.rss")
+        read -r server_rss server_user < <(tail -n1 "$work/server.rss")
     fi
     check_run "$kind -> openssl s_server" "$status" "$(received_sha "$received")"
 }
@@ -386,7 +421,7 @@ into_openssl() {
 # file, once; then the file's SHA-256 against the payload's. Sets R_RATE,
 # R_CLIENT_RSS and R_SERVER_RSS.
 echo_run() {
-    local kind=$1 server_pid server_rss status=0
+    local kind=$1 server_pid server_rss server_user status=0
     local received="$data/received"
     server_cmd "$kind" echo
     start_listener server "${SERVER[@]}" || return 1
@@ -394,6 +429,7 @@ echo_run() {
     client_cmd "$kind" "$LISTENER_PORT"
     run_client "$received" "${CLIENT[@]}" || status=$?
     server_rss=$(vm_hwm "$server_pid")
+    server_user=$(user_cpu "$server_pid")
     stop "$server_pid"
     # The buffered client prints "Connection closed" after the data on
     # stdout, as upstream's does (llclient prints it on stderr): hash exactly
@@ -409,22 +445,25 @@ head -c "$payload_bytes" /dev/urandom >"$payload"
 payload_sha=$(sha256sum "$payload" | cut -d' ' -f1)
 
 section="loopback ${payload_mib}MiB"
-declare -A rate client_rss server_rss
+declare -A rate wall client_rss server_rss client_user server_user
 # run_all FN KIND...: $runs runs of FN for each KIND, interleaved (one run
 # of every kind, then the next round) so that a slow spell on the shared
-# machine hits all kinds alike; records the median throughput and peak
-# RSS of each kind (FAIL when every run failed).
+# machine hits all kinds alike; records the median throughput, wall time,
+# peak RSS and user CPU time of each kind (FAIL when every run failed).
 run_all() {
     local fn=$1 kind i
     shift
-    declare -A rates crss srss
+    declare -A rates walls crss srss cuser suser
     for i in $(seq "$runs"); do
         for kind in "$@"; do
             note "$fn $kind (run $i of $runs)"
             if "$fn" "$kind"; then
                 rates[$kind]+=" $R_RATE"
+                walls[$kind]+=" $R_WALL"
                 crss[$kind]+=" $R_CLIENT_RSS"
                 srss[$kind]+=" $R_SERVER_RSS"
+                cuser[$kind]+=" $R_CLIENT_USER"
+                suser[$kind]+=" $R_SERVER_USER"
             fi
         done
     done
@@ -437,45 +476,66 @@ run_all() {
             rate[$fn.$kind]=FAIL
         fi
         # shellcheck disable=SC2086
+        wall[$fn.$kind]=$(median ${walls[$kind]:-})
+        # shellcheck disable=SC2086
         client_rss[$fn.$kind]=$(median ${crss[$kind]:-})
         # shellcheck disable=SC2086
         server_rss[$fn.$kind]=$(median ${srss[$kind]:-})
+        # shellcheck disable=SC2086
+        client_user[$fn.$kind]=$(median ${cuser[$kind]:-})
+        # shellcheck disable=SC2086
+        server_user[$fn.$kind]=$(median ${suser[$kind]:-})
     done
 }
-run_all one_way lltls buffered buffered-drain
-run_all echo_run lltls buffered buffered-drain
+run_all one_way lltls lltls-rustls buffered buffered-drain
+run_all echo_run lltls lltls-rustls buffered buffered-drain
 if $have_openssl; then
-    run_all into_openssl lltls buffered openssl
+    run_all into_openssl lltls lltls-rustls buffered openssl
 fi
 
 value() {
     local v=${1:-}
+    # median's "-" (no figure) and FAIL both show as "-".
     if [ -n "$v" ] && [ "$v" != FAIL ]; then echo "$v"; else echo -; fi
+}
+# stacks_row SECTION CASE TEST FIGURE UNIT BETTER [BUFFERED-KIND]: a row of
+# FIGURE (an array name: rate, wall, client_rss, ...) for TEST's lltls,
+# lltls-rustls and buffered (or BUFFERED-KIND) runs.
+stacks_row() {
+    local -n fig=$4
+    local buffered_kind=${7:-buffered}
+    row "$1" "$2" "$(value "${fig[$3.lltls]:-}")" "$(value "${fig[$3.$buffered_kind]:-}")" - "$5" "$6" \
+        "$(value "${fig[$3.lltls-rustls]:-}")"
 }
 for test in one_way echo_run; do
     case "$test" in
         one_way) label="one-way c->s->sink" ;;
         echo_run) label="echo c->s->c" ;;
     esac
-    row "$section" "$label, pairs (buffered: upstream loop)" \
-        "$(value "${rate[$test.lltls]}")" "$(value "${rate[$test.buffered]}")" - MiB/s higher
-    row "$section" "$label, pairs (buffered: --drain)" \
-        "$(value "${rate[$test.lltls]}")" "$(value "${rate[$test.buffered-drain]}")" - MiB/s higher
-    row "$section" "$label, client peak RSS" \
-        "$(value "${client_rss[$test.lltls]}")" "$(value "${client_rss[$test.buffered]}")" - KiB lower
-    row "$section" "$label, server peak RSS" \
-        "$(value "${server_rss[$test.lltls]}")" "$(value "${server_rss[$test.buffered]}")" - KiB lower
+    stacks_row "$section" "$label, pairs (buffered: upstream loop)" "$test" rate MiB/s higher
+    stacks_row "$section" "$label, pairs (buffered: --drain)" "$test" rate MiB/s higher buffered-drain
+    stacks_row "$section" "$label, client user CPU" "$test" client_user s lower
+    stacks_row "$section" "$label, server user CPU" "$test" server_user s lower
+    stacks_row "$section" "$label, client peak RSS" "$test" client_rss KiB lower
+    stacks_row "$section" "$label, server peak RSS" "$test" server_rss KiB lower
 done
 if $have_openssl; then
     label="one-way c->openssl s_server, clients"
+    test=into_openssl
     row "$section" "$label (openssl: s_client)" \
-        "$(value "${rate[into_openssl.lltls]}")" "$(value "${rate[into_openssl.buffered]}")" \
-        "$(value "${rate[into_openssl.openssl]}")" MiB/s higher
+        "$(value "${rate[$test.lltls]}")" "$(value "${rate[$test.buffered]}")" \
+        "$(value "${rate[$test.openssl]}")" MiB/s higher "$(value "${rate[$test.lltls-rustls]}")"
+    row "$section" "$label, client wall time" \
+        "$(value "${wall[$test.lltls]}")" "$(value "${wall[$test.buffered]}")" \
+        "$(value "${wall[$test.openssl]}")" s lower "$(value "${wall[$test.lltls-rustls]}")"
+    row "$section" "$label, client user CPU" \
+        "$(value "${client_user[$test.lltls]}")" "$(value "${client_user[$test.buffered]}")" \
+        "$(value "${client_user[$test.openssl]}")" s lower "$(value "${client_user[$test.lltls-rustls]}")"
     row "$section" "$label, client peak RSS" \
-        "$(value "${client_rss[into_openssl.lltls]}")" "$(value "${client_rss[into_openssl.buffered]}")" \
-        "$(value "${client_rss[into_openssl.openssl]}")" KiB lower
+        "$(value "${client_rss[$test.lltls]}")" "$(value "${client_rss[$test.buffered]}")" \
+        "$(value "${client_rss[$test.openssl]}")" KiB lower "$(value "${client_rss[$test.lltls-rustls]}")"
     row "$section" "$label, s_server peak RSS" - - \
-        "$(value "${server_rss[into_openssl.openssl]}")" KiB lower
+        "$(value "${server_rss[$test.openssl]}")" KiB lower
 fi
 for key in "${!rate[@]}"; do
     if [ "${rate[$key]}" = FAIL ]; then
@@ -532,14 +592,18 @@ else
     idle "$bin/llserver" --port 0 --certs "$certs/fullchain.pem" --key "$certs/server.key" echo || true
     ll_idle=$IDLE
     IDLE=""
+    idle "$bin/llserver" --port 0 --certs "$certs/fullchain.pem" --key "$certs/server.key" \
+        --record-layer rustls echo || true
+    ll_rustls_idle=$IDLE
+    IDLE=""
     idle "$ex/buffered_server" --certs "$certs/fullchain.pem" --key "$certs/server.key" echo || true
     buf_idle=$IDLE
     per_conn() { [ -n "$1" ] && echo "$1" | awk -v n="$idle_count" '{ printf "%.0f", ($2 - $1) * 1024 / n }' || echo -; }
     total() { [ -n "$1" ] && echo "$1" | awk '{ printf "%.1f", $2 / 1024 }' || echo -; }
     row "memory (loopback)" "server RSS growth per idle TLS connection ($idle_count held)" \
-        "$(per_conn "$ll_idle")" "$(per_conn "$buf_idle")" - B/conn lower
+        "$(per_conn "$ll_idle")" "$(per_conn "$buf_idle")" - B/conn lower "$(per_conn "$ll_rustls_idle")"
     row "memory (loopback)" "server RSS holding $idle_count idle TLS connections" \
-        "$(total "$ll_idle")" "$(total "$buf_idle")" - MiB lower
+        "$(total "$ll_idle")" "$(total "$buf_idle")" - MiB lower "$(total "$ll_rustls_idle")"
 fi
 
 # ---------------------------------------------------------------- report
@@ -548,7 +612,9 @@ cpu=$(lscpu 2>/dev/null | sed -n 's/^Model name: *//p' | head -n1)
 echo
 echo "lltls benchmarks ($mode mode) — $(date -u +%Y-%m-%dT%H:%MZ), commit $(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
 echo "machine: ${cpu:-unknown CPU}, $(nproc) cores; load average before ${load_before}, after ${load_after}"
-echo "ratio = lltls / buffered (rustls ClientConnection/ServerConnection); 'better' says which way is good"
+echo "in-place = lltls (llclient/llserver) with its in-place record layer, the default;"
+echo "rustls-mode = lltls with --record-layer rustls; buffered = rustls ClientConnection/ServerConnection"
+echo "(examples/buffered_*); ip/buf and ip/rm = in-place / buffered and / rustls-mode; 'better' says which way is good"
 echo
 inmem --table "$rows"
 if [ -s "$problems" ]; then

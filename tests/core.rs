@@ -28,28 +28,7 @@ fn exchange(pair: &mut Pair, client_data: Vec<u8>, server_data: Vec<u8>) {
 }
 
 fn assert_exchanged(pair: &Pair) {
-    assert_eq!(
-        pair.client.sent,
-        pair.client.to_send.len(),
-        "client did not send everything"
-    );
-    assert_eq!(
-        pair.server.sent,
-        pair.server.to_send.len(),
-        "server did not send everything"
-    );
-    assert!(
-        pair.server.received == pair.client.to_send,
-        "server received different bytes"
-    );
-    assert!(
-        pair.client.received == pair.server.to_send,
-        "client received different bytes"
-    );
-    assert!(
-        pair.client.closed && pair.server.closed,
-        "both sides must reach Closed"
-    );
+    pair.assert_clean_exchange("exchange");
 }
 
 #[test]

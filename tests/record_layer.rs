@@ -89,31 +89,6 @@ fn busy_exchange(pair: &mut Pair, tls12: bool, seed: u64) {
     pair.drive();
 }
 
-fn assert_clean(pair: &Pair, what: &str) {
-    assert!(
-        pair.client.error.is_none(),
-        "{what}: client {:?}",
-        pair.client.error
-    );
-    assert!(
-        pair.server.error.is_none(),
-        "{what}: server {:?}",
-        pair.server.error
-    );
-    assert!(
-        pair.client.received == pair.server.to_send,
-        "{what}: client got other bytes"
-    );
-    assert!(
-        pair.server.received == pair.client.to_send,
-        "{what}: server got other bytes"
-    );
-    assert!(
-        pair.client.closed && pair.server.closed,
-        "{what}: both ends close"
-    );
-}
-
 #[test]
 fn in_place_and_rustls_peers_interoperate_every_suite() {
     for &suite in SUITES {
@@ -122,7 +97,7 @@ fn in_place_and_rustls_peers_interoperate_every_suite() {
             let (client, server) = configs(Pki::Ecdsa, suite);
             let mut pair = Pair::with_record_layers(client, server, layers);
             busy_exchange(&mut pair, is_tls12(suite), 11);
-            assert_clean(&pair, &what);
+            pair.assert_clean_exchange(&what);
             assert_eq!(pair.client.conn.record_layer(), layers[0], "{what}");
             assert_eq!(pair.server.conn.record_layer(), layers[1], "{what}");
         }
@@ -142,7 +117,7 @@ fn both_modes_put_the_same_records_on_the_wire() {
             let (client, server) = configs(Pki::Rsa, suite);
             let mut pair = Pair::with_record_layer(client, server, layer);
             busy_exchange(&mut pair, is_tls12(suite), 5);
-            assert_clean(&pair, &format!("{:?} {layer:?}", suite.suite()));
+            pair.assert_clean_exchange(&format!("{:?} {layer:?}", suite.suite()));
             (records(&pair.client.wire), records(&pair.server.wire))
         };
         let in_place = run(IN_PLACE);
@@ -162,7 +137,7 @@ fn record_room_sends_the_same_bytes_in_both_modes() {
             pair.client.use_room = true;
             pair.server.use_room = true;
             busy_exchange(&mut pair, is_tls12(suite), 3);
-            assert_clean(&pair, &what);
+            pair.assert_clean_exchange(&what);
         }
     }
 }
@@ -226,7 +201,7 @@ fn key_limit_updates_keys_with_a_rustls_peer() {
     pair.client.close_after_send = true;
     pair.server.close_after_send = true;
     pair.drive();
-    assert_clean(&pair, "key limit 4");
+    pair.assert_clean_exchange("key limit 4");
     let handshakes = records(&pair.client.wire)
         .iter()
         .filter(|(typ, len)| *typ == 23 && *len == 5 + 5 + 1 + 16)
@@ -283,7 +258,7 @@ fn key_update_requested_by_rustls_is_answered() {
     pair.client.close_after_send = true;
     pair.server.close_after_send = true;
     pair.drive();
-    assert_clean(&pair, "three requested updates");
+    pair.assert_clean_exchange("three requested updates");
 }
 
 /// The default needs secret extraction; without it the error says so.

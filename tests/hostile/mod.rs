@@ -608,9 +608,8 @@ pub fn fuzz_input(profile: Profile, chunk_seed: u8, peer_bytes: &[u8]) -> Vec<u8
     input
 }
 
-/// The `server` fuzz target: a fresh echo server fed arbitrary client bytes.
-pub fn fuzz_server(data: &[u8]) -> Option<Peer<UnbufferedServerConnection>> {
-    let (profile, mut chunker, peer_bytes) = parse_fuzz_input(data)?;
+/// A fresh echo server (llserver's echo mode) with the fuzz targets' seed.
+pub fn echo_server(profile: Profile) -> Peer<UnbufferedServerConnection> {
     deterministic::reseed(FUZZ_SEED);
     let mut server = new_server(profile);
     server.app = App {
@@ -618,6 +617,13 @@ pub fn fuzz_server(data: &[u8]) -> Option<Peer<UnbufferedServerConnection>> {
         close_after_peer_closed: true,
         ..App::default()
     };
+    server
+}
+
+/// The `server` fuzz target: a fresh echo server fed arbitrary client bytes.
+pub fn fuzz_server(data: &[u8]) -> Option<Peer<UnbufferedServerConnection>> {
+    let (profile, mut chunker, peer_bytes) = parse_fuzz_input(data)?;
+    let mut server = echo_server(profile);
     feed(&mut server, peer_bytes, &mut chunker);
     server.assert_bounded("server");
     Some(server)

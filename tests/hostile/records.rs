@@ -31,9 +31,7 @@ use rustls::pki_types::ServerName;
 use rustls::server::UnbufferedServerConnection;
 use rustls::ConnectionTrafficSecrets;
 
-use super::{
-    client_config, deterministic, feed, new_server, parse_fuzz_input, App, Peer, FUZZ_SEED,
-};
+use super::{client_config, echo_server, feed, parse_fuzz_input, Peer};
 
 /// The peer's sending keys, sealing as RFC 8446 §5.2 (TLS 1.3), RFC 5288
 /// (TLS 1.2 AES-GCM) and RFC 7905 (TLS 1.2 ChaCha20-Poly1305) say.
@@ -105,13 +103,7 @@ impl PeerSealer {
 /// profile's handshake does not complete.
 pub fn fuzz_records(data: &[u8]) -> Option<Peer<UnbufferedServerConnection>> {
     let (profile, mut chunker, ops) = parse_fuzz_input(data)?;
-    deterministic::reseed(FUZZ_SEED);
-    let mut server = new_server(profile);
-    server.app = App {
-        echo: true,
-        close_after_peer_closed: true,
-        ..App::default()
-    };
+    let mut server = echo_server(profile);
     // The peer keeps rustls's record layer, so it can hand over its keys.
     let name = ServerName::try_from("localhost").expect("valid name");
     let client = LlClientConnection::with_record_layer(

@@ -421,6 +421,42 @@ impl Pair {
 
     /// Advances each side once and moves bytes across. Returns whether
     /// anything happened.
+    /// Asserts that both sides sent everything, received exactly what the
+    /// other sent, hit no error and reached `Closed`.
+    pub fn assert_clean_exchange(&self, what: &str) {
+        for (side, end, peer) in [
+            ("client", &self.client.error, &self.server.error),
+            ("server", &self.server.error, &self.client.error),
+        ] {
+            assert!(
+                end.is_none(),
+                "{what}: {side} failed: {end:?} (peer: {peer:?})"
+            );
+        }
+        assert_eq!(
+            self.client.sent,
+            self.client.to_send.len(),
+            "{what}: client did not send everything"
+        );
+        assert_eq!(
+            self.server.sent,
+            self.server.to_send.len(),
+            "{what}: server did not send everything"
+        );
+        assert!(
+            self.server.received == self.client.to_send,
+            "{what}: server received different bytes"
+        );
+        assert!(
+            self.client.received == self.server.to_send,
+            "{what}: client received different bytes"
+        );
+        assert!(
+            self.client.closed && self.server.closed,
+            "{what}: both sides must reach Closed"
+        );
+    }
+
     pub fn step(&mut self) -> bool {
         let mut progress = self.client.pump();
         progress |= self.server.pump();

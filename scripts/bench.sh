@@ -105,14 +105,24 @@ row() {
 # ---------------------------------------------------------------- build
 note "building (dev profile)"
 cargo build --quiet --bins --examples
-cargo bench --quiet --profile dev --bench inmem --no-run 2>/dev/null ||
+# The in-memory bench's executable, run directly from here on: a source
+# edit during the run (the tree may be worked on meanwhile) must not make a
+# later step rebuild, or fail to.
+inmem_bin=$(cargo bench --quiet --profile dev --bench inmem --no-run --message-format json 2>/dev/null |
+    grep -o '"executable":"[^"]*"' | tail -n1 | cut -d'"' -f4) ||
     cargo bench --profile dev --bench inmem --no-run
 # Wherever cargo puts its output (CARGO_TARGET_DIR, a config file, ...).
 target_dir=$(cargo metadata --format-version 1 --no-deps 2>/dev/null |
     grep -o '"target_directory":"[^"]*"' | cut -d'"' -f4)
 bin="${target_dir:-$root/target}/debug"
 ex="$bin/examples"
-inmem() { cargo bench --quiet --profile dev --bench inmem -- "$@"; }
+inmem() {
+    if [ -n "$inmem_bin" ] && [ -x "$inmem_bin" ]; then
+        "$inmem_bin" "$@"
+    else
+        cargo bench --quiet --profile dev --bench inmem -- "$@"
+    fi
+}
 
 certs="$root/certs"
 ca="$certs/ca.pem"

@@ -11,8 +11,13 @@ pki=${1:-certs}
 pki=${pki%/}
 
 [ -f "$pki/fullchain.pem" ] || scripts/gen-certs.sh
-cargo build --quiet --bins
-bin=target/debug
+# The first build compiles aws-lc (a few minutes on two cores): say so, and
+# show cargo's progress rather than a silent wait.
+if [ ! -x "${CARGO_TARGET_DIR:-target}/debug/llserver" ]; then
+    echo "== building llserver and llclient (the first build compiles aws-lc: a few minutes)" >&2
+fi
+cargo build --bins
+bin=${CARGO_TARGET_DIR:-target}/debug
 
 # `--port 0` lets the kernel pick a free port; the server prints the address
 # it bound on its first stdout line.

@@ -26,6 +26,77 @@
 //! 4. Transmit `outgoing_tls.filled()` and `discard` what the transport took.
 //!    Go to 1.
 //!
+//! A client and a server in memory, the "transport" being the other side's
+//! incoming buffer:
+//!
+//! ```
+//! use std::sync::Arc;
+//!
+//! use lltls::{IncomingTls, LlClientConnection, LlServerConnection, OutgoingTls, Status};
+//! use rustls::pki_types::pem::PemObject;
+//! use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let chain = CertificateDer::pem_file_iter("certs/fullchain.pem")?.collect::<Result<_, _>>()?;
+//! let key = PrivateKeyDer::from_pem_file("certs/server.key")?;
+//! let mut server_config = rustls::ServerConfig::builder()
+//!     .with_no_client_auth()
+//!     .with_single_cert(chain, key)?;
+//! // The in-place record layer takes the traffic secrets after the handshake.
+//! server_config.enable_secret_extraction = true;
+//! let mut roots = rustls::RootCertStore::empty();
+//! roots.add_parsable_certificates(CertificateDer::pem_file_iter("certs/ca.pem")?.flatten());
+//! let mut client_config = rustls::ClientConfig::builder()
+//!     .with_root_certificates(roots)
+//!     .with_no_client_auth();
+//! client_config.enable_secret_extraction = true;
+//!
+//! let name = ServerName::try_from("localhost")?;
+//! let mut client = LlClientConnection::new(Arc::new(client_config), name)?;
+//! let mut server = LlServerConnection::new(Arc::new(server_config))?;
+//! let (mut client_in, mut client_out) = (IncomingTls::new(), OutgoingTls::new());
+//! let (mut server_in, mut server_out) = (IncomingTls::new(), OutgoingTls::new());
+//!
+//! let mut request: &[u8] = b"GET / HTTP/1.0\r\n\r\n";
+//! let mut received = Vec::new();
+//! for _ in 0..10 {
+//!     // 2. Process until the connection waits for its peer.
+//!     while !matches!(
+//!         client.process(&mut client_in, &mut client_out)?,
+//!         Status::NeedsMoreTlsData | Status::MustTransmitTlsData
+//!     ) {}
+//!     // 3. Offer plaintext: `encrypt` takes nothing until the handshake allows it.
+//!     let taken = client.encrypt(request, &mut client_in, &mut client_out)?;
+//!     request = &request[taken..];
+//!     loop {
+//!         match server.process(&mut server_in, &mut server_out)? {
+//!             Status::AppDataAvailable(mut records) => {
+//!                 while let Some(record) = records.next_record() {
+//!                     received.extend_from_slice(record?);
+//!                 }
+//!             }
+//!             Status::NeedsMoreTlsData | Status::MustTransmitTlsData => break,
+//!             _ => {}
+//!         }
+//!     }
+//!     // 4. Transmit and discard what went out; 1. the peer reads it into
+//!     // `unfilled()` and calls `advance`.
+//!     deliver(&mut client_out, &mut server_in);
+//!     deliver(&mut server_out, &mut client_in);
+//! }
+//! assert_eq!(received, b"GET / HTTP/1.0\r\n\r\n");
+//!
+//! fn deliver(from: &mut OutgoingTls, to: &mut IncomingTls) {
+//!     // `process` made room in `to` before it asked for more.
+//!     let num_bytes = from.len().min(to.unfilled().len());
+//!     to.unfilled()[..num_bytes].copy_from_slice(&from.filled()[..num_bytes]);
+//!     to.advance(num_bytes);
+//!     from.discard(num_bytes);
+//! }
+//! # Ok(())
+//! # }
+//! ```
+//!
 //! Inputs: `process` (new bytes), `handle_eof`, `encrypt`, `record_room`,
 //! `encrypt_early_data` (client), `queue_close_notify`,
 //! `refresh_traffic_keys`. Outputs: [`Status`], and the bytes in
@@ -48,30 +119,35 @@
 //! On error, the connection is dead; the fatal alert rustls wants the peer to
 //! see is already in `outgoing_tls`.
 //!
-//! IO drivers built on this core: [`stream::Stream`] (blocking, over any
-//! `Read + Write`) and [`net`] (the mio glue of `llclient` and `llserver`).
+//! ## Layers
+//!
+//! - The sans-IO core: the buffers (`buffer`), the connection driver
+//!   (`conn`), the record layer after the handshake (`record`), [`Status`]
+//!   and [`Error`]. No sockets, threads or clocks.
+//! - On top of it: [`stream::Stream`] (blocking, over any `Read + Write`) and
+//!   the tracer ([`trace`], a passive observer of the bytes on the wire).
+//! - The programs' code ([`programs`], behind the default `programs`
+//!   feature): command line, rustls configuration, and the mio driver of
+//!   `llclient` and `llserver`. Without the feature the crate needs only
+//!   rustls, aws-lc-rs and log.
 #![warn(missing_docs, unreachable_pub, unused_must_use)]
 #![forbid(unsafe_code)]
 
+mod buffer;
 mod conn;
 mod error;
-mod incoming;
-pub mod net;
-mod outgoing;
 mod record;
 mod status;
-mod storage;
 pub mod stream;
 pub mod trace;
 
+#[cfg(feature = "programs")]
+pub mod programs;
+
+pub use buffer::{IncomingTls, OutgoingTls, Storage, MAX_HANDSHAKE_BUFFER, MAX_RECORD_SIZE};
 pub use conn::{
     LlClientConnection, LlConnection, LlServerConnection, RecordRoom, Side, MAX_ENCRYPT_CHUNK,
 };
 pub use error::Error;
-pub use incoming::{IncomingTls, MAX_HANDSHAKE_BUFFER, MAX_RECORD_SIZE};
-pub use outgoing::OutgoingTls;
 pub use record::RecordLayer;
 pub use status::{AppData, EarlyDataOutcome, HandshakeInfo, Status};
-pub use storage::Storage;
-pub mod cli;
-pub mod config;

@@ -525,7 +525,7 @@ fn session_tickets_default_stateless_and_none() {
 /// ticket from an earlier connection) is driven by the library here.
 #[test]
 fn max_early_data_accepts_0rtt() {
-    let args = lltls::cli::ClientArgs {
+    let args = lltls::programs::cli::ClientArgs {
         cafile: Some(ca().into()),
         ..clap::Parser::parse_from(["llclient", "localhost"])
     };
@@ -537,7 +537,7 @@ fn max_early_data_accepts_0rtt() {
             max_early_data,
             "echo",
         ]);
-        let mut config = (*lltls::config::client_config(&args).unwrap()).clone();
+        let mut config = (*lltls::programs::config::client_config(&args).unwrap()).clone();
         config.enable_early_data = true;
         let config = std::sync::Arc::new(config);
 

@@ -1,13 +1,13 @@
 //! Command-line parsing and rustls configuration of `llclient` and `llserver`.
 //!
 //! Configurations are checked by what they do: handshakes between rustls's own buffered
-//! connections, in memory, so these tests depend only on `lltls::config` and the fixtures.
+//! connections, in memory, so these tests depend only on `lltls::programs::config` and the fixtures.
 
 use std::sync::Arc;
 
 use clap::{CommandFactory, Parser};
-use lltls::cli::{ClientArgs, ServerArgs, ServerMode};
-use lltls::config::{self, ConfigError};
+use lltls::programs::cli::{ClientArgs, ServerArgs, ServerMode};
+use lltls::programs::config::{self, ConfigError};
 use rustls::pki_types::ServerName;
 use rustls::{
     CertificateError, ClientConfig, ClientConnection, Connection, ServerConfig, ServerConnection,

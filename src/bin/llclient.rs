@@ -18,9 +18,9 @@ use std::thread;
 use std::time::Duration;
 
 use clap::Parser;
-use lltls::cli::ClientArgs;
-use lltls::config::{client_config_with_diagnostics, ConfigError};
-use lltls::net::{Handler, NetError, Outbox, TlsConn, BACKLOG_LIMIT};
+use lltls::programs::cli::ClientArgs;
+use lltls::programs::config::{client_config_with_diagnostics, ConfigError};
+use lltls::programs::net::{Handler, NetError, Outbox, TlsConn, BACKLOG_LIMIT};
 use lltls::trace::{Role, TraceKeyLog, TraceReport, Tracer};
 use lltls::{HandshakeInfo, LlClientConnection};
 use log::debug;
@@ -39,7 +39,7 @@ const STDIN_QUEUE: usize = 4;
 
 fn main() -> ExitCode {
     let args = ClientArgs::parse();
-    lltls::cli::init_logging(args.verbose);
+    lltls::programs::init_logging(args.verbose);
     match run(&args) {
         Ok(code) => code,
         Err(error) => {

@@ -15,9 +15,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use clap::Parser;
-use lltls::cli::{ServerArgs, ServerMode};
-use lltls::config::{server_config, ConfigError};
-use lltls::net::{Handler, NetError, Outbox, PlainConn, TlsConn, BACKLOG_LIMIT};
+use lltls::programs::cli::{ServerArgs, ServerMode};
+use lltls::programs::config::{server_config, ConfigError};
+use lltls::programs::net::{Handler, NetError, Outbox, PlainConn, TlsConn, BACKLOG_LIMIT};
 use lltls::trace::{Role, TraceKeyLog, TraceReport, Tracer};
 use lltls::{LlServerConnection, RecordLayer};
 use log::{debug, error, warn};
@@ -45,7 +45,7 @@ const ACCEPT_RETRY: Duration = Duration::from_millis(100);
 
 fn main() -> ExitCode {
     let args = ServerArgs::parse();
-    lltls::cli::init_logging(args.verbose);
+    lltls::programs::init_logging(args.verbose);
     match run(&args) {
         Ok(code) => code,
         Err(error) => {

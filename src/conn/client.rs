@@ -10,10 +10,10 @@ use rustls::unbuffered::{
 use rustls::{ClientConfig, ExtractedSecrets};
 
 use super::{Layer, LlConnection, Side, Stop, MAX_ENCRYPT_CHUNK};
-use crate::outgoing::WriteError;
+use crate::buffer::Storage;
+use crate::buffer::WriteError;
 use crate::record::RecordLayer;
 use crate::status::{AppData, EarlyDataOutcome};
-use crate::storage::Storage;
 use crate::{Error, IncomingTls, OutgoingTls};
 
 /// A TLS client over caller-managed buffers.

@@ -25,11 +25,11 @@ use rustls::unbuffered::{
 };
 use rustls::{ConnectionTrafficSecrets, ExtractedSecrets, HandshakeKind};
 
-use crate::incoming::{MAX_HANDSHAKE_BUFFER, MAX_RECORD_SIZE};
-use crate::outgoing::WriteError;
+use crate::buffer::Storage;
+use crate::buffer::WriteError;
+use crate::buffer::{MAX_HANDSHAKE_BUFFER, MAX_RECORD_SIZE};
 use crate::record::{self, Event, InPlace, Kernel, RecordLayer};
 use crate::status::{AppData, EarlyDataOutcome, HandshakeInfo, Status};
-use crate::storage::Storage;
 use crate::{Error, IncomingTls, OutgoingTls};
 
 /// Most plaintext one `encrypt` call takes: four full records. Bounds how much

@@ -4,7 +4,7 @@
 use rustls::unbuffered::EncryptError;
 
 use super::{Layer, LlConnection, Side, Written};
-use crate::storage::Storage;
+use crate::buffer::Storage;
 use crate::{Error, IncomingTls, OutgoingTls};
 
 /// Bytes a record built by rustls may add to its plaintext: header, TLS 1.2

@@ -35,7 +35,7 @@ use cipher::{Protection, Version, HEADER_LEN, MAX_FRAGMENT_LEN};
 use receive::unexpected;
 use send::Sender;
 
-use crate::storage::Storage;
+use crate::buffer::Storage;
 use crate::{Error, OutgoingTls};
 
 /// rustls stops using a key at this sequence number whatever the suite

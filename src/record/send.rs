@@ -5,7 +5,7 @@ use log::trace;
 use rustls::ContentType;
 
 use super::cipher::{Protection, HEADER_LEN};
-use crate::storage::Storage;
+use crate::buffer::Storage;
 use crate::{Error, OutgoingTls};
 
 /// Send state after the handshake.

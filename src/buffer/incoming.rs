@@ -1,6 +1,6 @@
 //! The caller-owned buffer of TLS bytes received from the peer.
 
-use crate::storage::Storage;
+use super::Storage;
 use crate::Error;
 
 /// The largest record rustls accepts: 2^14 bytes of plaintext plus 2048 bytes

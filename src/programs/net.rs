@@ -1057,7 +1057,7 @@ mod tests {
     use rustls::server::UnbufferedServerConnection;
 
     use super::*;
-    use crate::cli::{ClientArgs, ServerArgs};
+    use crate::programs::cli::{ClientArgs, ServerArgs};
     use crate::{LlClientConnection, LlServerConnection};
 
     struct Echo;
@@ -1091,8 +1091,8 @@ mod tests {
         let ca = concat!(env!("CARGO_MANIFEST_DIR"), "/certs/ca.pem");
         let server_args = ServerArgs::parse_from(["llserver", "--certs", certs, "echo"]);
         let client_args = ClientArgs::parse_from(["llclient", "--cafile", ca, "localhost"]);
-        let server_config = crate::config::server_config(&server_args).unwrap();
-        let client_config = crate::config::client_config(&client_args).unwrap();
+        let server_config = crate::programs::config::server_config(&server_args).unwrap();
+        let client_config = crate::programs::config::client_config(&client_args).unwrap();
 
         let mut poll = Poll::new().unwrap();
         let mut listener = TcpListener::bind("127.0.0.1:0".parse().unwrap()).unwrap();

@@ -32,7 +32,7 @@ use rustls::{
     RootCertStore, ServerConfig, SignatureScheme, SupportedProtocolVersion,
 };
 
-use crate::cli::{ClientArgs, RecordLayerArg, ServerArgs};
+use crate::programs::cli::{ClientArgs, RecordLayerArg, ServerArgs};
 
 /// Smallest and largest `--max-frag-size` rustls accepts: a record must hold at least 32 bytes,
 /// and at most 2^14 bytes of payload plus the 5-byte header. rustls only reports a bad size when

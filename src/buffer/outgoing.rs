@@ -1,6 +1,6 @@
 //! The caller-owned buffer of TLS bytes waiting to be transmitted.
 
-use crate::storage::Storage;
+use super::Storage;
 use crate::Error;
 
 /// TLS bytes for the peer, in storage the caller owns.

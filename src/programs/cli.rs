@@ -5,7 +5,7 @@
 //! options of its own; they are listed after the upstream ones and described in the long help.
 //!
 //! These are plain clap structs so tests can parse command lines with
-//! [`clap::Parser::try_parse_from`] without running a binary. [`crate::config`] turns them into
+//! [`clap::Parser::try_parse_from`] without running a binary. [`crate::programs::config`] turns them into
 //! rustls configurations.
 
 use std::path::{Path, PathBuf};
@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use clap::error::ErrorKind;
 use clap::{value_parser, Arg, ArgGroup, ArgMatches, Command, FromArgMatches, Parser, Subcommand};
 
-use crate::config::ConfigError;
+use crate::programs::config::ConfigError;
 
 /// The upstream `tlsclient-mio` description, verbatim.
 const CLIENT_ABOUT: &str =
@@ -374,17 +374,5 @@ impl ClientArgs {
             (None, Some(_)) => Err(ConfigError::AuthKeyWithoutCerts),
             (Some(_), None) => Err(ConfigError::AuthCertsWithoutKey),
         }
-    }
-}
-
-/// Turns logging on for both programs: `--verbose` logs everything at trace
-/// level, as upstream does; otherwise `RUST_LOG` decides, and without it
-/// nothing is logged. Logs go to stderr in env_logger's default format, so
-/// rustls's lines read exactly as upstream's.
-pub fn init_logging(verbose: bool) {
-    if verbose {
-        env_logger::Builder::new().parse_filters("trace").init();
-    } else if std::env::var_os("RUST_LOG").is_some() {
-        env_logger::Builder::from_default_env().init();
     }
 }

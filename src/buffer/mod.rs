@@ -1,0 +1,11 @@
+//! The caller-owned buffers: TLS bytes received ([`IncomingTls`]), TLS bytes
+//! to send ([`OutgoingTls`]), and what backs them ([`Storage`]).
+
+mod incoming;
+mod outgoing;
+mod storage;
+
+pub use incoming::{IncomingTls, MAX_HANDSHAKE_BUFFER, MAX_RECORD_SIZE};
+pub use outgoing::OutgoingTls;
+pub(crate) use outgoing::WriteError;
+pub use storage::Storage;

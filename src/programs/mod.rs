@@ -1,0 +1,22 @@
+//! What `llclient` and `llserver` are made of, apart from the TLS core: the
+//! command line ([`cli`]), the rustls configurations it describes
+//! ([`config`]) and the mio event-loop driver ([`net`]).
+//!
+//! Behind the default `programs` feature: it brings mio, clap, env_logger and
+//! webpki-roots, which the library itself does not need.
+
+pub mod cli;
+pub mod config;
+pub mod net;
+
+/// Turns logging on for both programs: `--verbose` logs everything at trace
+/// level, as upstream does; otherwise `RUST_LOG` decides, and without it
+/// nothing is logged. Logs go to stderr in env_logger's default format, so
+/// rustls's lines read exactly as upstream's.
+pub fn init_logging(verbose: bool) {
+    if verbose {
+        env_logger::Builder::new().parse_filters("trace").init();
+    } else if std::env::var_os("RUST_LOG").is_some() {
+        env_logger::Builder::from_default_env().init();
+    }
+}

@@ -108,8 +108,9 @@ cargo build --quiet --bins --examples
 # The in-memory bench's executable, run directly from here on: a source
 # edit during the run (the tree may be worked on meanwhile) must not make a
 # later step rebuild, or fail to.
+# (The JSON lists the programs built for it too: pick the bench target's.)
 inmem_bin=$(cargo bench --quiet --profile dev --bench inmem --no-run --message-format json 2>/dev/null |
-    grep -o '"executable":"[^"]*"' | tail -n1 | cut -d'"' -f4) ||
+    grep '"kind":\["bench"\]' | grep -o '"executable":"[^"]*"' | tail -n1 | cut -d'"' -f4) ||
     cargo bench --profile dev --bench inmem --no-run
 # Wherever cargo puts its output (CARGO_TARGET_DIR, a config file, ...).
 target_dir=$(cargo metadata --format-version 1 --no-deps 2>/dev/null |
@@ -117,7 +118,7 @@ target_dir=$(cargo metadata --format-version 1 --no-deps 2>/dev/null |
 bin="${target_dir:-$root/target}/debug"
 ex="$bin/examples"
 inmem() {
-    if [ -n "$inmem_bin" ] && [ -x "$inmem_bin" ]; then
+    if [[ "$inmem_bin" == */inmem-* ]] && [ -x "$inmem_bin" ]; then
         "$inmem_bin" "$@"
     else
         cargo bench --quiet --profile dev --bench inmem -- "$@"

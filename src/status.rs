@@ -178,7 +178,9 @@ pub struct HandshakeInfo {
     /// The ALPN protocol both sides agreed on.
     pub alpn_protocol: Option<Vec<u8>>,
     /// The peer's certificate chain, end entity first (absent for an
-    /// unauthenticated client, and on resumption).
+    /// unauthenticated client, and on resumption; see
+    /// [`LlConnection::handshake_info`](crate::LlConnection::handshake_info)
+    /// for after the switch).
     pub peer_certificates: Option<Vec<CertificateDer<'static>>>,
     /// Whether a previous session was resumed.
     pub resumed: bool,

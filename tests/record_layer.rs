@@ -276,3 +276,21 @@ fn in_place_without_secret_extraction_is_refused() {
     );
     assert!(lltls::LlClientConnection::with_record_layer(Arc::new(client), name, RUSTLS).is_ok());
 }
+
+/// The peer's chain goes out with `HandshakeComplete`; after the switch the
+/// connection keeps no second copy beside rustls's own.
+#[test]
+fn peer_certificates_are_handed_out_once_after_the_switch() {
+    let (client, server) = configs(
+        Pki::Ecdsa,
+        aws_lc_rs::cipher_suite::TLS13_AES_128_GCM_SHA256,
+    );
+    let mut pair = Pair::with_record_layer(client, server, IN_PLACE);
+    pair.connect();
+    let reported = pair.client.handshake.as_ref().unwrap();
+    assert!(reported.peer_certificates.as_ref().is_some_and(|chain| !chain.is_empty()));
+    let later = pair.client.conn.handshake_info();
+    assert!(later.peer_certificates.is_none());
+    assert_eq!(later.cipher_suite, reported.cipher_suite);
+    assert_eq!(later.protocol_version, reported.protocol_version);
+}

@@ -254,7 +254,13 @@ impl<C: Side> LlConnection<C> {
             return None;
         }
         self.handshake_reported = true;
-        let info = self.handshake_info();
+        let mut info = self.handshake_info();
+        if let Some(kept) = &mut self.info {
+            // The certificates go out with this status; rustls's kernel
+            // connection keeps its own copy (for session tickets), and a
+            // second one here would cost an idle client about 1.5 KB.
+            info.peer_certificates = kept.peer_certificates.take();
+        }
         debug!(
             "handshake complete: {:?} {:?}",
             info.protocol_version,
@@ -492,6 +498,11 @@ impl<C: Side> LlConnection<C> {
     }
 
     /// What the handshake negotiated so far.
+    ///
+    /// Once the in-place record layer has taken over and
+    /// [`Status::HandshakeComplete`] was returned, `peer_certificates` is
+    /// `None` here: the chain was handed out with that status, and lltls
+    /// keeps no second copy next to the one rustls keeps.
     #[must_use]
     pub fn handshake_info(&self) -> HandshakeInfo {
         let mut info = match (&self.conn, &self.info) {

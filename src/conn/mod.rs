@@ -12,6 +12,9 @@ pub use client::LlClientConnection;
 pub use server::LlServerConnection;
 
 mod room;
+mod rustls_phase;
+
+use rustls_phase::{rustls_input, write_encrypted, Stop, Written};
 
 pub use room::RecordRoom;
 
@@ -20,13 +23,11 @@ use core::ops::DerefMut;
 use log::{debug, trace};
 use rustls::kernel::KernelConnection;
 use rustls::unbuffered::{
-    ConnectionState, EncodeError, EncryptError, ReadEarlyData, ReadTraffic,
-    UnbufferedConnectionCommon, UnbufferedStatus, WriteTraffic,
+    ConnectionState, ReadEarlyData, ReadTraffic, UnbufferedConnectionCommon, UnbufferedStatus,
 };
 use rustls::{ConnectionTrafficSecrets, ExtractedSecrets, HandshakeKind};
 
 use crate::buffer::Storage;
-use crate::buffer::WriteError;
 use crate::buffer::{MAX_HANDSHAKE_BUFFER, MAX_RECORD_SIZE};
 use crate::record::{self, Event, InPlace, Kernel, RecordLayer};
 use crate::status::{AppData, EarlyDataOutcome, HandshakeInfo, Status};
@@ -113,20 +114,6 @@ enum Layer<C: Side> {
 
 mod sealed {
     pub trait Sealed {}
-}
-
-/// Where one run of the state machine stopped.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Stop {
-    AppData,
-    EarlyData,
-    /// `TransmitTlsData`, when the caller of `run` wants to act on it.
-    Transmit,
-    WriteTraffic,
-    /// The handshake is over and lltls's in-place record layer took over.
-    Switched,
-    Blocked,
-    Closed,
 }
 
 /// The shared connection driver. Use it through [`LlClientConnection`] or
@@ -608,293 +595,10 @@ impl<C: Side> LlConnection<C> {
         result
     }
 
-    /// How much of `IncomingTls` rustls may see: `None` for all of it (its
-    /// own record layer throughout), or `Some(shown)` while the in-place
-    /// layer waits to take over.
-    ///
-    /// rustls processes every complete record it is given before it
-    /// returns. Given the records that follow the handshake, it would handle
-    /// post-handshake messages itself, and a KeyUpdate answer it queues is
-    /// lost at the switch (`dangerous_into_kernel_connection` only checks for
-    /// encoded output). So until the switch it is shown one record at a
-    /// time, and the switch happens as soon as it has processed the record
-    /// that completed the handshake.
-    fn feed(&self) -> Option<usize> {
-        match (&self.conn, self.record_layer) {
-            (Layer::Rustls(_), RecordLayer::InPlace) => Some(self.shown),
-            _ => None,
-        }
-    }
-
-    /// Gives rustls's connection up for lltls's record layer, if the
-    /// connection asked for it and rustls allows it now (handshake complete,
-    /// nothing left to send).
-    fn switch_if_wanted(&mut self) -> Result<bool, Error> {
-        let Layer::Rustls(conn) = &self.conn else {
-            return Ok(false);
-        };
-        if self.record_layer != RecordLayer::InPlace || conn.is_handshaking() || conn.wants_write()
-        {
-            return Ok(false);
-        }
-        // rustls discarded every record it processed; what follows is raw
-        // records for the in-place layer.
-        debug_assert_eq!(self.shown, 0, "rustls holds no bytes at the switch");
-        self.info = Some(self.handshake_info());
-        let Layer::Rustls(conn) = core::mem::replace(&mut self.conn, Layer::Gone) else {
-            unreachable!("checked above")
-        };
-        let layer = conn.into_kernel().and_then(|(secrets, kernel)| {
-            InPlace::new(
-                SideKernel(kernel),
-                secrets,
-                self.max_fragment,
-                self.peer_closed,
-            )
-        });
-        match layer {
-            Ok(mut layer) => {
-                if let Some(records) = self.key_limit {
-                    layer.set_key_limit(records);
-                }
-                let (tx, rx) = layer.sequence_numbers();
-                debug!("in-place record layer takes over at send seq {tx}, receive seq {rx}");
-                self.conn = Layer::InPlace(Box::new(layer));
-                Ok(true)
-            }
-            Err(error) => {
-                let error = Error::tls(error);
-                self.failed = Some(error.clone());
-                Err(error)
-            }
-        }
-    }
-
     fn check_failed(&self) -> Result<(), Error> {
         match &self.failed {
             Some(error) => Err(error.clone()),
             None => Ok(()),
         }
     }
-
-    /// Runs the state machine until it stops at something the caller must
-    /// act on, encoding handshake messages along the way.
-    ///
-    /// With `stop_at_transmit` it stops at `TransmitTlsData` without calling
-    /// `done()`, so that data can be encrypted into the same flight.
-    fn run<I: Storage, O: Storage>(
-        &mut self,
-        incoming_tls: &mut IncomingTls<I>,
-        outgoing_tls: &mut OutgoingTls<O>,
-        stop_at_transmit: bool,
-    ) -> Result<Stop, Error> {
-        self.check_failed()?;
-        loop {
-            let feed = self.feed();
-            let Layer::Rustls(conn) = &mut self.conn else {
-                // Callers check first; a switch ends the loop below.
-                return Ok(Stop::Switched);
-            };
-            let UnbufferedStatus { discard, state } =
-                conn.process_tls_records(rustls_input(feed, incoming_tls));
-            let step = match state {
-                Err(error) => Err(error),
-                Ok(ConnectionState::EncodeTlsData(mut encoder)) => {
-                    match outgoing_tls.write_with(|buf| encode_result(encoder.encode(buf))) {
-                        Ok(num_bytes) => {
-                            trace!("encoded {num_bytes}B");
-                            Ok(None)
-                        }
-                        Err(error) => {
-                            // Dropping the encoder loses the message: the
-                            // connection cannot go on.
-                            drop(encoder);
-                            self.shown = self.shown.saturating_sub(discard);
-                            incoming_tls.discard(discard);
-                            self.failed = Some(error.clone());
-                            return Err(error);
-                        }
-                    }
-                }
-                Ok(ConnectionState::TransmitTlsData(transmit)) => {
-                    if stop_at_transmit {
-                        Ok(Some(Stop::Transmit))
-                    } else {
-                        // The bytes are safe in the caller's buffer; the caller
-                        // transmits them when `process` stops. Telling rustls
-                        // now lets it go on to the next flight.
-                        transmit.done();
-                        Ok(None)
-                    }
-                }
-                Ok(ConnectionState::ReadTraffic(_)) => Ok(Some(Stop::AppData)),
-                Ok(ConnectionState::ReadEarlyData(_)) => Ok(Some(Stop::EarlyData)),
-                Ok(ConnectionState::PeerClosed) => {
-                    debug!("peer closed");
-                    self.peer_closed = true;
-                    self.peer_closed_unreported = true;
-                    Ok(None)
-                }
-                Ok(ConnectionState::Closed) => Ok(Some(Stop::Closed)),
-                Ok(ConnectionState::WriteTraffic(_)) => Ok(Some(Stop::WriteTraffic)),
-                Ok(_) => Ok(Some(Stop::Blocked)),
-            };
-            // rustls's discard counts MUST be applied on every return,
-            // errors included, before the next call.
-            self.shown = self.shown.saturating_sub(discard);
-            incoming_tls.discard(discard);
-            match step {
-                // rustls processed everything it was shown and has nothing
-                // to say: the moment to take over, or to show it one more
-                // record.
-                Ok(Some(stop @ (Stop::WriteTraffic | Stop::Blocked))) if feed.is_some() => {
-                    if self.switch_if_wanted()? {
-                        return Ok(Stop::Switched);
-                    }
-                    let filled = incoming_tls.filled();
-                    // The record shown is still partial, or none follows.
-                    match next_record_end(filled, self.shown) {
-                        Some(end) if self.shown <= filled.len() => self.shown = end,
-                        _ => return Ok(stop),
-                    }
-                }
-                Ok(Some(stop)) => return Ok(stop),
-                Ok(None) => continue,
-                Err(error) => return Err(self.fail(error, incoming_tls, outgoing_tls)),
-            }
-        }
-    }
-
-    /// Records a rustls error and flushes the fatal alert rustls queued for it.
-    ///
-    /// rustls only hands out that alert if it is called again: the next calls
-    /// return `EncodeTlsData` with it. They return the error again once it is
-    /// out.
-    fn fail<I: Storage, O: Storage>(
-        &mut self,
-        error: rustls::Error,
-        incoming_tls: &mut IncomingTls<I>,
-        outgoing_tls: &mut OutgoingTls<O>,
-    ) -> Error {
-        debug!("TLS error: {error}");
-        let mut error = Error::tls(error);
-        let before = outgoing_tls.len();
-        // Call again only while rustls holds messages to send: with nothing
-        // queued it would parse the offending record once more.
-        let feed = self.feed();
-        while let Layer::Rustls(conn) = &mut self.conn {
-            if !conn.wants_write() {
-                break;
-            }
-            let UnbufferedStatus { discard, state } =
-                conn.process_tls_records(rustls_input(feed, incoming_tls));
-            let encoded = match state {
-                Ok(ConnectionState::EncodeTlsData(mut encoder)) => outgoing_tls
-                    .write_with(|buf| encode_result(encoder.encode(buf)))
-                    .is_ok(),
-                _ => false,
-            };
-            self.shown = self.shown.saturating_sub(discard);
-            incoming_tls.discard(discard);
-            if !encoded {
-                break;
-            }
-        }
-        if outgoing_tls.len() == before {
-            // Nothing was sent (e.g. the peer's own fatal alert ended it).
-            if let Error::Tls { alert_sent, .. } = &mut error {
-                *alert_sent = None;
-            }
-        }
-        self.failed = Some(error.clone());
-        error
-    }
-
-    /// Brings rustls's state machine to a point where it may encrypt, and
-    /// calls `write` with its `WriteTraffic` there.
-    fn with_write_traffic<R, I: Storage, O: Storage>(
-        &mut self,
-        incoming_tls: &mut IncomingTls<I>,
-        outgoing_tls: &mut OutgoingTls<O>,
-        write: impl FnOnce(WriteTraffic<'_, C::Data>, &mut OutgoingTls<O>) -> Result<R, Error>,
-    ) -> Result<Written<R>, Error> {
-        match self.run(incoming_tls, outgoing_tls, true)? {
-            Stop::WriteTraffic | Stop::Transmit => {}
-            Stop::Switched => return Ok(Written::Switched),
-            _ => return Ok(Written::NotNow),
-        }
-        let feed = self.feed();
-        let Layer::Rustls(conn) = &mut self.conn else {
-            return Ok(Written::Switched);
-        };
-        // Same state as `run` stopped at: nothing changed in between.
-        let UnbufferedStatus { state, .. } =
-            conn.process_tls_records(rustls_input(feed, incoming_tls));
-        let result = match state {
-            Ok(ConnectionState::WriteTraffic(traffic)) => {
-                write(traffic, outgoing_tls).map(Written::Done)
-            }
-            Ok(ConnectionState::TransmitTlsData(mut transmit)) => {
-                match transmit.may_encrypt_app_data() {
-                    Some(traffic) => write(traffic, outgoing_tls).map(Written::Done),
-                    None => Ok(Written::NotNow),
-                }
-            }
-            Err(error) => Err(Error::tls(error)),
-            Ok(_) => Ok(Written::NotNow),
-        };
-        self.note_failure(result)
-    }
-}
-
-/// What [`LlConnection::with_write_traffic`] did.
-enum Written<R> {
-    /// rustls wrote, with this result.
-    Done(R),
-    /// rustls may not write now.
-    NotNow,
-    /// The in-place record layer took over: write with it instead.
-    Switched,
-}
-
-/// The part of `incoming_tls` rustls may see (see [`LlConnection::feed`]).
-fn rustls_input<I: Storage>(feed: Option<usize>, incoming_tls: &mut IncomingTls<I>) -> &mut [u8] {
-    let filled = incoming_tls.filled_mut();
-    match feed {
-        Some(shown) => {
-            let end = shown.min(filled.len());
-            &mut filled[..end]
-        }
-        None => filled,
-    }
-}
-
-/// Where the record starting at `start` in `filled` ends, once its header
-/// arrived (the end may lie beyond what arrived so far: rustls checks the
-/// header before the rest comes).
-fn next_record_end(filled: &[u8], start: usize) -> Option<usize> {
-    let header = filled.get(start..start + 5)?;
-    Some(start + 5 + usize::from(u16::from_be_bytes([header[3], header[4]])))
-}
-
-fn encode_result(result: Result<usize, EncodeError>) -> Result<usize, WriteError> {
-    match result {
-        Ok(num_bytes) => Ok(num_bytes),
-        Err(EncodeError::InsufficientSize(e)) => Err(WriteError::InsufficientSize(e.required_size)),
-        // The driver encodes each `EncodeTlsData` once.
-        Err(EncodeError::AlreadyEncoded) => Ok(0),
-    }
-}
-
-fn write_encrypted<O: Storage>(
-    outgoing_tls: &mut OutgoingTls<O>,
-    mut encrypt: impl FnMut(&mut [u8]) -> Result<usize, EncryptError>,
-) -> Result<usize, Error> {
-    outgoing_tls.write_with(|buf| match encrypt(buf) {
-        Ok(num_bytes) => Ok(num_bytes),
-        Err(EncryptError::InsufficientSize(e)) => {
-            Err(WriteError::InsufficientSize(e.required_size))
-        }
-        Err(EncryptError::EncryptExhausted) => Err(WriteError::Failed(Error::EncryptExhausted)),
-    })
 }

@@ -10,10 +10,8 @@ use std::fs::File;
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::os::fd::AsFd;
-use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::mpsc::{self, Receiver, SyncSender, TryRecvError};
-use std::sync::Arc;
 use std::thread;
 use std::time::Duration;
 
@@ -21,7 +19,8 @@ use clap::Parser;
 use lltls::programs::cli::ClientArgs;
 use lltls::programs::config::{client_config_with_diagnostics, ConfigError};
 use lltls::programs::net::{Handler, NetError, Outbox, TlsConn, BACKLOG_LIMIT};
-use lltls::trace::{Role, TraceKeyLog, TraceReport, Tracer};
+use lltls::programs::trace_output::{DiagramError, TraceOutput, TraceSettings};
+use lltls::trace::Role;
 use lltls::{HandshakeInfo, LlClientConnection};
 use log::debug;
 use mio::net::{TcpStream, UnixStream};
@@ -40,24 +39,14 @@ const STDIN_QUEUE: usize = 4;
 fn main() -> ExitCode {
     let args = ClientArgs::parse();
     lltls::programs::init_logging(args.verbose);
-    match run(&args) {
-        Ok(code) => code,
-        Err(error) => {
-            eprintln!("llclient: {error}");
-            ExitCode::FAILURE
-        }
-    }
+    lltls::programs::exit_code("llclient", run(&args))
 }
 
 fn run(args: &ClientArgs) -> Result<ExitCode, ClientError> {
     let (mut config, diagnostics) =
         client_config_with_diagnostics(args).map_err(ClientError::Config)?;
-    let keys = (args.trace || args.sequence_diagram.is_some()).then(|| {
-        let mut traced = (*config).clone();
-        let keys = TraceKeyLog::install_client(&mut traced);
-        config = Arc::new(traced);
-        keys
-    });
+    let trace_settings =
+        TraceSettings::client(args.trace, args.sequence_diagram.as_deref(), &mut config);
     let server_name = ServerName::try_from(args.hostname.as_str())
         .map_err(|_| ClientError::InvalidName(args.hostname.clone()))?
         .to_owned();
@@ -69,16 +58,7 @@ fn run(args: &ClientArgs) -> Result<ExitCode, ClientError> {
     let mut addr = next_addr(&mut addrs, args)?;
     let socket = connect(addr, args)?;
     let mut tls = TlsConn::connecting(socket, conn);
-    let mut trace = keys.map(|keys| {
-        tls.set_tracer(Tracer::with_keys(keys), Role::Client);
-        Trace {
-            report: TraceReport::new(
-                args.trace,
-                args.sequence_diagram.is_some().then_some(Role::Client),
-            ),
-            diagram: args.sequence_diagram.clone(),
-        }
-    });
+    let mut trace = trace_settings.map(|settings| settings.attach(&mut tls, Role::Client));
     // Reading the socket only produces stdout: it must go on while our own
     // sends wait, or client and echo server would each wait for the other to
     // read. Backpressure applies to stdin instead (`feed_stdin`).
@@ -154,12 +134,12 @@ fn run(args: &ClientArgs) -> Result<ExitCode, ClientError> {
                 continue;
             }
             Err(NetError::Sink(e)) if e.kind() == io::ErrorKind::BrokenPipe => {
-                Trace::finish(&mut trace, &mut tls)?;
+                finish_trace(&mut trace, &mut tls)?;
                 return Ok(ExitCode::SUCCESS);
             }
             Err(error) => {
                 // The trace of a failed connection is the interesting one.
-                Trace::finish(&mut trace, &mut tls)?;
+                finish_trace(&mut trace, &mut tls)?;
                 return Err(ClientError::Net {
                     error,
                     detail: diagnostics.last_rejection(),
@@ -176,7 +156,7 @@ fn run(args: &ClientArgs) -> Result<ExitCode, ClientError> {
         }
         tls.reregister(poll.registry()).map_err(ClientError::Poll)?;
     }
-    Trace::finish(&mut trace, &mut tls)?;
+    finish_trace(&mut trace, &mut tls)?;
     if let Err(e) = stdout.0.flush() {
         return stdout_error(e);
     }
@@ -186,41 +166,14 @@ fn run(args: &ClientArgs) -> Result<ExitCode, ClientError> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// `--trace` and `--sequence-diagram`: what becomes of the tracer's events.
-struct Trace {
-    report: TraceReport,
-    diagram: Option<PathBuf>,
-}
-
-impl Trace {
-    /// Prints the records traced so far to stderr (stdout carries the
-    /// server's data), and adds them to the diagram.
-    fn take(&mut self, tls: &mut TlsConn<UnbufferedClientConnection>) {
-        if let Some(tracer) = tls.tracer() {
-            // A stderr that cannot be written to has no one to tell.
-            let _ = self.report.take(tracer, &mut io::stderr().lock());
-        }
-    }
-
-    /// The connection ended: reports what is left and writes the diagram.
-    fn finish(
-        trace: &mut Option<Self>,
-        tls: &mut TlsConn<UnbufferedClientConnection>,
-    ) -> Result<(), ClientError> {
-        let Some(trace) = trace else {
-            return Ok(());
-        };
-        if let Some(tracer) = tls.tracer() {
-            tracer.finish();
-        }
-        trace.take(tls);
-        if let (Some(path), Some(diagram)) = (&trace.diagram, trace.report.diagram()) {
-            std::fs::write(path, diagram).map_err(|error| ClientError::Diagram {
-                path: path.clone(),
-                error,
-            })?;
-        }
-        Ok(())
+/// The connection ended: the rest of its trace, and the diagram.
+fn finish_trace(
+    trace: &mut Option<TraceOutput>,
+    tls: &mut TlsConn<UnbufferedClientConnection>,
+) -> Result<(), ClientError> {
+    match trace {
+        Some(trace) => trace.finish(tls).map_err(ClientError::Diagram),
+        None => Ok(()),
     }
 }
 
@@ -460,10 +413,7 @@ enum ClientError {
     Stdin(io::Error),
     Stdout(io::Error),
     Poll(io::Error),
-    Diagram {
-        path: PathBuf,
-        error: io::Error,
-    },
+    Diagram(DiagramError),
 }
 
 impl From<NetError> for ClientError {
@@ -497,9 +447,7 @@ impl fmt::Display for ClientError {
             Self::Stdin(e) => write!(f, "cannot read stdin: {e}"),
             Self::Stdout(e) => write!(f, "cannot write stdout: {e}"),
             Self::Poll(e) => write!(f, "event loop failed: {e}"),
-            Self::Diagram { path, error } => {
-                write!(f, "cannot write {}: {error}", path.display())
-            }
+            Self::Diagram(e) => write!(f, "{e}"),
         }
     }
 }

@@ -9,7 +9,6 @@ use std::collections::{HashMap, VecDeque};
 use std::fmt;
 use std::io::{self, Write};
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
-use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -18,7 +17,8 @@ use clap::Parser;
 use lltls::programs::cli::{ServerArgs, ServerMode};
 use lltls::programs::config::{server_config, ConfigError};
 use lltls::programs::net::{Handler, NetError, Outbox, PlainConn, TlsConn, BACKLOG_LIMIT};
-use lltls::trace::{Role, TraceKeyLog, TraceReport, Tracer};
+use lltls::programs::trace_output::{TraceOutput, TraceSettings};
+use lltls::trace::Role;
 use lltls::{LlServerConnection, RecordLayer};
 use log::{debug, error, warn};
 use mio::event::Event;
@@ -46,13 +46,7 @@ const ACCEPT_RETRY: Duration = Duration::from_millis(100);
 fn main() -> ExitCode {
     let args = ServerArgs::parse();
     lltls::programs::init_logging(args.verbose);
-    match run(&args) {
-        Ok(code) => code,
-        Err(error) => {
-            eprintln!("llserver: {error}");
-            ExitCode::FAILURE
-        }
-    }
+    lltls::programs::exit_code("llserver", run(&args))
 }
 
 fn run(args: &ServerArgs) -> Result<ExitCode, ServerError> {
@@ -62,16 +56,7 @@ fn run(args: &ServerArgs) -> Result<ExitCode, ServerError> {
         // without limit), so the option would silently do nothing.
         eprintln!("llserver: warning: --max-early-data has no effect with --tickets (0-RTT needs stateful resumption)");
     }
-    let trace = (args.trace || args.sequence_diagram.is_some()).then(|| {
-        let mut traced = (*config).clone();
-        let keys = TraceKeyLog::install_server(&mut traced);
-        config = Arc::new(traced);
-        TraceSettings {
-            keys,
-            lines: args.trace,
-            diagram: args.sequence_diagram.clone(),
-        }
-    });
+    let trace = TraceSettings::server(args.trace, args.sequence_diagram.as_deref(), &mut config);
     let mut listener = listen(args.port)?;
     let local = listener.local_addr().map_err(ServerError::Poll)?;
     // Tests and scripts read the port from this line: flush it now.
@@ -158,15 +143,6 @@ struct Server {
     accept_retry: Option<Instant>,
     /// `--trace` / `--sequence-diagram`.
     trace: Option<TraceSettings>,
-}
-
-/// What `--trace` and `--sequence-diagram` ask for.
-struct TraceSettings {
-    /// The config's key log: every connection's tracer finds its secrets
-    /// there by client random.
-    keys: Arc<TraceKeyLog>,
-    lines: bool,
-    diagram: Option<PathBuf>,
 }
 
 impl Server {
@@ -288,8 +264,7 @@ impl Server {
         if let Some(mut conn) = self.conns.remove(&id) {
             // Before the socket closes: whoever waits for the end finds the
             // trace complete.
-            let diagram = self.trace.as_ref().and_then(|t| t.diagram.as_ref());
-            conn.finish_trace(diagram);
+            conn.finish_trace();
             if let Err(e) = conn.deregister(registry) {
                 debug!("{}: deregister failed: {e}", conn.addr);
             }
@@ -304,7 +279,7 @@ struct Conn {
     app: App,
     /// What becomes of the records traced, with `--trace` or
     /// `--sequence-diagram`.
-    trace: Option<TraceReport>,
+    trace: Option<TraceOutput>,
 }
 
 impl Conn {
@@ -345,12 +320,7 @@ impl Conn {
             app,
             trace: None,
         };
-        if let Some(trace) = trace {
-            conn.tls
-                .set_tracer(Tracer::with_keys(trace.keys.clone()), Role::Server);
-            let diagram = trace.diagram.is_some().then_some(Role::Server);
-            conn.trace = Some(TraceReport::new(trace.lines, diagram));
-        }
+        conn.trace = trace.map(|settings| settings.attach(&mut conn.tls, Role::Server));
         if matches!(conn.app, App::Forward(_)) {
             // Reading TLS feeds the target, not our sends: `Forward::relay`
             // pauses it on the target's backlog instead.
@@ -388,23 +358,17 @@ impl Conn {
     /// Prints the records traced so far to stderr, one line each, and adds
     /// them to the diagram.
     fn take_trace(&mut self) {
-        if let (Some(report), Some(tracer)) = (&mut self.trace, self.tls.tracer()) {
-            // A stderr that cannot be written to has no one to tell.
-            let _ = report.take(tracer, &mut io::stderr().lock());
+        if let Some(trace) = &mut self.trace {
+            trace.take(&mut self.tls);
         }
     }
 
     /// The connection ends: reports the rest and writes the diagram (each
     /// connection's replaces the previous one's).
-    fn finish_trace(&mut self, diagram_path: Option<&PathBuf>) {
-        if let Some(tracer) = self.tls.tracer() {
-            tracer.finish();
-        }
-        self.take_trace();
-        let diagram = self.trace.as_mut().and_then(TraceReport::diagram);
-        if let (Some(path), Some(diagram)) = (diagram_path, diagram) {
-            if let Err(e) = std::fs::write(path, diagram) {
-                error!("cannot write {}: {e}", path.display());
+    fn finish_trace(&mut self) {
+        if let Some(trace) = &mut self.trace {
+            if let Err(e) = trace.finish(&mut self.tls) {
+                error!("{e}");
             }
         }
     }

@@ -129,6 +129,9 @@ pub struct LlConnection<C: Side> {
     /// What the handshake negotiated, kept when rustls's connection is
     /// given up at the switch.
     info: Option<HandshakeInfo>,
+    /// rustls's record layer took our close_notify (the in-place layer
+    /// knows its own).
+    close_notify_sent: bool,
     /// Before the switch: the end of the record rustls is being shown, from
     /// the front of `IncomingTls`; it may lie beyond the bytes received so
     /// far (see [`LlConnection::feed`]).
@@ -154,6 +157,7 @@ impl<C: Side> LlConnection<C> {
             max_fragment: record::max_fragment(max_fragment_size),
             key_limit: None,
             info: None,
+            close_notify_sent: false,
             shown: 0,
             handshake_reported: false,
             peer_closed_unreported: false,
@@ -385,7 +389,10 @@ impl<C: Side> LlConnection<C> {
                     write_encrypted(outgoing, |buf| traffic.queue_close_notify(buf))
                 })?;
             match queued {
-                Written::Done(_) => return Ok(true),
+                Written::Done(_) => {
+                    self.close_notify_sent = true;
+                    return Ok(true);
+                }
                 Written::NotNow => return Ok(false),
                 Written::Switched => {}
             }
@@ -536,14 +543,14 @@ impl<C: Side> LlConnection<C> {
         }
     }
 
-    /// Whether this side sent close_notify (or a fatal alert) with the
-    /// in-place record layer. rustls does not say, so `false` before the
-    /// switch.
+    /// Whether `queue_close_notify` has queued our close_notify (with the
+    /// in-place record layer, also a fatal alert sent): nothing more will
+    /// be sent.
     #[must_use]
     pub fn close_notify_sent(&self) -> bool {
         match &self.conn {
-            Layer::InPlace(layer) => layer.close_notify_sent(),
-            Layer::Rustls(_) | Layer::Gone => false,
+            Layer::InPlace(layer) => self.close_notify_sent || layer.close_notify_sent(),
+            Layer::Rustls(_) | Layer::Gone => self.close_notify_sent,
         }
     }
 

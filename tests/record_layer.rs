@@ -288,7 +288,10 @@ fn peer_certificates_are_handed_out_once_after_the_switch() {
     let mut pair = Pair::with_record_layer(client, server, IN_PLACE);
     pair.connect();
     let reported = pair.client.handshake.as_ref().unwrap();
-    assert!(reported.peer_certificates.as_ref().is_some_and(|chain| !chain.is_empty()));
+    assert!(reported
+        .peer_certificates
+        .as_ref()
+        .is_some_and(|chain| !chain.is_empty()));
     let later = pair.client.conn.handshake_info();
     assert!(later.peer_certificates.is_none());
     assert_eq!(later.cipher_suite, reported.cipher_suite);

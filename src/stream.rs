@@ -59,7 +59,6 @@ pub struct StreamBuffers {
     /// [`Stream::write`]). `BufRead` hands out this buffer too.
     plaintext: Vec<u8>,
     plaintext_start: usize,
-    close_notify_sent: bool,
 }
 
 impl StreamBuffers {
@@ -186,14 +185,14 @@ impl<'a, C: Side, T: Read + Write + ?Sized> Stream<'a, C, T> {
     /// closes); writing after this fails with [`io::ErrorKind::BrokenPipe`].
     pub fn send_close_notify(&mut self) -> io::Result<()> {
         self.complete_handshake()?;
-        while !self.buffers.close_notify_sent {
+        while !self.conn.close_notify_sent() {
             let StreamBuffers {
                 incoming_tls,
                 outgoing_tls,
                 ..
             } = &mut *self.buffers;
             match self.conn.queue_close_notify(incoming_tls, outgoing_tls) {
-                Ok(true) => self.buffers.close_notify_sent = true,
+                Ok(true) => {}
                 // rustls offers no `WriteTraffic` while received plaintext
                 // waits: take it out of the way (it stays readable).
                 Ok(false) => match self.process(&mut [])?.1 {
@@ -201,7 +200,7 @@ impl<'a, C: Side, T: Read + Write + ?Sized> Stream<'a, C, T> {
                     Next::Transmit => self.transmit()?,
                     // Nothing was in the way and still no close_notify: both
                     // sides closed already.
-                    Next::Receive | Next::End => self.buffers.close_notify_sent = true,
+                    Next::Receive | Next::End => break,
                 },
                 Err(error) => return Err(self.fail(error)),
             }
@@ -427,7 +426,7 @@ impl<C: Side, T: Read + Write + ?Sized> Write for Stream<'_, C, T> {
         if buf.is_empty() {
             return Ok(0);
         }
-        if self.buffers.close_notify_sent {
+        if self.conn.close_notify_sent() {
             return Err(io::Error::new(
                 io::ErrorKind::BrokenPipe,
                 "cannot write after close_notify",

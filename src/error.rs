@@ -201,11 +201,11 @@ pub(crate) fn alert_name(alert: AlertDescription) -> String {
 }
 
 impl std::error::Error for Error {
+    /// `None`: the message already says what rustls reported, and an error
+    /// chain printer would say it twice. [`Error::rustls_error`] gives the
+    /// rustls error itself.
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        match self {
-            Self::Tls { error, .. } => Some(error),
-            _ => None,
-        }
+        None
     }
 }
 
@@ -221,8 +221,18 @@ impl From<Error> for io::Error {
 
 #[cfg(test)]
 mod tests {
-    use super::alert_name;
+    use super::{alert_name, Error};
     use rustls::AlertDescription;
+
+    /// The message says what rustls reported once: an error-chain printer
+    /// (`{:#}` in anyhow, `Report`) would repeat a source.
+    #[test]
+    fn display_does_not_repeat_a_source() {
+        let error = Error::tls(rustls::Error::General("weird peer".into()));
+        assert!(std::error::Error::source(&error).is_none());
+        assert_eq!(error.to_string().matches("weird peer").count(), 1);
+        assert!(error.rustls_error().is_some());
+    }
 
     #[test]
     fn alert_names_are_rfc_spellings() {

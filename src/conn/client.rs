@@ -97,6 +97,7 @@ impl LlConnection<UnbufferedClientConnection> {
     /// It MUST be called before the first `process`: early data travels in
     /// the first flight. The server may still reject it, in which case the
     /// caller sends it again as normal data after the handshake.
+    #[must_use = "it says how much of the plaintext was taken"]
     pub fn encrypt_early_data<I: Storage, O: Storage>(
         &mut self,
         early_data: &[u8],

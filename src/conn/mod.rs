@@ -336,6 +336,7 @@ impl<C: Side> LlConnection<C> {
     /// sealed where it will be transmitted: the plaintext is copied once,
     /// from `app_data` into `outgoing_tls`. [`record_room`](Self::record_room)
     /// avoids even that copy.
+    #[must_use = "it says how much of the plaintext was taken"]
     pub fn encrypt<I: Storage, O: Storage>(
         &mut self,
         app_data: &[u8],

@@ -78,6 +78,7 @@ impl<'a, C: Side, I: Storage, O: Storage> RecordRoom<'a, C, I, O> {
     ///
     /// # Panics
     /// If `num_bytes` exceeds `buf().len()`: that is a caller bug.
+    #[must_use = "it says how much of the plaintext was taken"]
     pub fn seal(self, num_bytes: usize) -> Result<usize, Error> {
         assert!(
             num_bytes <= self.capacity,

@@ -8,12 +8,10 @@
 //! [`clap::Parser::try_parse_from`] without running a binary. [`crate::programs::config`] turns them into
 //! rustls configurations.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use clap::error::ErrorKind;
 use clap::{value_parser, Arg, ArgGroup, ArgMatches, Command, FromArgMatches, Parser, Subcommand};
-
-use crate::programs::config::ConfigError;
 
 /// The upstream `tlsclient-mio` description, verbatim.
 const CLIENT_ABOUT: &str =
@@ -339,40 +337,3 @@ impl From<RecordLayerArg> for crate::RecordLayer {
 pub const CHAIN_FILE_NAME: &str = "fullchain.pem";
 /// See [`CHAIN_FILE_NAME`].
 pub const KEY_FILE_NAME: &str = "server.key";
-
-impl ServerArgs {
-    /// The certificate chain file and private key file this server uses.
-    ///
-    /// `--certs` normally names the chain and `--key` the key. When `--certs` names a
-    /// directory, the chain is `DIR/fullchain.pem` and the key `DIR/server.key`, unless `--key`
-    /// is given. Only this check touches the file system; the files are not read here.
-    pub fn chain_and_key_paths(&self) -> Result<(PathBuf, PathBuf), ConfigError> {
-        if self.certs.is_dir() {
-            let key = match &self.key {
-                Some(key) => key.clone(),
-                None => self.certs.join(KEY_FILE_NAME),
-            };
-            return Ok((self.certs.join(CHAIN_FILE_NAME), key));
-        }
-        match &self.key {
-            Some(key) => Ok((self.certs.clone(), key.clone())),
-            None => Err(ConfigError::MissingKey {
-                certs: self.certs.clone(),
-            }),
-        }
-    }
-}
-
-impl ClientArgs {
-    /// The client-authentication chain and key, if both were given.
-    ///
-    /// Fails if only one of `--auth-certs` and `--auth-key` was given: upstream requires both.
-    pub fn client_auth_paths(&self) -> Result<Option<(&Path, &Path)>, ConfigError> {
-        match (&self.auth_certs, &self.auth_key) {
-            (Some(certs), Some(key)) => Ok(Some((certs, key))),
-            (None, None) => Ok(None),
-            (None, Some(_)) => Err(ConfigError::AuthKeyWithoutCerts),
-            (Some(_), None) => Err(ConfigError::AuthCertsWithoutKey),
-        }
-    }
-}

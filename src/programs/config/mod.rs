@@ -12,6 +12,7 @@
 mod der;
 mod error;
 mod files;
+mod paths;
 mod verifiers;
 
 use std::sync::Arc;

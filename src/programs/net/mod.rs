@@ -10,7 +10,7 @@
 //! mio delivers edge-triggered events: an event says the socket *became*
 //! readable or writable, and none comes again until a read or write has
 //! returned `WouldBlock`. Both connections therefore remember readiness
-//! themselves (in one [`Socket`](socket::Socket) each) and clear it only on
+//! themselves (in one `Socket` each) and clear it only on
 //! `WouldBlock`, so they can stop reading (backpressure, fairness) and
 //! resume later without waiting for an event that will never come.
 

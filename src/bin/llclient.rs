@@ -46,7 +46,8 @@ fn run(args: &ClientArgs) -> Result<ExitCode, ClientError> {
     let (mut config, diagnostics) =
         client_config_with_diagnostics(args).map_err(ClientError::Config)?;
     let trace_settings =
-        TraceSettings::client(args.trace, args.sequence_diagram.as_deref(), &mut config);
+        TraceSettings::client(args.trace, args.sequence_diagram.as_deref(), &mut config)
+            .map_err(ClientError::Diagram)?;
     let server_name = ServerName::try_from(args.hostname.as_str())
         .map_err(|_| ClientError::InvalidName(args.hostname.clone()))?
         .to_owned();

@@ -17,7 +17,7 @@ use clap::Parser;
 use lltls::programs::cli::{ServerArgs, ServerMode};
 use lltls::programs::config::{server_config, ConfigError};
 use lltls::programs::net::{Handler, NetError, Outbox, PlainConn, TlsConn, BACKLOG_LIMIT};
-use lltls::programs::trace_output::{TraceOutput, TraceSettings};
+use lltls::programs::trace_output::{DiagramError, TraceOutput, TraceSettings};
 use lltls::trace::Role;
 use lltls::{LlServerConnection, RecordLayer};
 use log::{debug, error, warn};
@@ -56,7 +56,8 @@ fn run(args: &ServerArgs) -> Result<ExitCode, ServerError> {
         // without limit), so the option would silently do nothing.
         eprintln!("llserver: warning: --max-early-data has no effect with --tickets (0-RTT needs stateful resumption)");
     }
-    let trace = TraceSettings::server(args.trace, args.sequence_diagram.as_deref(), &mut config);
+    let trace = TraceSettings::server(args.trace, args.sequence_diagram.as_deref(), &mut config)
+        .map_err(ServerError::Diagram)?;
     let mut listener = listen(args.port)?;
     let local = listener.local_addr().map_err(ServerError::Poll)?;
     // Tests and scripts read the port from this line: flush it now.
@@ -514,6 +515,7 @@ enum ServerError {
     Listen { addr: SocketAddr, error: io::Error },
     Stdout(io::Error),
     Poll(io::Error),
+    Diagram(DiagramError),
 }
 
 impl fmt::Display for ServerError {
@@ -523,6 +525,7 @@ impl fmt::Display for ServerError {
             Self::Listen { addr, error } => write!(f, "cannot listen on {addr}: {error}"),
             Self::Stdout(e) => write!(f, "cannot write stdout: {e}"),
             Self::Poll(e) => write!(f, "event loop failed: {e}"),
+            Self::Diagram(e) => write!(f, "{e}"),
         }
     }
 }

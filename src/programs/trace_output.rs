@@ -28,18 +28,22 @@ pub struct TraceSettings {
 impl TraceSettings {
     /// Settings for the options given, or `None` when neither asks for a
     /// trace. Installs the tracer's key log in the config (a copy of it).
+    ///
+    /// Fails at once when the diagram file cannot be written (it is
+    /// created, empty), rather than when the connection ends.
     pub fn client(
         lines: bool,
         diagram: Option<&Path>,
         config: &mut Arc<ClientConfig>,
-    ) -> Option<Self> {
+    ) -> Result<Option<Self>, DiagramError> {
         if !lines && diagram.is_none() {
-            return None;
+            return Ok(None);
         }
+        check_writable(diagram)?;
         let mut traced = (**config).clone();
         let keys = TraceKeyLog::install_client(&mut traced);
         *config = Arc::new(traced);
-        Some(Self::new(keys, lines, diagram))
+        Ok(Some(Self::new(keys, lines, diagram)))
     }
 
     /// As [`client`](Self::client), for a server config.
@@ -47,14 +51,15 @@ impl TraceSettings {
         lines: bool,
         diagram: Option<&Path>,
         config: &mut Arc<ServerConfig>,
-    ) -> Option<Self> {
+    ) -> Result<Option<Self>, DiagramError> {
         if !lines && diagram.is_none() {
-            return None;
+            return Ok(None);
         }
+        check_writable(diagram)?;
         let mut traced = (**config).clone();
         let keys = TraceKeyLog::install_server(&mut traced);
         *config = Arc::new(traced);
-        Some(Self::new(keys, lines, diagram))
+        Ok(Some(Self::new(keys, lines, diagram)))
     }
 
     fn new(keys: Arc<TraceKeyLog>, lines: bool, diagram: Option<&Path>) -> Self {
@@ -75,6 +80,24 @@ impl TraceSettings {
             diagram: self.diagram.clone(),
         }
     }
+}
+
+/// Opens (creating it if needed) the diagram file, to find out now that it
+/// cannot be written.
+fn check_writable(diagram: Option<&Path>) -> Result<(), DiagramError> {
+    let Some(path) = diagram else {
+        return Ok(());
+    };
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(path)
+        .map(drop)
+        .map_err(|error| DiagramError {
+            path: path.to_path_buf(),
+            error,
+        })
 }
 
 /// The records one connection's tracer saw, on their way to stderr and to

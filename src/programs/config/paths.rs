@@ -22,6 +22,14 @@ impl ServerArgs {
             };
             return Ok((self.certs.join(CHAIN_FILE_NAME), key));
         }
+        // A path that is not there is reported as such, not as a missing
+        // --key: `--certs nonexistent/` meant a directory.
+        if let Err(source) = std::fs::metadata(&self.certs) {
+            return Err(ConfigError::Read {
+                path: self.certs.clone(),
+                source,
+            });
+        }
         match &self.key {
             Some(key) => Ok((self.certs.clone(), key.clone())),
             None => Err(ConfigError::MissingKey {

@@ -139,6 +139,8 @@ mod error;
 mod record;
 mod status;
 pub mod stream;
+#[cfg(test)]
+mod testing;
 pub mod trace;
 
 #[cfg(feature = "programs")]

@@ -11,8 +11,11 @@ mod server;
 pub use client::LlClientConnection;
 pub use server::LlServerConnection;
 
+mod framing;
 mod room;
 mod rustls_phase;
+#[cfg(test)]
+mod tests;
 
 use rustls_phase::{rustls_input, write_encrypted, Stop, Written};
 
@@ -132,6 +135,8 @@ pub struct LlConnection<C: Side> {
     /// rustls's record layer took our close_notify (the in-place layer
     /// knows its own).
     close_notify_sent: bool,
+    /// What the framing checks know of the protection state.
+    framing: framing::Framing,
     /// Before the switch: the end of the record rustls is being shown, from
     /// the front of `IncomingTls`; it may lie beyond the bytes received so
     /// far (see [`LlConnection::feed`]).
@@ -158,6 +163,7 @@ impl<C: Side> LlConnection<C> {
             key_limit: None,
             info: None,
             close_notify_sent: false,
+            framing: framing::Framing::default(),
             shown: 0,
             handshake_reported: false,
             peer_closed_unreported: false,

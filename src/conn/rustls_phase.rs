@@ -9,7 +9,7 @@ use rustls::unbuffered::{
     ConnectionState, EncodeError, EncryptError, UnbufferedStatus, WriteTraffic,
 };
 
-use super::{Layer, LlConnection, Side, SideKernel};
+use super::{framing, Layer, LlConnection, Side, SideKernel};
 use crate::buffer::{Storage, WriteError};
 use crate::record::{InPlace, RecordLayer};
 use crate::{Error, IncomingTls, OutgoingTls};
@@ -29,22 +29,65 @@ pub(super) enum Stop {
 }
 
 impl<C: Side> LlConnection<C> {
-    /// How much of `IncomingTls` rustls may see: `None` for all of it (its
-    /// own record layer throughout), or `Some(shown)` while the in-place
-    /// layer waits to take over.
+    /// How much of `IncomingTls` rustls may see: `None` once the in-place
+    /// layer took over, else `Some(shown)`.
     ///
-    /// rustls processes every complete record it is given before it
-    /// returns. Given the records that follow the handshake, it would handle
-    /// post-handshake messages itself, and a KeyUpdate answer it queues is
-    /// lost at the switch (`dangerous_into_kernel_connection` only checks for
-    /// encoded output). So until the switch it is shown one record at a
-    /// time, and the switch happens as soon as it has processed the record
-    /// that completed the handshake.
+    /// rustls is shown one record at a time, each after its header passed
+    /// the framing checks (`framing.rs`). It processes every complete record
+    /// it is given before it returns: given the records that follow the
+    /// handshake it would also handle post-handshake messages itself, and a
+    /// KeyUpdate answer it queued would be lost at the switch
+    /// (`dangerous_into_kernel_connection` only checks for encoded output).
+    /// So the switch happens as soon as it has processed the record that
+    /// completed the handshake.
     pub(super) fn feed(&self) -> Option<usize> {
-        match (&self.conn, self.record_layer) {
-            (Layer::Rustls(_), RecordLayer::InPlace) => Some(self.shown),
-            _ => None,
+        match &self.conn {
+            Layer::Rustls(_) => Some(self.shown),
+            Layer::InPlace(_) | Layer::Gone => None,
         }
+    }
+
+    /// The version rustls negotiated, while it runs the connection.
+    fn rustls_version(&self) -> Option<rustls::ProtocolVersion> {
+        match &self.conn {
+            Layer::Rustls(conn) => conn.protocol_version(),
+            Layer::InPlace(_) | Layer::Gone => None,
+        }
+    }
+
+    /// Ends the connection over a framing violation, with the RFC's alert
+    /// in the clear if this side still sends in the clear.
+    fn refuse<O: Storage>(
+        &mut self,
+        (error, alert): framing::Violation,
+        outgoing_tls: &mut OutgoingTls<O>,
+    ) -> Error {
+        debug!("TLS error: {error}; peer broke the record framing");
+        let alert_sent = self.send_plaintext_alert(alert, outgoing_tls);
+        let error = Error::Tls { error, alert_sent };
+        self.failed = Some(error.clone());
+        error
+    }
+
+    /// Writes `alert` as a plaintext record if this side still sends in the
+    /// clear; returns it if it went out.
+    fn send_plaintext_alert<O: Storage>(
+        &mut self,
+        alert: rustls::AlertDescription,
+        outgoing_tls: &mut OutgoingTls<O>,
+    ) -> Option<rustls::AlertDescription> {
+        let version = self.rustls_version();
+        let record = self.framing.plaintext_alert(alert, version)?;
+        outgoing_tls
+            .write_with(|buf| match buf.get_mut(..record.len()) {
+                Some(room) => {
+                    room.copy_from_slice(&record);
+                    Ok(record.len())
+                }
+                None => Err(WriteError::InsufficientSize(record.len())),
+            })
+            .ok()
+            .map(|_| alert)
     }
 
     /// Gives rustls's connection up for lltls's record layer, if the
@@ -105,6 +148,7 @@ impl<C: Side> LlConnection<C> {
         self.check_failed()?;
         loop {
             let feed = self.feed();
+            let encoded_from = outgoing_tls.len();
             let Layer::Rustls(conn) = &mut self.conn else {
                 // Callers check first; a switch ends the loop below.
                 return Ok(Stop::Switched);
@@ -157,6 +201,11 @@ impl<C: Side> LlConnection<C> {
             // errors included, before the next call.
             self.shown = self.shown.saturating_sub(discard);
             incoming_tls.discard(discard);
+            if outgoing_tls.len() > encoded_from {
+                let version = self.rustls_version();
+                self.framing
+                    .note_sent(&outgoing_tls.filled()[encoded_from..], version);
+            }
             match step {
                 // rustls processed everything it was shown and has nothing
                 // to say: the moment to take over, or to show it one more
@@ -168,7 +217,21 @@ impl<C: Side> LlConnection<C> {
                     let filled = incoming_tls.filled();
                     // The record shown is still partial, or none follows.
                     match next_record_end(filled, self.shown) {
-                        Some(end) if self.shown <= filled.len() => self.shown = end,
+                        Some(end) if self.shown <= filled.len() => {
+                            let version = self.rustls_version();
+                            let record = &filled[self.shown..];
+                            if let Err(violation) = self.framing.check(record, version) {
+                                // When lltls cannot send the alert in the
+                                // clear, a record rustls refuses too is left
+                                // to rustls: it seals its own alert.
+                                if self.framing.sends_in_clear(version)
+                                    || !framing::rustls_refuses(record)
+                                {
+                                    return Err(self.refuse(violation, outgoing_tls));
+                                }
+                            }
+                            self.shown = end;
+                        }
                         _ => return Ok(stop),
                     }
                 }
@@ -191,6 +254,7 @@ impl<C: Side> LlConnection<C> {
         outgoing_tls: &mut OutgoingTls<O>,
     ) -> Error {
         debug!("TLS error: {error}");
+        let missing_alert = framing::rfc_alert_for(&error);
         let mut error = Error::tls(error);
         let before = outgoing_tls.len();
         // Call again only while rustls holds messages to send: with nothing
@@ -215,9 +279,16 @@ impl<C: Side> LlConnection<C> {
             }
         }
         if outgoing_tls.len() == before {
-            // Nothing was sent (e.g. the peer's own fatal alert ended it).
+            // rustls sent nothing: either nothing was due (the peer's own
+            // fatal alert ended it), or rustls ends some violations without
+            // the alert the RFC requires, which goes out here if it can.
+            let sent =
+                missing_alert.and_then(|alert| self.send_plaintext_alert(alert, outgoing_tls));
+            if let Some(alert) = sent {
+                debug!("sent the fatal alert rustls did not: {alert:?}");
+            }
             if let Error::Tls { alert_sent, .. } = &mut error {
-                *alert_sent = None;
+                *alert_sent = sent;
             }
         }
         self.failed = Some(error.clone());

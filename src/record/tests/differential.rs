@@ -11,68 +11,25 @@
 use std::sync::Arc;
 
 use rustls::client::UnbufferedClientConnection;
+use rustls::crypto::aws_lc_rs;
 use rustls::crypto::cipher::{
     InboundOpaqueMessage, MessageDecrypter, MessageEncrypter, OutboundChunks, OutboundPlainMessage,
 };
-use rustls::crypto::{aws_lc_rs, CryptoProvider};
-use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
+use rustls::pki_types::ServerName;
 use rustls::server::UnbufferedServerConnection;
-use rustls::{
-    ClientConfig, ConnectionTrafficSecrets, ContentType, ProtocolVersion, RootCertStore,
-    ServerConfig, SupportedCipherSuite,
-};
+use rustls::{ConnectionTrafficSecrets, ContentType, ProtocolVersion, SupportedCipherSuite};
 
 use super::super::cipher::{Protection, Version, HEADER_LEN};
 use crate::{
     IncomingTls, LlClientConnection, LlServerConnection, OutgoingTls, RecordLayer, Status,
 };
 
-fn path(rel: &str) -> String {
-    format!("{}/{rel}", env!("CARGO_MANIFEST_DIR"))
-}
-
-fn provider(suite: SupportedCipherSuite) -> Arc<CryptoProvider> {
-    Arc::new(CryptoProvider {
-        cipher_suites: vec![suite],
-        ..aws_lc_rs::default_provider()
-    })
-}
-
 /// Both ends of a finished handshake over `suite`, with rustls's record
 /// layer, and nothing in flight.
 fn handshake(
     suite: SupportedCipherSuite,
 ) -> (UnbufferedClientConnection, UnbufferedServerConnection) {
-    let versions: &[&rustls::SupportedProtocolVersion] = match suite {
-        SupportedCipherSuite::Tls13(_) => &[&rustls::version::TLS13],
-        SupportedCipherSuite::Tls12(_) => &[&rustls::version::TLS12],
-    };
-    let mut roots = RootCertStore::empty();
-    roots.add_parsable_certificates(
-        CertificateDer::pem_file_iter(path("certs/ca.pem"))
-            .unwrap()
-            .map(Result::unwrap),
-    );
-    let mut client = ClientConfig::builder_with_provider(provider(suite))
-        .with_protocol_versions(versions)
-        .unwrap()
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    client.enable_secret_extraction = true;
-    let chain: Vec<_> = CertificateDer::pem_file_iter(path("certs/fullchain.pem"))
-        .unwrap()
-        .map(Result::unwrap)
-        .collect();
-    let key = PrivateKeyDer::from_pem_file(path("certs/server.key")).unwrap();
-    let mut server = ServerConfig::builder_with_provider(provider(suite))
-        .with_protocol_versions(versions)
-        .unwrap()
-        .with_no_client_auth()
-        .with_single_cert(chain, key)
-        .unwrap();
-    server.enable_secret_extraction = true;
-
+    let (client, server) = crate::testing::configs(suite);
     let name = ServerName::try_from("localhost").unwrap();
     let mut client =
         LlClientConnection::with_record_layer(Arc::new(client), name, RecordLayer::Rustls).unwrap();

@@ -1,0 +1,178 @@
+//! Record framing checked before rustls sees a record, while rustls runs the
+//! record layer (the handshake, and the whole connection in
+//! [`RecordLayer::Rustls`](crate::RecordLayer::Rustls) mode): known content
+//! types, the length limits of RFC 8446 §5.1–5.2 and RFC 5246 §6.2 for the
+//! phase, and a change_cipher_spec that is exactly one byte 0x01. Each with
+//! the RFC's alert, sent in the clear while this side still sends in the
+//! clear; once its records are encrypted, lltls has no keys to seal an alert
+//! until the in-place record layer takes over, and the error says none went
+//! out.
+//!
+//! rustls checks only that a header announces less than 18,432 bytes, and for
+//! some violations it ends the connection without any alert (a
+//! change_cipher_spec between two fragments of one handshake message, a
+//! record interleaved with a fragmented handshake message, a TLS 1.3 record
+//! without a content type): [`rfc_alert_for`] names the alert it should have
+//! sent.
+
+use rustls::{
+    AlertDescription, ContentType, Error as TlsError, InvalidMessage, PeerMisbehaved,
+    ProtocolVersion,
+};
+
+/// Most plaintext in a record (RFC 8446 §5.1, RFC 5246 §6.2.1).
+const MAX_PLAINTEXT: usize = 1 << 14;
+/// Most ciphertext in a TLS 1.3 record (RFC 8446 §5.2).
+const MAX_TLS13_CIPHERTEXT: usize = MAX_PLAINTEXT + 256;
+/// Most ciphertext in a TLS 1.2 record (RFC 5246 §6.2.3).
+const MAX_TLS12_CIPHERTEXT: usize = MAX_PLAINTEXT + 2048;
+
+/// What the checks need to know of the connection's protection state.
+#[derive(Debug, Default)]
+pub(super) struct Framing {
+    /// TLS 1.2: the peer's change_cipher_spec went by, so its handshake and
+    /// alert records are encrypted now.
+    peer_switched: bool,
+    /// This side has sent an encrypted record (or, in TLS 1.2, its
+    /// change_cipher_spec): an alert can no longer go out in the clear.
+    sending_encrypted: bool,
+}
+
+/// A framing violation: the error, and the alert the RFC asks for.
+pub(super) type Violation = (TlsError, AlertDescription);
+
+impl Framing {
+    /// Checks the record at the front of `record` (its header at least;
+    /// the rest may not have arrived yet).
+    pub(super) fn check(
+        &mut self,
+        record: &[u8],
+        version: Option<ProtocolVersion>,
+    ) -> Result<(), Violation> {
+        let content_type = ContentType::from(record[0]);
+        let len = usize::from(u16::from_be_bytes([record[3], record[4]]));
+        let overflow = || {
+            Err((
+                TlsError::PeerSentOversizedRecord,
+                AlertDescription::RecordOverflow,
+            ))
+        };
+        match content_type {
+            ContentType::ChangeCipherSpec => {
+                // RFC 8446 §5 and RFC 5246 §7.1: one byte, value 1.
+                if len != 1 || record.get(5).is_some_and(|&byte| byte != 1) {
+                    return Err((
+                        InvalidMessage::InvalidCcs.into(),
+                        AlertDescription::UnexpectedMessage,
+                    ));
+                }
+                if version != Some(ProtocolVersion::TLSv1_3) {
+                    self.peer_switched = true;
+                }
+            }
+            ContentType::Handshake | ContentType::Alert => {
+                // TLS 1.3 protects these inside application_data records:
+                // as themselves they are always plaintext.
+                let limit = match (version, self.peer_switched) {
+                    (Some(ProtocolVersion::TLSv1_2), true) => MAX_TLS12_CIPHERTEXT,
+                    _ => MAX_PLAINTEXT,
+                };
+                if len > limit {
+                    return overflow();
+                }
+            }
+            ContentType::ApplicationData => {
+                let limit = match version {
+                    Some(ProtocolVersion::TLSv1_3) => MAX_TLS13_CIPHERTEXT,
+                    _ => MAX_TLS12_CIPHERTEXT,
+                };
+                if len > limit {
+                    return overflow();
+                }
+            }
+            // RFC 8446 §5: an unexpected record type is unexpected_message.
+            _ => {
+                return Err((
+                    InvalidMessage::InvalidContentType.into(),
+                    AlertDescription::UnexpectedMessage,
+                ))
+            }
+        }
+        Ok(())
+    }
+
+    /// Takes note of records this side just encoded.
+    pub(super) fn note_sent(&mut self, mut records: &[u8], version: Option<ProtocolVersion>) {
+        while records.len() >= 5 {
+            match ContentType::from(records[0]) {
+                ContentType::ApplicationData => self.sending_encrypted = true,
+                ContentType::ChangeCipherSpec if version != Some(ProtocolVersion::TLSv1_3) => {
+                    self.sending_encrypted = true
+                }
+                _ => {}
+            }
+            let len = usize::from(u16::from_be_bytes([records[3], records[4]]));
+            records = &records[(5 + len).min(records.len())..];
+        }
+    }
+
+    /// Whether this side still sends in the clear, so lltls can send an
+    /// alert itself. In TLS 1.3 the keys change as soon as the version is
+    /// known (a client's with the ServerHello it read, a server's with the
+    /// one it sends), before any encrypted record need have gone out.
+    pub(super) fn sends_in_clear(&self, version: Option<ProtocolVersion>) -> bool {
+        !self.sending_encrypted && version != Some(ProtocolVersion::TLSv1_3)
+    }
+
+    /// The fatal `alert` as a plaintext record, when this side still sends
+    /// in the clear.
+    pub(super) fn plaintext_alert(
+        &self,
+        alert: AlertDescription,
+        version: Option<ProtocolVersion>,
+    ) -> Option<[u8; 7]> {
+        self.sends_in_clear(version).then_some([
+            u8::from(ContentType::Alert),
+            3,
+            3,
+            0,
+            2,
+            2, // fatal
+            u8::from(alert),
+        ])
+    }
+}
+
+/// Whether rustls refuses this record itself (and so sends an alert it can
+/// seal when lltls cannot): unknown content types, lengths of 18,432 bytes
+/// or more, and a malformed change_cipher_spec.
+pub(super) fn rustls_refuses(record: &[u8]) -> bool {
+    let len = usize::from(u16::from_be_bytes([record[3], record[4]]));
+    match ContentType::from(record[0]) {
+        ContentType::Unknown(_) => true,
+        ContentType::ChangeCipherSpec => len != 1 || record.get(5).is_some_and(|&byte| byte != 1),
+        _ => len >= MAX_PLAINTEXT + 2048,
+    }
+}
+
+/// The alert RFC 8446 / RFC 5246 require for a rustls error that rustls ends
+/// the connection with but sends no alert for.
+pub(super) fn rfc_alert_for(error: &TlsError) -> Option<AlertDescription> {
+    match error {
+        TlsError::PeerMisbehaved(
+            PeerMisbehaved::IllegalTlsInnerPlaintext
+            | PeerMisbehaved::MessageInterleavedWithHandshakeMessage
+            | PeerMisbehaved::KeyEpochWithPendingFragment
+            | PeerMisbehaved::IllegalMiddleboxChangeCipherSpec,
+        )
+        | TlsError::InappropriateMessage { .. }
+        | TlsError::InappropriateHandshakeMessage { .. } => {
+            Some(AlertDescription::UnexpectedMessage)
+        }
+        TlsError::InvalidMessage(InvalidMessage::MessageTooLarge)
+        | TlsError::PeerSentOversizedRecord => Some(AlertDescription::RecordOverflow),
+        TlsError::InvalidMessage(_) => Some(AlertDescription::DecodeError),
+        TlsError::DecryptError => Some(AlertDescription::BadRecordMac),
+        _ => None,
+    }
+}

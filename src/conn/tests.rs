@@ -1,0 +1,267 @@
+//! Record framing while rustls runs the record layer (`framing.rs`): each
+//! rule with hand-built records, the RFC's alert in the clear while this side
+//! still sends in the clear, and the alerts rustls leaves out.
+
+use std::sync::Arc;
+
+use rustls::crypto::aws_lc_rs::cipher_suite;
+use rustls::pki_types::ServerName;
+use rustls::{AlertDescription, Error as TlsError, SupportedCipherSuite};
+
+use crate::{Error, IncomingTls, LlClientConnection, LlServerConnection, OutgoingTls, Status};
+
+const TLS13: SupportedCipherSuite = cipher_suite::TLS13_AES_128_GCM_SHA256;
+const TLS12: SupportedCipherSuite = cipher_suite::TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256;
+
+struct End<C: crate::Side> {
+    conn: crate::LlConnection<C>,
+    incoming: IncomingTls,
+    outgoing: OutgoingTls,
+}
+
+impl<C: crate::Side> End<C> {
+    fn new(conn: crate::LlConnection<C>) -> Self {
+        Self {
+            conn,
+            incoming: IncomingTls::new(),
+            outgoing: OutgoingTls::new(),
+        }
+    }
+
+    /// Runs `process` until it waits; the error that ended it, if one did.
+    fn pump(&mut self) -> Option<Error> {
+        loop {
+            match self.conn.process(&mut self.incoming, &mut self.outgoing) {
+                Ok(Status::NeedsMoreTlsData | Status::MustTransmitTlsData | Status::Closed) => {
+                    return None
+                }
+                Ok(_) => {}
+                Err(error) => return Some(error),
+            }
+        }
+    }
+
+    fn deliver(&mut self, bytes: &[u8]) {
+        self.incoming.reserve(bytes.len() + 20_000).unwrap();
+        self.incoming.unfilled()[..bytes.len()].copy_from_slice(bytes);
+        self.incoming.advance(bytes.len());
+    }
+
+    /// Everything this side put on the wire since the last call.
+    fn sent(&mut self) -> Vec<u8> {
+        let bytes = self.outgoing.filled().to_vec();
+        self.outgoing.discard(bytes.len());
+        bytes
+    }
+}
+
+fn client(suite: SupportedCipherSuite) -> End<rustls::client::UnbufferedClientConnection> {
+    let (config, _) = crate::testing::configs(suite);
+    let name = ServerName::try_from("localhost").unwrap();
+    End::new(LlClientConnection::new(Arc::new(config), name).unwrap())
+}
+
+fn server(suite: SupportedCipherSuite) -> End<rustls::server::UnbufferedServerConnection> {
+    let (_, config) = crate::testing::configs(suite);
+    End::new(LlServerConnection::new(Arc::new(config)).unwrap())
+}
+
+/// A real ClientHello record for `suite`.
+fn client_hello(suite: SupportedCipherSuite) -> Vec<u8> {
+    let mut client = client(suite);
+    assert!(client.pump().is_none());
+    let hello = client.sent();
+    assert_eq!(hello[0], 22);
+    hello
+}
+
+/// The plaintext fatal alert record lltls sends.
+fn plaintext_alert(alert: AlertDescription) -> Vec<u8> {
+    vec![21, 3, 3, 0, 2, 2, u8::from(alert)]
+}
+
+fn ended_with(error: Option<Error>) -> (TlsError, Option<AlertDescription>) {
+    match error {
+        Some(Error::Tls { error, alert_sent }) => (error, alert_sent),
+        other => panic!("expected a TLS error, got {other:?}"),
+    }
+}
+
+#[test]
+fn unknown_content_type_is_unexpected_message() {
+    let mut server = server(TLS13);
+    server.deliver(&[99, 3, 3, 0, 1, 0]);
+    let (error, alert) = ended_with(server.pump());
+    assert!(matches!(error, TlsError::InvalidMessage(_)), "{error:?}");
+    assert_eq!(alert, Some(AlertDescription::UnexpectedMessage));
+    assert_eq!(
+        server.sent(),
+        plaintext_alert(AlertDescription::UnexpectedMessage)
+    );
+}
+
+/// RFC 5246 §6.2.1 / RFC 8446 §5.1: plaintext is at most 2^14 bytes; the
+/// header alone decides, before the rest arrives.
+#[test]
+fn oversized_plaintext_record_is_record_overflow_from_its_header() {
+    for (suite, len) in [(TLS13, 16_385u16), (TLS12, 17_000), (TLS12, 65_535)] {
+        let mut server = server(suite);
+        let [hi, lo] = len.to_be_bytes();
+        server.deliver(&[22, 3, 1, hi, lo, 1, 0, 0]);
+        let (error, alert) = ended_with(server.pump());
+        assert_eq!(error, TlsError::PeerSentOversizedRecord, "{len}");
+        assert_eq!(alert, Some(AlertDescription::RecordOverflow));
+        assert_eq!(
+            server.sent(),
+            plaintext_alert(AlertDescription::RecordOverflow)
+        );
+    }
+    // Exactly 2^14 waits for the rest.
+    let mut server = server(TLS13);
+    server.deliver(&[22, 3, 1, 0x40, 0, 1]);
+    assert!(server.pump().is_none());
+}
+
+/// The server's first flight up to its ServerHello: the client has only
+/// sent its ClientHello, so it still sends in the clear.
+fn client_after_server_hello() -> End<rustls::client::UnbufferedClientConnection> {
+    let mut client = client(TLS13);
+    assert!(client.pump().is_none());
+    let hello = client.sent();
+    let mut server = server(TLS13);
+    server.deliver(&hello);
+    assert!(server.pump().is_none());
+    let flight = server.sent();
+    let hello_len = 5 + usize::from(u16::from_be_bytes([flight[3], flight[4]]));
+    assert_eq!(flight[0], 22, "ServerHello first");
+    client.deliver(&flight[..hello_len]);
+    assert!(client.pump().is_none());
+    client
+}
+
+/// RFC 8446 §5 / RFC 5246 §7.1: a change_cipher_spec is one byte 0x01.
+/// Before anything is negotiated the server still sends in the clear: the
+/// RFC's unexpected_message goes out (rustls would say decode_error).
+#[test]
+fn malformed_change_cipher_spec_is_unexpected_message() {
+    for ccs in [&[20u8, 3, 3, 0, 2, 1, 1][..], &[20, 3, 3, 0, 1, 2]] {
+        let mut server = server(TLS13);
+        server.deliver(ccs);
+        let (error, alert) = ended_with(server.pump());
+        assert_eq!(
+            error,
+            TlsError::InvalidMessage(rustls::InvalidMessage::InvalidCcs)
+        );
+        assert_eq!(alert, Some(AlertDescription::UnexpectedMessage));
+        assert_eq!(
+            server.sent(),
+            plaintext_alert(AlertDescription::UnexpectedMessage)
+        );
+    }
+}
+
+/// After the ServerHello a TLS 1.3 client's keys have changed: lltls has
+/// none to seal with, and leaves a malformed change_cipher_spec to rustls,
+/// which seals its own unexpected_message.
+#[test]
+fn malformed_change_cipher_spec_after_the_keys_change_is_left_to_rustls() {
+    let mut client = client_after_server_hello();
+    let compat_ccs = client.sent();
+    assert_eq!(compat_ccs, [20, 3, 3, 0, 1, 1]);
+    client.deliver(&[20, 3, 3, 0, 1, 2]);
+    let (error, _) = ended_with(client.pump());
+    assert_eq!(
+        error,
+        TlsError::PeerMisbehaved(rustls::PeerMisbehaved::IllegalMiddleboxChangeCipherSpec)
+    );
+    let sent = client.sent();
+    assert_eq!(sent[0], 23, "rustls's alert, encrypted: {sent:?}");
+}
+
+/// RFC 8446 §5.2: more than 2^14 + 256 bytes of TLS 1.3 ciphertext is
+/// record_overflow (rustls would read it and fail on the tag:
+/// bad_record_mac). The client's keys have changed, so the error is
+/// reported and no alert can go out.
+#[test]
+fn oversized_tls13_ciphertext_during_the_handshake_is_record_overflow() {
+    let mut client = client_after_server_hello();
+    let _compat_ccs = client.sent();
+    let len = (16_384u16 + 257).to_be_bytes();
+    client.deliver(&[23, 3, 3, len[0], len[1]]);
+    let (error, alert) = ended_with(client.pump());
+    assert_eq!(error, TlsError::PeerSentOversizedRecord);
+    assert_eq!(alert, None);
+    assert!(client.sent().is_empty());
+}
+
+/// Splits a handshake record in two records of the same type.
+fn split(record: &[u8], at: usize) -> (Vec<u8>, Vec<u8>) {
+    let body = &record[5..];
+    let header = |len: usize| {
+        let [hi, lo] = (len as u16).to_be_bytes();
+        vec![record[0], record[1], record[2], hi, lo]
+    };
+    let mut first = header(at);
+    first.extend_from_slice(&body[..at]);
+    let mut second = header(body.len() - at);
+    second.extend_from_slice(&body[at..]);
+    (first, second)
+}
+
+/// rustls ends these without any alert; lltls sends the one RFC 8446 §5.1
+/// requires (unexpected_message) while it still sends in the clear.
+#[test]
+fn records_between_fragments_of_a_handshake_message_get_unexpected_message() {
+    let hello = client_hello(TLS13);
+    for between in [
+        &[20u8, 3, 3, 0, 1, 1][..], // change_cipher_spec
+        &[21, 3, 3, 0, 2, 1, 0],    // an alert
+    ] {
+        let (first, second) = split(&hello, 100);
+        let mut server = server(TLS13);
+        server.deliver(&first);
+        server.deliver(between);
+        server.deliver(&second);
+        let (error, alert) = ended_with(server.pump());
+        assert_eq!(
+            alert,
+            Some(AlertDescription::UnexpectedMessage),
+            "{error:?}"
+        );
+        assert_eq!(
+            server.sent(),
+            plaintext_alert(AlertDescription::UnexpectedMessage)
+        );
+    }
+}
+
+/// A fragmented ClientHello with nothing in between is fine.
+#[test]
+fn fragmented_client_hello_is_accepted() {
+    let hello = client_hello(TLS13);
+    let (first, second) = split(&hello, 100);
+    let mut server = server(TLS13);
+    server.deliver(&first);
+    server.deliver(&second);
+    assert!(server.pump().is_none());
+    assert_eq!(server.sent()[0], 22, "ServerHello");
+}
+
+/// Once this side sends encrypted records it has no keys to seal an alert
+/// with before the in-place layer takes over: a violation rustls accepts
+/// ends the connection with no alert, and the error says so.
+#[test]
+fn no_alert_once_this_side_encrypts_and_rustls_would_accept() {
+    let mut server = server(TLS13);
+    server.deliver(&client_hello(TLS13));
+    assert!(server.pump().is_none());
+    let flight = server.sent();
+    assert!(flight.contains(&23), "the server's flight is encrypted");
+    // 2^14 + 300 bytes of ciphertext: over the TLS 1.3 limit, under rustls's.
+    let len = (16_384u16 + 300).to_be_bytes();
+    server.deliver(&[23, 3, 3, len[0], len[1]]);
+    let (error, alert) = ended_with(server.pump());
+    assert_eq!(error, TlsError::PeerSentOversizedRecord);
+    assert_eq!(alert, None);
+    assert!(server.sent().is_empty());
+}

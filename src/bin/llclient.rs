@@ -13,12 +13,12 @@ use std::os::fd::AsFd;
 use std::process::ExitCode;
 use std::sync::mpsc::{self, Receiver, SyncSender, TryRecvError};
 use std::thread;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use clap::Parser;
 use lltls::programs::cli::ClientArgs;
 use lltls::programs::config::{client_config_with_diagnostics, ConfigError};
-use lltls::programs::net::{Handler, NetError, Outbox, TlsConn, BACKLOG_LIMIT};
+use lltls::programs::net::{Handler, NetError, Outbox, TlsConn, BACKLOG_LIMIT, LINGER_TIME};
 use lltls::programs::trace_output::{DiagramError, TraceOutput, TraceSettings};
 use lltls::trace::Role;
 use lltls::{HandshakeInfo, LlClientConnection};
@@ -141,9 +141,13 @@ fn run(args: &ClientArgs) -> Result<ExitCode, ClientError> {
             Err(error) => {
                 // The trace of a failed connection is the interesting one.
                 finish_trace(&mut trace, &mut tls)?;
+                let unsent = unsent_input(args, &mut tls);
+                // The peer gets to read our fatal alert before the close.
+                linger(&mut poll, &mut tls);
                 return Err(ClientError::Net {
                     error,
                     detail: diagnostics.last_rejection(),
+                    unsent: unsent.then_some(tls.plaintext_sent()),
                 });
             }
         }
@@ -153,11 +157,21 @@ fn run(args: &ClientArgs) -> Result<ExitCode, ClientError> {
         // Done once the server closed and everything we had to send is out
         // (also when the server closes first, as in http mode).
         if tls.is_done() || (tls.peer_closed() && tls.is_flushed()) {
+            if unsent_input(args, &mut tls) {
+                // The server closed before we sent all we had: an error,
+                // not a clean end.
+                finish_trace(&mut trace, &mut tls)?;
+                linger(&mut poll, &mut tls);
+                return Err(ClientError::PeerClosedEarly {
+                    sent: tls.plaintext_sent(),
+                });
+            }
             break;
         }
         tls.reregister(poll.registry()).map_err(ClientError::Poll)?;
     }
     finish_trace(&mut trace, &mut tls)?;
+    linger(&mut poll, &mut tls);
     if let Err(e) = stdout.0.flush() {
         return stdout_error(e);
     }
@@ -165,6 +179,42 @@ fn run(args: &ClientArgs) -> Result<ExitCode, ClientError> {
     // peer's data alone, so that `llclient < in > out` echoes byte for byte.
     eprintln!("Connection closed");
     Ok(ExitCode::SUCCESS)
+}
+
+/// Whether some of what we were to send had not been sent: stdin not read
+/// to its end, or plaintext still queued. (`--http` sends one request and
+/// no end of input: only what is queued counts.)
+fn unsent_input(args: &ClientArgs, tls: &mut TlsConn<UnbufferedClientConnection>) -> bool {
+    let queued = !tls.outbox().is_empty();
+    queued || (!args.http && !tls.outbox().is_closing())
+}
+
+/// Closes gracefully: our last bytes (close_notify or a fatal alert) go
+/// out, the write side is shut down, and what the server still sends is
+/// read and dropped until it closes, for at most `LINGER_TIME`, so that it
+/// can read them rather than get a reset.
+fn linger(poll: &mut Poll, tls: &mut TlsConn<UnbufferedClientConnection>) {
+    if !tls.start_linger() {
+        return;
+    }
+    let deadline = Instant::now() + LINGER_TIME;
+    let mut events = Events::with_capacity(8);
+    loop {
+        let now = Instant::now();
+        if now >= deadline || tls.reregister(poll.registry()).is_err() {
+            return;
+        }
+        match poll.poll(&mut events, Some(deadline - now)) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(_) => return,
+        }
+        for event in events.iter() {
+            if event.token() == CLIENT && !tls.linger(Some(event)) {
+                return;
+            }
+        }
+    }
 }
 
 /// The connection ended: the rest of its trace, and the diagram.
@@ -410,6 +460,13 @@ enum ClientError {
         error: NetError,
         /// What the certificate verifier noted, when it rejected the server's.
         detail: Option<String>,
+        /// Bytes sent when it failed with more input left to send.
+        unsent: Option<u64>,
+    },
+    /// The server sent close_notify before all of our input was sent.
+    PeerClosedEarly {
+        /// Bytes sent by then.
+        sent: u64,
     },
     Stdin(io::Error),
     Stdout(io::Error),
@@ -422,6 +479,7 @@ impl From<NetError> for ClientError {
         Self::Net {
             error,
             detail: None,
+            unsent: None,
         }
     }
 }
@@ -439,12 +497,22 @@ impl fmt::Display for ClientError {
             } => write!(f, "cannot connect to {hostname}:{port}: {error}"),
             Self::Net {
                 error,
-                detail: None,
-            } => write!(f, "{error}"),
-            Self::Net {
-                error,
-                detail: Some(detail),
-            } => write!(f, "{error}: {detail}"),
+                detail,
+                unsent,
+            } => {
+                write!(f, "{error}")?;
+                if let Some(detail) = detail {
+                    write!(f, ": {detail}")?;
+                }
+                if let Some(sent) = unsent {
+                    write!(f, " (after {sent}B sent, with more to send)")?;
+                }
+                Ok(())
+            }
+            Self::PeerClosedEarly { sent } => write!(
+                f,
+                "the server closed the connection (close_notify) after {sent}B sent, with more to send"
+            ),
             Self::Stdin(e) => write!(f, "cannot read stdin: {e}"),
             Self::Stdout(e) => write!(f, "cannot write stdout: {e}"),
             Self::Poll(e) => write!(f, "event loop failed: {e}"),

@@ -16,7 +16,9 @@ use std::time::{Duration, Instant};
 use clap::Parser;
 use lltls::programs::cli::{ServerArgs, ServerMode};
 use lltls::programs::config::{server_config, ConfigError};
-use lltls::programs::net::{Handler, NetError, Outbox, PlainConn, TlsConn, BACKLOG_LIMIT};
+use lltls::programs::net::{
+    Handler, NetError, Outbox, PlainConn, TlsConn, BACKLOG_LIMIT, LINGER_TIME,
+};
 use lltls::programs::trace_output::{DiagramError, TraceOutput, TraceSettings};
 use lltls::trace::Role;
 use lltls::{LlServerConnection, RecordLayer};
@@ -81,6 +83,7 @@ fn run(args: &ServerArgs) -> Result<ExitCode, ServerError> {
         conns: HashMap::new(),
         next_id: 1,
         deadlines: VecDeque::new(),
+        lingering: VecDeque::new(),
         again: Vec::new(),
         accept_retry: None,
         trace,
@@ -102,6 +105,7 @@ fn run(args: &ServerArgs) -> Result<ExitCode, ServerError> {
         }
         server.drive_again(poll.registry());
         server.expire_handshakes(poll.registry(), Instant::now());
+        server.expire_lingering(poll.registry(), Instant::now());
         server.retry_accept(poll.registry(), Instant::now());
     }
 }
@@ -138,6 +142,9 @@ struct Server {
     /// Handshake deadlines in accept order (all have the same timeout, so
     /// they are sorted).
     deadlines: VecDeque<(Instant, usize)>,
+    /// Connections closing gracefully, with when to give up on them (all
+    /// linger as long, so sorted too).
+    lingering: VecDeque<(Instant, usize)>,
     /// Connections that stopped with work left, to drive without an event.
     again: Vec<usize>,
     /// When to call `accept` again after it ran out of resources.
@@ -152,7 +159,8 @@ impl Server {
             return Some(Duration::ZERO);
         }
         let deadline = self.deadlines.front().map(|(deadline, _)| *deadline);
-        [deadline, self.accept_retry]
+        let linger = self.lingering.front().map(|(deadline, _)| *deadline);
+        [deadline, linger, self.accept_retry]
             .into_iter()
             .flatten()
             .min()
@@ -219,6 +227,16 @@ impl Server {
         let Some(conn) = self.conns.get_mut(&id) else {
             return;
         };
+        if conn.lingering {
+            // Only the TLS socket's events matter now.
+            if token.0 % 2 == 0 && !conn.tls.linger(event) {
+                self.close(registry, id);
+            } else if let Err(e) = conn.tls.reregister(registry) {
+                debug!("{}: reregister failed: {e}", conn.addr);
+                self.close(registry, id);
+            }
+            return;
+        }
         let result = conn
             .handle(event.map(|event| (event, token.0 % 2 == 1)))
             .and_then(|()| conn.reregister(registry).map_err(NetError::Io));
@@ -226,7 +244,7 @@ impl Server {
         match result {
             Ok(()) if conn.is_done() => {
                 debug!("{}: connection closed", conn.addr);
-                self.close(registry, id);
+                self.finish(registry, id);
             }
             Ok(()) => {
                 if conn.needs_drive() {
@@ -235,6 +253,38 @@ impl Server {
             }
             Err(e) => {
                 conn.log_end(&e);
+                self.finish(registry, id);
+            }
+        }
+    }
+
+    /// The connection is over: its last bytes (close_notify or a fatal
+    /// alert) go out and the peer gets to read them before the socket
+    /// closes (see `TlsConn::start_linger`).
+    fn finish(&mut self, registry: &Registry, id: usize) {
+        let Some(conn) = self.conns.get_mut(&id) else {
+            return;
+        };
+        // Before anything else: whoever waits for the end finds the trace
+        // complete.
+        conn.finish_trace();
+        conn.drop_target(registry);
+        if conn.tls.start_linger() && conn.tls.reregister(registry).is_ok() {
+            conn.lingering = true;
+            self.lingering.push_back((Instant::now() + LINGER_TIME, id));
+        } else {
+            self.close(registry, id);
+        }
+    }
+
+    fn expire_lingering(&mut self, registry: &Registry, now: Instant) {
+        while let Some(&(deadline, id)) = self.lingering.front() {
+            if deadline > now {
+                return;
+            }
+            self.lingering.pop_front();
+            if self.conns.get(&id).is_some_and(|conn| conn.lingering) {
+                debug!("lingering over");
                 self.close(registry, id);
             }
         }
@@ -253,8 +303,9 @@ impl Server {
             }
             self.deadlines.pop_front();
             if let Some(conn) = self.conns.get(&id) {
-                if conn.tls.is_handshaking() {
+                if conn.tls.is_handshaking() && !conn.lingering {
                     warn!("{}: handshake timed out", conn.addr);
+                    // Nothing was sent for the peer to read: no lingering.
                     self.close(registry, id);
                 }
             }
@@ -281,6 +332,8 @@ struct Conn {
     /// What becomes of the records traced, with `--trace` or
     /// `--sequence-diagram`.
     trace: Option<TraceOutput>,
+    /// Closing gracefully (see `Server::finish`).
+    lingering: bool,
 }
 
 impl Conn {
@@ -320,6 +373,7 @@ impl Conn {
             tls: TlsConn::new(socket, conn),
             app,
             trace: None,
+            lingering: false,
         };
         conn.trace = trace.map(|settings| settings.attach(&mut conn.tls, Role::Server));
         if matches!(conn.app, App::Forward(_)) {
@@ -367,7 +421,8 @@ impl Conn {
     /// The connection ends: reports the rest and writes the diagram (each
     /// connection's replaces the previous one's).
     fn finish_trace(&mut self) {
-        if let Some(trace) = &mut self.trace {
+        // Once: a lingering connection finishes its trace before it closes.
+        if let Some(mut trace) = self.trace.take() {
             if let Err(e) = trace.finish(&mut self.tls) {
                 error!("{e}");
             }
@@ -394,10 +449,17 @@ impl Conn {
 
     fn deregister(&mut self, registry: &Registry) -> io::Result<()> {
         self.tls.deregister(registry)?;
-        if let App::Forward(forward) = &mut self.app {
-            forward.target.deregister(registry)?;
-        }
+        self.drop_target(registry);
         Ok(())
+    }
+
+    /// Forward mode: closes the connection to the target.
+    fn drop_target(&mut self, registry: &Registry) {
+        if let App::Forward(forward) = &mut self.app {
+            if let Err(e) = forward.target.deregister(registry) {
+                debug!("{}: deregister of the target failed: {e}", self.addr);
+            }
+        }
     }
 
     /// Logs why the connection ended, as upstream words it.

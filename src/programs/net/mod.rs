@@ -52,7 +52,7 @@ use crate::{Error, HandshakeInfo};
 
 pub use outbox::Outbox;
 pub use plain::PlainConn;
-pub use tls::TlsConn;
+pub use tls::{TlsConn, LINGER_LIMIT, LINGER_TIME};
 
 /// Bytes waiting to be sent (plaintext in the [`Outbox`] plus TLS bytes in
 /// `OutgoingTls`) above which a connection stops reading its socket. Reading

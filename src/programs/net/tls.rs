@@ -31,24 +31,42 @@ pub struct TlsConn<C: Side> {
     /// Reading pauses while the send backlog is over [`BACKLOG_LIMIT`].
     read_backpressure: bool,
     handshake: Option<HandshakeInfo>,
+    /// Plaintext bytes the connection has taken to send (encrypted).
+    plaintext_sent: u64,
     /// Sees every byte written to and read from the socket; this end's role.
     tracer: Option<(Box<Tracer>, Role)>,
 }
 
 /// Where a [`TlsConn`] is in its life. It only moves down this list:
 /// `Open` until `process` reports `Closed` (both sides sent close_notify),
-/// or until anything fails, from either state; whether our own
-/// close_notify went out is the core's to say (`close_notify_sent`).
+/// or until anything fails, from either state; then, if the caller asks
+/// for it ([`TlsConn::start_linger`]), `Lingering` until the peer has had
+/// the chance to read our last bytes. Whether our own close_notify went out
+/// is the core's to say (`close_notify_sent`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Phase {
     /// Handshaking or exchanging data.
     Open,
     /// Both sides sent close_notify.
     Closed,
-    /// A call failed: nothing more is read or encrypted, and the caller
-    /// drops the connection.
+    /// TLS (or the application) failed: nothing more is read or encrypted.
+    /// The socket still works: the fatal alert can go out.
     Failed,
+    /// Reading or writing the socket failed: nothing more can be done.
+    Broken,
+    /// Closing: what is left to send goes out, then the write side is shut
+    /// down and what the peer still sends is read and dropped.
+    Lingering { discarded: usize, write_shut: bool },
 }
+
+/// A closing connection reads and drops at most this much of what the peer
+/// still sends: closing a socket with unread data makes the kernel answer
+/// with a reset, which can destroy our close_notify or fatal alert before
+/// the peer reads it (nginx and haproxy linger the same way).
+pub const LINGER_LIMIT: usize = 4 << 20;
+
+/// How long the caller SHOULD let a connection linger at most.
+pub const LINGER_TIME: std::time::Duration = std::time::Duration::from_secs(2);
 
 impl<C: Side> TlsConn<C> {
     /// A connection over an established socket (e.g. one just accepted).
@@ -67,6 +85,7 @@ impl<C: Side> TlsConn<C> {
             read_paused: false,
             read_backpressure: true,
             handshake: None,
+            plaintext_sent: 0,
             tracer: None,
         }
     }
@@ -90,7 +109,12 @@ impl<C: Side> TlsConn<C> {
     /// READABLE, and the event, if any, is only remembered.
     #[must_use]
     pub fn interest(&self) -> Interest {
-        let write = !self.outgoing_tls.is_empty() && self.phase != Phase::Failed;
+        if let Phase::Lingering { write_shut, .. } = self.phase {
+            return self
+                .socket
+                .interest(write_shut, !self.outgoing_tls.is_empty());
+        }
+        let write = !self.outgoing_tls.is_empty() && self.phase != Phase::Broken;
         self.socket.interest(self.wants_read(), write)
     }
 
@@ -111,7 +135,7 @@ impl<C: Side> TlsConn<C> {
     /// On error the connection is finished: the caller drops it. A TLS
     /// error's fatal alert has been offered to the socket already.
     pub fn drive<H: Handler>(&mut self, handler: &mut H) -> Result<(), NetError> {
-        if self.socket.connecting || self.phase == Phase::Failed {
+        if self.socket.connecting || !matches!(self.phase, Phase::Open | Phase::Closed) {
             return Ok(());
         }
         let mut reads = 0;
@@ -167,7 +191,7 @@ impl<C: Side> TlsConn<C> {
         fill: impl FnOnce(&mut [u8]) -> Result<usize, E>,
     ) -> Result<Option<Result<usize, E>>, NetError> {
         if self.socket.connecting
-            || self.phase == Phase::Failed
+            || !matches!(self.phase, Phase::Open | Phase::Closed)
             || self.conn.close_notify_sent()
             || !self.outbox.is_empty()
         {
@@ -186,7 +210,10 @@ impl<C: Side> TlsConn<C> {
             Err(error) => return Ok(Some(Err(error))),
         };
         match room.seal(num_bytes) {
-            Ok(sealed) => Ok(Some(Ok(sealed))),
+            Ok(sealed) => {
+                self.plaintext_sent += sealed as u64;
+                Ok(Some(Ok(sealed)))
+            }
             Err(error) => Err(self.fail(error)),
         }
     }
@@ -235,6 +262,12 @@ impl<C: Side> TlsConn<C> {
         self.outbox.len() + self.outgoing_tls.len()
     }
 
+    /// Plaintext bytes taken to be sent so far (queued ones not included).
+    #[must_use]
+    pub fn plaintext_sent(&self) -> u64 {
+        self.plaintext_sent
+    }
+
     /// Whether the handshake is still in progress.
     #[must_use]
     pub fn is_handshaking(&self) -> bool {
@@ -277,7 +310,7 @@ impl<C: Side> TlsConn<C> {
     #[must_use]
     pub fn is_done(&self) -> bool {
         match self.phase {
-            Phase::Failed => return true,
+            Phase::Failed | Phase::Broken | Phase::Lingering { .. } => return true,
             _ if !self.outgoing_tls.is_empty() => return false,
             Phase::Closed => return true,
             Phase::Open => {}
@@ -312,8 +345,79 @@ impl<C: Side> TlsConn<C> {
         self.socket.shutdown_write();
     }
 
+    /// Starts closing the connection gracefully, once it is done or has
+    /// failed (not after a socket error): what is left in the outgoing
+    /// buffer (our close_notify or fatal alert) goes out, then the write
+    /// side is shut down, and what the peer still sends is read and dropped
+    /// until it closes its side or [`LINGER_LIMIT`] bytes came. The caller
+    /// keeps the connection registered, calls [`linger`](Self::linger) on
+    /// each event, and drops it at the latest after [`LINGER_TIME`].
+    ///
+    /// Returns whether to keep it for that: `false` when there is nothing to
+    /// wait for (the peer closed its side already, or the socket failed).
+    pub fn start_linger(&mut self) -> bool {
+        if self.socket.eof || self.phase == Phase::Broken || self.socket.connecting {
+            return false;
+        }
+        debug!("lingering: {}B left to send", self.outgoing_tls.len());
+        self.phase = Phase::Lingering {
+            discarded: 0,
+            write_shut: false,
+        };
+        // What is received from now on is dropped, unread.
+        self.incoming_tls.release();
+        self.outbox.release();
+        self.linger(None)
+    }
+
+    /// Does what lingering can do now, after `event` if one came. Returns
+    /// whether to keep lingering.
+    pub fn linger(&mut self, event: Option<&Event>) -> bool {
+        if let Some(event) = event {
+            if !matches!(self.socket.ready(event), Ok(true)) {
+                return false;
+            }
+        }
+        let Phase::Lingering {
+            mut discarded,
+            mut write_shut,
+        } = self.phase
+        else {
+            return false;
+        };
+        if !write_shut {
+            if self.socket.writable && self.transmit().is_err() {
+                return false;
+            }
+            if !self.outgoing_tls.is_empty() {
+                return true;
+            }
+            self.socket.shutdown_write();
+            write_shut = true;
+        }
+        let mut buf = [0; 16 * 1024];
+        let keep = loop {
+            match self.socket.read(&mut buf) {
+                Ok(Input::Data(num_bytes)) => {
+                    discarded += num_bytes;
+                    if discarded >= LINGER_LIMIT {
+                        debug!("lingering: dropped {discarded}B, closing");
+                        break false;
+                    }
+                }
+                Ok(Input::WouldBlock) => break true,
+                Ok(Input::Eof) | Err(_) => break false,
+            }
+        };
+        self.phase = Phase::Lingering {
+            discarded,
+            write_shut,
+        };
+        keep
+    }
+
     fn wants_read(&self) -> bool {
-        if self.phase == Phase::Failed
+        if self.phase != Phase::Open && self.phase != Phase::Closed
             || self.socket.eof
             || self.read_paused
             || !self.conn.wants_read()
@@ -414,6 +518,7 @@ impl<C: Side> TlsConn<C> {
                 return Ok(());
             }
             self.outbox.consume(taken);
+            self.plaintext_sent += taken as u64;
         }
         if self.outbox.is_closing() {
             let queued = self
@@ -445,7 +550,7 @@ impl<C: Side> TlsConn<C> {
                     return Ok(());
                 }
                 Err(e) => {
-                    self.phase = Phase::Failed;
+                    self.phase = Phase::Broken;
                     return Err(NetError::Io(e));
                 }
             }
@@ -483,7 +588,7 @@ impl<C: Side> TlsConn<C> {
             }
             Ok(Input::WouldBlock) => Ok(false),
             Err(e) => {
-                self.phase = Phase::Failed;
+                self.phase = Phase::Broken;
                 Err(NetError::Io(e))
             }
         }

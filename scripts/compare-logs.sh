@@ -15,13 +15,20 @@
 #     (randoms, key shares, session ids, tickets, signatures, certificates,
 #     encodings), and the random numbers rustls prints by name (age_add,
 #     order_seed);
+#   - takes as log records only lines in env_logger's format and the
+#     indented (or closing-bracket) lines that continue their Debug dumps;
+#     any other line (say `llclient: TLS error: ...`) is other output;
 #   - separates the program's own lines (llclient, llserver, lltls::*,
-#     tlsclient_mio, tlsserver_mio: each program says different things) from
-#     rustls's, and compares rustls's events (level, target, message) in
-#     order.
+#     tlsclient_mio, tlsserver_mio: each program says different things) and
+#     other output from rustls's, and compares rustls's events (level,
+#     target, message) in order: that is the verdict. Program lines and
+#     other output are compared too, and reported on their own lines marked
+#     as not part of it.
 # Exit status: 0 when the rustls events match, 1 when they differ (the
 # unified diff is printed, OURS as `-`, UPSTREAM as `+`), 2 on a usage or
-# run error. -v also prints the normalised program lines of both logs.
+# run error. -v also prints the diffs of program lines and other output.
+# --server-args and --client-args are split as a shell would, quotes and
+# all.
 #
 # Which mode reproduces rustls's lines exactly: with `--record-layer rustls`
 # every rustls event matches upstream's. With the default in-place record
@@ -61,7 +68,7 @@ usage() {
 
 # Prints one normalised event per line: `R<TAB>LEVEL target message` for
 # rustls, `P<TAB>LEVEL target message` for the program, `O<TAB>line` for
-# output that is not a log line (before the first one).
+# output that is not a log line.
 normalise() {
     awk '
         function flush() {
@@ -73,12 +80,16 @@ normalise() {
             event = $0
             next
         }
+        # A multi-line Debug dump continues with an indented line or a
+        # closing bracket; any other line is not part of a log record (for
+        # example `llclient: TLS error: ...` on stderr).
+        event != "" && /^([ \t]|[]})]|$)/ {
+            event = event " " $0
+            next
+        }
         {
-            if (event != "") {
-                event = event " " $0
-            } else if ($0 != "") {
-                print "[- OTHER -] " $0
-            }
+            flush()
+            if ($0 != "") print "[- OTHER -] " $0
         }
         END { flush() }
     ' "$1" |
@@ -113,11 +124,9 @@ compare() {
     normalise "$upstream" >"$tmp/upstream"
     grep $'^R\t' "$tmp/ours" | cut -f2- >"$tmp/ours.rustls" || true
     grep $'^R\t' "$tmp/upstream" | cut -f2- >"$tmp/upstream.rustls" || true
-    local n_ours n_upstream p_ours p_upstream status=0
+    local n_ours n_upstream status=0
     n_ours=$(wc -l <"$tmp/ours.rustls")
     n_upstream=$(wc -l <"$tmp/upstream.rustls")
-    p_ours=$(grep -c $'^[PO]\t' "$tmp/ours" || true)
-    p_upstream=$(grep -c $'^[PO]\t' "$tmp/upstream" || true)
     if diff -q "$tmp/ours.rustls" "$tmp/upstream.rustls" >/dev/null; then
         echo "rustls events match: $n_ours events ($ours vs $upstream)"
     else
@@ -126,13 +135,30 @@ compare() {
             "$tmp/ours.rustls" "$tmp/upstream.rustls" || true
         status=1
     fi
-    echo "program lines (not compared): $p_ours in $ours, $p_upstream in $upstream"
-    if ((verbose)); then
-        echo "--- program lines of $ours"
-        grep $'^[PO]\t' "$tmp/ours" | cut -f2- | sed 's/^/  /' || true
-        echo "--- program lines of $upstream"
-        grep $'^[PO]\t' "$tmp/upstream" | cut -f2- | sed 's/^/  /' || true
-    fi
+    # The programs' own lines and other output differ by design (another
+    # program, other words); they are compared and listed on their own so
+    # that the verdict above says only what it checked.
+    local kind label
+    for kind in P O; do
+        case $kind in
+        P) label="program log lines" ;;
+        O) label="other output (not log lines)" ;;
+        esac
+        grep $'^'"$kind"$'\t' "$tmp/ours" | cut -f2- >"$tmp/ours.$kind" || true
+        grep $'^'"$kind"$'\t' "$tmp/upstream" | cut -f2- >"$tmp/upstream.$kind" || true
+        local a b
+        a=$(wc -l <"$tmp/ours.$kind")
+        b=$(wc -l <"$tmp/upstream.$kind")
+        if diff -q "$tmp/ours.$kind" "$tmp/upstream.$kind" >/dev/null; then
+            echo "$label: the same ($a) [not part of the verdict]"
+        else
+            echo "$label: differ, $a in $ours, $b in $upstream [not part of the verdict]"
+            if ((verbose)); then
+                diff -u --label "$ours" --label "$upstream" \
+                    "$tmp/ours.$kind" "$tmp/upstream.$kind" | sed 's/^/  /' || true
+            fi
+        fi
+    done
     rm -rf "$tmp"
     return $status
 }
@@ -150,22 +176,31 @@ binary() {
     echo "$path"
 }
 
+# split_args STRING: prints STRING's words NUL-separated, honouring single
+# and double quotes and backslashes as a shell would (xargs's rules), so
+# --server-args '--certs "my dir/" http' works.
+split_args() {
+    printf '%s' "$1" | xargs printf '%s\0'
+}
+
 # run_pair UPSTREAM_DIR SERVER_ARGS CLIENT_ARGS
 run_pair() {
     local upstream=$1 server_args=$2 client_args=$3
-    local llserver llclient port="" status=0
+    local llserver llclient port="" status=0 client_status=0
+    local -a server_argv client_argv
+    mapfile -d '' server_argv < <(split_args "$server_args")
+    mapfile -d '' client_argv < <(split_args "$client_args")
     llserver=$(binary llserver LLSERVER)
     llclient=$(binary llclient LLCLIENT)
     work=$(mktemp -d)
 
-    # Word splitting of the argument strings is intended.
-    # shellcheck disable=SC2086
-    (cd "$root" && exec "$llserver" --verbose --record-layer rustls --port 0 $server_args \
+    (cd "$root" && exec "$llserver" --verbose --record-layer rustls --port 0 "${server_argv[@]}" \
         >"$work/server.stdout" 2>"$work/server.stderr") &
     server_pid=$!
     # Poll (bounded) for the line that carries the port.
     for _ in $(seq 200); do
-        port=$(sed -n 's/^listening on .*:\([0-9][0-9]*\)$/\1/p' "$work/server.stdout")
+        # The file may not exist yet: the server's shell creates it.
+        port=$(sed -n 's/^listening on .*:\([0-9][0-9]*\)$/\1/p' "$work/server.stdout" 2>/dev/null || true)
         [[ -n $port ]] && break
         if ! kill -0 "$server_pid" 2>/dev/null; then
             break
@@ -177,10 +212,11 @@ run_pair() {
         cat "$work/server.stdout" "$work/server.stderr" >&2
         return 2
     fi
-    # shellcheck disable=SC2086
-    if ! (cd "$root" && timeout 60 "$llclient" --verbose --record-layer rustls --port "$port" $client_args \
-        </dev/null >"$work/client.stdout" 2>"$work/client.stderr"); then
-        echo "compare-logs: llclient failed:" >&2
+    (cd "$root" && timeout 60 "$llclient" --verbose --record-layer rustls --port "$port" \
+        "${client_argv[@]}" </dev/null >"$work/client.stdout" 2>"$work/client.stderr") ||
+        client_status=$?
+    if ((client_status != 0)); then
+        echo "compare-logs: llclient failed (exit status $client_status):" >&2
         tail -5 "$work/client.stderr" >&2
         return 2
     fi
@@ -193,7 +229,7 @@ run_pair() {
     wait "$server_pid" 2>/dev/null || true
     server_pid=""
 
-    echo "== client"
+    echo "== client (exit status $client_status; the reference run's is not recorded)"
     compare "$work/client.stderr" "$upstream/client.stderr" || status=1
     echo "== server"
     compare "$work/server.stderr" "$upstream/server.stderr" || status=1

@@ -3,9 +3,9 @@
 //! Servers start with `--port 0` and the tests read the port from their
 //! `listening on` line; every wait is bounded; children die with their
 //! guards. What happens on the wire is observed through a recording relay
-//! (`common::Relay`) rather than through log text.
+//! (`harness::net::Relay`) rather than through log text.
 
-mod common;
+mod harness;
 
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
@@ -13,7 +13,11 @@ use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use common::*;
+use harness::data::{random_bytes, sha256};
+use harness::logs::*;
+use harness::net::*;
+use harness::process::*;
+use harness::{repo, scratch, HTTP_RESPONSE, TIMEOUT};
 use rustls::crypto::aws_lc_rs::{ALL_CIPHER_SUITES, ALL_KX_GROUPS};
 
 fn certs() -> String {
@@ -33,7 +37,7 @@ fn http_client(port: u16, extra: &[&str]) -> Finished {
     let mut args = vec!["--http", "--cafile", ca.as_str()];
     args.extend_from_slice(extra);
     args.push("localhost");
-    client(port, &args, Input::Null)
+    llclient(port, &args, Input::Null)
 }
 
 fn sizes(records: &[Record], dir: Dir, content_type: u8) -> Vec<usize> {
@@ -46,21 +50,21 @@ fn sizes(records: &[Record], dir: Dir, content_type: u8) -> Vec<usize> {
 
 #[test]
 fn http_exchange_prints_response_and_exits_0() {
-    let mut server = Server::start(&["--certs", &certs(), "http"]);
+    let mut server = LlServer::start(&["--certs", &certs(), "http"]);
     http_client(server.port, &[]).assert_received(HTTP_RESPONSE);
-    server.assert_running();
+    server.assert_healthy();
 }
 
 #[test]
 fn stdin_request_to_http_server_gets_response() {
-    let mut server = Server::start(&["--certs", &certs(), "http"]);
-    let out = client(
+    let mut server = LlServer::start(&["--certs", &certs(), "http"]);
+    let out = llclient(
         server.port,
         &["--cafile", &ca(), "localhost"],
         Input::Bytes(b"GET / HTTP/1.0\r\n\r\n".to_vec()),
     );
     out.assert_received(HTTP_RESPONSE);
-    server.assert_running();
+    server.assert_healthy();
 }
 
 /// Same certificates and options as the upstream reference run: the same
@@ -68,7 +72,7 @@ fn stdin_request_to_http_server_gets_response() {
 #[test]
 fn reference_exchange_has_the_same_records() {
     let pki = repo("tests/data/reference/pki");
-    let mut server = Server::start(&[
+    let mut server = LlServer::start(&[
         "--certs",
         &format!("{pki}/rsa-server-fullchain.pem"),
         "--key",
@@ -76,7 +80,7 @@ fn reference_exchange_has_the_same_records() {
         "http",
     ]);
     let relay = Relay::start(server.port);
-    let out = client(
+    let out = llclient(
         relay.port,
         &[
             "--http",
@@ -107,7 +111,7 @@ fn reference_exchange_has_the_same_records() {
         })
         .collect();
     assert_eq!(actual, expected, "records differ from the reference run");
-    server.assert_running();
+    server.assert_healthy();
 }
 
 /// With `--verbose` and rustls's record layer, rustls logs the same events
@@ -169,7 +173,7 @@ fn verbose_logs_in_place_match_upstream_until_the_switch() {
 /// both sides; returns the client's and the server's stderr.
 fn verbose_exchange(record_layer: &str) -> (String, String) {
     let pki = repo("tests/data/reference/pki");
-    let server = Server::start(&[
+    let server = LlServer::start(&[
         "--verbose",
         "--record-layer",
         record_layer,
@@ -179,7 +183,7 @@ fn verbose_exchange(record_layer: &str) -> (String, String) {
         &format!("{pki}/rsa-server.key"),
         "http",
     ]);
-    let out = client(
+    let out = llclient(
         server.port,
         &[
             "--verbose",
@@ -208,7 +212,7 @@ fn upstream_events(side: &str) -> Vec<LogEvent> {
 
 #[test]
 fn tls12_and_tls13_are_negotiated_as_asked() {
-    let mut server = Server::start(&["--certs", &certs(), "http"]);
+    let mut server = LlServer::start(&["--certs", &certs(), "http"]);
     for (version, server_messages) in [
         // ServerHello, Certificate, CertificateStatus?, ServerKeyExchange,
         // ServerHelloDone in the clear; Finished is encrypted.
@@ -225,18 +229,18 @@ fn tls12_and_tls13_are_negotiated_as_asked() {
             "TLS {version}: server handshake messages"
         );
     }
-    server.assert_running();
+    server.assert_healthy();
 
-    let mut only13 = Server::start(&["--certs", &certs(), "--protover", "1.3", "http"]);
+    let mut only13 = LlServer::start(&["--certs", &certs(), "--protover", "1.3", "http"]);
     let line = http_client(only13.port, &["--protover", "1.2"]).failure_line();
     assert!(line.contains("protocol_version"), "{line}");
-    only13.assert_running();
+    only13.assert_healthy();
 }
 
 #[test]
 fn every_cipher_suite_negotiates() {
-    let mut ecdsa = Server::start(&["--certs", &certs(), "http"]);
-    let mut rsa = Server::start(&["--certs", &rsa_certs(), "http"]);
+    let mut ecdsa = LlServer::start(&["--certs", &certs(), "http"]);
+    let mut rsa = LlServer::start(&["--certs", &rsa_certs(), "http"]);
     let rsa_ca = repo("certs/rsa/ca.pem");
     for suite in ALL_CIPHER_SUITES {
         let name = format!("{:?}", suite.suite());
@@ -245,16 +249,20 @@ fn every_cipher_suite_negotiates() {
         } else {
             (ecdsa.port, ca())
         };
-        let out = client(
+        let out = llclient(
             port,
             &["--http", "--suite", &name, "--cafile", &ca, "localhost"],
             Input::Null,
         );
-        assert!(out.status.success(), "suite {name}\n{}", out.describe());
+        assert!(
+            out.status.success(),
+            "{}",
+            out.frame(&format!("suite {name}"))
+        );
         out.assert_received(HTTP_RESPONSE);
     }
-    ecdsa.assert_running();
-    rsa.assert_running();
+    ecdsa.assert_healthy();
+    rsa.assert_healthy();
 }
 
 #[test]
@@ -269,18 +277,22 @@ fn every_key_exchange_group_negotiates() {
     }
     args.push("http".into());
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    let mut server = Server::start(&args);
+    let mut server = LlServer::start(&args);
     for name in &names {
         let out = http_client(server.port, &["--key-exchange", name]);
-        assert!(out.status.success(), "group {name}\n{}", out.describe());
+        assert!(
+            out.status.success(),
+            "{}",
+            out.frame(&format!("group {name}"))
+        );
         out.assert_received(HTTP_RESPONSE);
     }
-    server.assert_running();
+    server.assert_healthy();
 }
 
 #[test]
 fn alpn_agree_and_disagree() {
-    let mut server = Server::start(&[
+    let mut server = LlServer::start(&[
         "--certs",
         &certs(),
         "--proto",
@@ -317,12 +329,12 @@ fn alpn_agree_and_disagree() {
     http_client(server.port, &["--proto", "http/1.1"]).assert_received(HTTP_RESPONSE);
     let line = http_client(server.port, &["--proto", "spdy/1"]).failure_line();
     assert!(line.contains("no_application_protocol"), "{line}");
-    server.assert_running();
+    server.assert_healthy();
 }
 
 #[test]
 fn client_auth_required() {
-    let mut server = Server::start(&[
+    let mut server = LlServer::start(&[
         "--certs",
         &certs(),
         "--auth",
@@ -335,22 +347,22 @@ fn client_auth_required() {
         .assert_received(HTTP_RESPONSE);
     let line = http_client(server.port, &[]).failure_line();
     assert!(line.contains("certificate_required"), "{line}");
-    server.assert_running();
+    server.assert_healthy();
 }
 
 #[test]
 fn client_auth_optional() {
-    let mut server = Server::start(&["--certs", &certs(), "--auth", &ca(), "http"]);
+    let mut server = LlServer::start(&["--certs", &certs(), "--auth", &ca(), "http"]);
     let (chain, key) = (repo("certs/client-fullchain.pem"), repo("certs/client.key"));
     http_client(server.port, &["--auth-certs", &chain, "--auth-key", &key])
         .assert_received(HTTP_RESPONSE);
     http_client(server.port, &[]).assert_received(HTTP_RESPONSE);
-    server.assert_running();
+    server.assert_healthy();
 }
 
 #[test]
 fn revoked_client_cert_is_rejected_with_crl() {
-    let mut server = Server::start(&[
+    let mut server = LlServer::start(&[
         "--certs",
         &certs(),
         "--auth",
@@ -370,14 +382,14 @@ fn revoked_client_cert_is_rejected_with_crl() {
     let line =
         http_client(server.port, &["--auth-certs", &chain, "--auth-key", &key]).failure_line();
     assert!(line.contains("certificate_revoked"), "{line}");
-    server.assert_running();
+    server.assert_healthy();
 }
 
 #[test]
 fn wrong_ca_name_mismatch_and_insecure() {
-    let mut server = Server::start(&["--certs", &certs(), "http"]);
+    let mut server = LlServer::start(&["--certs", &certs(), "http"]);
     let other = repo("certs/other-ca.pem");
-    let wrong_ca = client(
+    let wrong_ca = llclient(
         server.port,
         &["--http", "--cafile", &other, "localhost"],
         Input::Null,
@@ -393,7 +405,7 @@ fn wrong_ca_name_mismatch_and_insecure() {
     );
 
     // 127.0.0.2 reaches the same server, but the certificate does not name it.
-    let mismatch = client(
+    let mismatch = llclient(
         server.port,
         &["--http", "--cafile", &ca(), "127.0.0.2"],
         Input::Null,
@@ -404,23 +416,23 @@ fn wrong_ca_name_mismatch_and_insecure() {
         "{line}"
     );
 
-    client(
+    llclient(
         server.port,
         &["--http", "--insecure", "--cafile", &other, "127.0.0.2"],
         Input::Null,
     )
     .assert_received(HTTP_RESPONSE);
-    server.assert_running();
+    server.assert_healthy();
 }
 
 /// Unlike upstream's client, llclient sends the alert for the certificate
 /// it rejects before it exits (in the clear with TLS 1.2).
 #[test]
 fn client_sends_its_fatal_alert() {
-    let mut server = Server::start(&["--certs", &certs(), "http"]);
+    let mut server = LlServer::start(&["--certs", &certs(), "http"]);
     let relay = Relay::start(server.port);
     let other = repo("certs/other-ca.pem");
-    let out = client(
+    let out = llclient(
         relay.port,
         &[
             "--http",
@@ -442,12 +454,12 @@ fn client_sends_its_fatal_alert() {
         .collect();
     // fatal (2), unknown_ca (48)
     assert_eq!(alerts, [vec![2, 48]], "client alerts on the wire");
-    server.assert_running();
+    server.assert_healthy();
 }
 
 #[test]
 fn no_sni_omits_server_name() {
-    let mut server = Server::start(&["--certs", &certs(), "http"]);
+    let mut server = LlServer::start(&["--certs", &certs(), "http"]);
     for (flag, expect_sni) in [(None, true), (Some("--no-sni"), false)] {
         let relay = Relay::start(server.port);
         let extra: Vec<&str> = flag.into_iter().collect();
@@ -456,15 +468,15 @@ fn no_sni_omits_server_name() {
         let sni = extensions.iter().any(|(ext, _)| *ext == 0);
         assert_eq!(sni, expect_sni, "server_name extension with {flag:?}");
     }
-    server.assert_running();
+    server.assert_healthy();
 }
 
 #[test]
 fn max_frag_size_limits_client_records() {
-    let mut server = Server::start(&["--certs", &certs(), "echo"]);
+    let mut server = LlServer::start(&["--certs", &certs(), "echo"]);
     let relay = Relay::start(server.port);
     let data = random_bytes(100_000);
-    let out = client(
+    let out = llclient(
         relay.port,
         &["--max-frag-size", "512", "--cafile", &ca(), "localhost"],
         Input::Bytes(data.clone()),
@@ -488,7 +500,7 @@ fn max_frag_size_limits_client_records() {
     assert!(records
         .iter()
         .any(|r| r.dir == Dir::ServerToClient && r.len > limit));
-    server.assert_running();
+    server.assert_healthy();
 }
 
 #[test]
@@ -504,7 +516,7 @@ fn session_tickets_default_stateless_and_none() {
         args.extend(flag.map(String::from));
         args.push("http".into());
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        let mut server = Server::start(&args);
+        let mut server = LlServer::start(&args);
         let relay = Relay::start(server.port);
         http_client(relay.port, &[]).assert_received(HTTP_RESPONSE);
         let after_flight = &sizes(&relay.records(), Dir::ServerToClient, APPLICATION_DATA)[1..];
@@ -517,7 +529,7 @@ fn session_tickets_default_stateless_and_none() {
                 assert!(after_flight[0] > 184, "{flag:?}: {after_flight:?}");
             }
         }
-        server.assert_running();
+        server.assert_healthy();
     }
 }
 
@@ -530,7 +542,7 @@ fn max_early_data_accepts_0rtt() {
         ..clap::Parser::parse_from(["llclient", "localhost"])
     };
     for (max_early_data, accepted) in [("1024", true), ("0", false)] {
-        let mut server = Server::start(&[
+        let mut server = LlServer::start(&[
             "--certs",
             &certs(),
             "--max-early-data",
@@ -562,7 +574,7 @@ fn max_early_data_accepts_0rtt() {
             assert_eq!(taken, 0, "ticket allowed early data");
         }
         second.close();
-        server.assert_running();
+        server.assert_healthy();
     }
 }
 
@@ -577,12 +589,12 @@ fn ocsp_staple_is_delivered() {
         }
         args.push("http".into());
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        let mut server = Server::start(&args);
+        let mut server = LlServer::start(&args);
         let relay = Relay::start(server.port);
         http_client(relay.port, &[]).assert_received(HTTP_RESPONSE);
         // The encrypted record with EncryptedExtensions … Finished.
         flights.push(sizes(&relay.records(), Dir::ServerToClient, APPLICATION_DATA)[0]);
-        server.assert_running();
+        server.assert_healthy();
     }
     assert!(
         flights[1] >= flights[0] + ocsp.len(),
@@ -596,11 +608,11 @@ fn ocsp_staple_is_delivered() {
 #[test]
 fn echo_64_mib_is_byte_exact_with_bounded_memory() {
     const SIZE: usize = 64 << 20;
-    let mut server = Server::start(&["--certs", &certs(), "echo"]);
+    let mut server = LlServer::start(&["--certs", &certs(), "echo"]);
     let data = random_bytes(SIZE);
     let path = scratch("echo-64mib");
     std::fs::write(&path, &data).unwrap();
-    let out = client(
+    let out = llclient(
         server.port,
         &["--cafile", &ca(), "localhost"],
         Input::File(path.clone()),
@@ -612,8 +624,9 @@ fn echo_64_mib_is_byte_exact_with_bounded_memory() {
     assert_eq!(echoed.len(), SIZE, "echoed length");
     assert_eq!(sha256(echoed), sha256(&data), "echoed bytes differ");
 
-    let client_kib = out.peak_kib.unwrap_or(0);
-    let server_kib = server.proc.peak_rss_kib().unwrap_or(0);
+    // Read from /proc/PID/status (VmHWM); a reading that cannot be taken fails the test.
+    let client_kib = out.peak_rss_kib();
+    let server_kib = server.proc.peak_rss_kib();
     let secs = out.elapsed.as_secs_f64();
     println!(
         "64 MiB echo: {secs:.2}s ({:.0} MiB/s each way); peak RSS client {client_kib} KiB, server {server_kib} KiB",
@@ -622,7 +635,7 @@ fn echo_64_mib_is_byte_exact_with_bounded_memory() {
     // Memory must not follow the payload: a few buffers of 256 KiB each.
     assert!(client_kib < 32 * 1024, "client peak RSS {client_kib} KiB");
     assert!(server_kib < 32 * 1024, "server peak RSS {server_kib} KiB");
-    server.assert_running();
+    server.assert_healthy();
 }
 
 /// Every pairing of the two record layers, with stdin from a file (read
@@ -635,7 +648,7 @@ fn record_layers_interoperate_with_file_and_pipe_stdin() {
     std::fs::write(&path, &data).unwrap();
     for server_layer in ["in-place", "rustls"] {
         let mut server =
-            Server::start(&["--certs", &certs(), "--record-layer", server_layer, "echo"]);
+            LlServer::start(&["--certs", &certs(), "--record-layer", server_layer, "echo"]);
         for client_layer in ["in-place", "rustls"] {
             for input in [Input::File(path.clone()), Input::Bytes(data.clone())] {
                 let what = format!(
@@ -645,7 +658,7 @@ fn record_layers_interoperate_with_file_and_pipe_stdin() {
                         _ => "pipe",
                     }
                 );
-                let out = client(
+                let out = llclient(
                     server.port,
                     &[
                         "--record-layer",
@@ -664,7 +677,7 @@ fn record_layers_interoperate_with_file_and_pipe_stdin() {
                 );
             }
         }
-        server.assert_running();
+        server.assert_healthy();
     }
     let _ = std::fs::remove_file(&path);
 }
@@ -672,7 +685,7 @@ fn record_layers_interoperate_with_file_and_pipe_stdin() {
 #[test]
 fn slow_reader_loses_nothing_and_does_not_stall_others() {
     const SIZE: usize = 16 << 20;
-    let mut server = Server::start(&["--certs", &certs(), "echo"]);
+    let mut server = LlServer::start(&["--certs", &certs(), "echo"]);
     let data = random_bytes(SIZE);
     let (open, gate) = mpsc::channel();
     let ca = ca();
@@ -697,7 +710,7 @@ fn slow_reader_loses_nothing_and_does_not_stall_others() {
     let started = Instant::now();
     for _ in 0..3 {
         let small = random_bytes(10_000);
-        client(
+        llclient(
             server.port,
             &["--cafile", &ca, "localhost"],
             Input::Bytes(small.clone()),
@@ -709,9 +722,9 @@ fn slow_reader_loses_nothing_and_does_not_stall_others() {
     if let Some(rest) = Duration::from_millis(500).checked_sub(started.elapsed()) {
         thread::sleep(rest);
     }
-    let server_kib = server.proc.peak_rss_kib().unwrap_or(0);
+    let server_kib = server.proc.peak_rss_kib();
     open.send(()).unwrap();
-    let out = slow.wait(TIMEOUT);
+    let out = slow.finish(TIMEOUT);
     let stdout = out.success();
     let echoed = stdout;
     assert_eq!(echoed.len(), SIZE, "echoed length");
@@ -720,29 +733,33 @@ fn slow_reader_loses_nothing_and_does_not_stall_others() {
         server_kib < 32 * 1024,
         "server peak RSS {server_kib} KiB while stalled"
     );
-    server.assert_running();
+    server.assert_healthy();
 }
 
 /// A closed stdout (`llclient … | head`) ends the client quietly, exit 0.
 #[test]
 fn closed_stdout_exits_quietly() {
-    let mut server = Server::start(&["--certs", &certs(), "echo"]);
+    let mut server = LlServer::start(&["--certs", &certs(), "echo"]);
     let ca = ca();
-    let out = client_with(
+    let out = llclient_with(
         server.port,
         Spawn::new(LLCLIENT, &["--cafile", &ca, "localhost"])
             .input(Input::Bytes(random_bytes(8 << 20)))
             .stdout_close_after(1),
     );
-    assert!(out.status.success(), "{}", out.describe());
-    assert!(out.stderr.is_empty(), "{}", out.describe());
-    server.assert_running();
+    assert!(out.status.success(), "{}", out.frame("expected success"));
+    assert!(
+        out.stderr.is_empty(),
+        "{}",
+        out.frame("expected nothing on stderr")
+    );
+    server.assert_healthy();
 }
 
 #[test]
 fn forward_mode_relays_to_plain_tcp_echo() {
     let target = tcp_echo_server();
-    let mut server = Server::start(&[
+    let mut server = LlServer::start(&[
         "--certs",
         &certs(),
         "forward",
@@ -750,22 +767,22 @@ fn forward_mode_relays_to_plain_tcp_echo() {
         &target.to_string(),
     ]);
     let data = random_bytes(1 << 20);
-    client(
+    llclient(
         server.port,
         &["--cafile", &ca(), "localhost"],
         Input::Bytes(data.clone()),
     )
     .assert_received(&data);
     // Upstream's spelling of the mode: `forward PORT`.
-    let mut upstream_form = Server::start(&["--certs", &certs(), "forward", &target.to_string()]);
-    client(
+    let mut upstream_form = LlServer::start(&["--certs", &certs(), "forward", &target.to_string()]);
+    llclient(
         upstream_form.port,
         &["--cafile", &ca(), "localhost"],
         Input::Bytes(b"hi\n".to_vec()),
     )
     .assert_received(b"hi\n");
-    server.assert_running();
-    upstream_form.assert_running();
+    server.assert_healthy();
+    upstream_form.assert_healthy();
 }
 
 #[test]
@@ -775,14 +792,14 @@ fn forward_target_refusing_drops_only_that_connection() {
         .local_addr()
         .unwrap()
         .port();
-    let mut server = Server::start(&[
+    let mut server = LlServer::start(&[
         "--certs",
         &certs(),
         "forward",
         "--port",
         &refused.to_string(),
     ]);
-    let out = client(
+    let out = llclient(
         server.port,
         &["--cafile", &ca(), "localhost"],
         Input::Bytes(b"hello\n".to_vec()),
@@ -790,12 +807,12 @@ fn forward_target_refusing_drops_only_that_connection() {
     // The server drops the connection (EOF or reset, depending on timing).
     let line = out.failure_line();
     assert!(line.starts_with("llclient: "), "{line}");
-    server.assert_running();
+    server.assert_healthy();
 }
 
 #[test]
 fn handshake_timeout_closes_silent_connections() {
-    let mut server = Server::start(&["--certs", &certs(), "--handshake-timeout", "1", "http"]);
+    let mut server = LlServer::start(&["--certs", &certs(), "--handshake-timeout", "1", "http"]);
     let mut silent = TcpStream::connect(("127.0.0.1", server.port)).unwrap();
     silent
         .set_read_timeout(Some(Duration::from_secs(20)))
@@ -809,12 +826,12 @@ fn handshake_timeout_closes_silent_connections() {
         .expect("server did not close the silent connection");
     assert_eq!(n, 0, "expected EOF");
     assert!(started.elapsed() < Duration::from_secs(15));
-    server.assert_running();
+    server.assert_healthy();
 }
 
 #[test]
 fn garbage_from_one_client_does_not_affect_others() {
-    let mut server = Server::start(&["--certs", &certs(), "http"]);
+    let mut server = LlServer::start(&["--certs", &certs(), "http"]);
     let mut garbage = TcpStream::connect(("127.0.0.1", server.port)).unwrap();
     garbage.set_read_timeout(Some(TIMEOUT)).unwrap();
     garbage
@@ -826,7 +843,7 @@ fn garbage_from_one_client_does_not_affect_others() {
     assert_eq!(reply.first(), Some(&21), "expected an alert, got {reply:?}");
     http_client(server.port, &[]).assert_received(HTTP_RESPONSE);
     let _ = garbage.shutdown(Shutdown::Both);
-    server.assert_running();
+    server.assert_healthy();
 }
 
 // ---- failures: non-zero exit, one clear line, no panic ----
@@ -843,7 +860,7 @@ fn client_eof_during_handshake_is_an_error() {
         let _ = stream.shutdown(Shutdown::Write);
         let _ = std::io::copy(&mut stream, &mut std::io::sink());
     });
-    let line = client(
+    let line = llclient(
         port,
         &["--http", "--cafile", &ca(), "127.0.0.1"],
         Input::Null,
@@ -889,7 +906,7 @@ fn client_failures_are_one_line() {
         ),
     ];
     for (args, expected) in cases {
-        let line = client(refused_port, &args, Input::Null).failure_line();
+        let line = llclient(refused_port, &args, Input::Null).failure_line();
         assert!(line.starts_with("llclient: "), "{line}");
         assert!(line.contains(expected), "{args:?}: {line}");
     }
@@ -924,7 +941,7 @@ fn server_failures_are_one_line() {
     for (args, expected) in cases {
         let mut args = args;
         args.splice(0..0, ["--port", "0"]);
-        let out = Spawn::new(LLSERVER, &args).start().wait(TIMEOUT);
+        let out = Spawn::new(LLSERVER, &args).start().finish(TIMEOUT);
         let line = out.failure_line();
         assert!(line.starts_with("llserver: "), "{line}");
         assert!(line.contains(expected), "{args:?}: {line}");
@@ -939,7 +956,7 @@ fn server_port_in_use_is_one_line() {
     let port = taken.local_addr().unwrap().port().to_string();
     let out = Spawn::new(LLSERVER, &["--port", &port, "--certs", &certs(), "http"])
         .start()
-        .wait(TIMEOUT);
+        .finish(TIMEOUT);
     let line = out.failure_line();
     assert!(
         line.contains("cannot listen on") && line.contains("in use"),
@@ -957,14 +974,18 @@ fn bad_option_values_fail_without_panic() {
             vec!["--certs", "certs", "--max-early-data", "-1", "echo"],
         ),
     ] {
-        let out = Spawn::new(program, &args).start().wait(TIMEOUT);
+        let out = Spawn::new(program, &args).start().finish(TIMEOUT);
         assert_eq!(
             out.status.code(),
             Some(2),
-            "clap usage error\n{}",
-            out.describe()
+            "{}",
+            out.frame("expected clap's usage error")
         );
-        assert!(out.stderr.starts_with("error: "), "{}", out.describe());
-        assert!(!out.stderr.contains("panicked"), "{}", out.describe());
+        assert!(out.stderr.starts_with("error: "), "{}", out.frame("usage"));
+        assert!(
+            !out.stderr.contains("panicked"),
+            "{}",
+            out.frame("panicked")
+        );
     }
 }

@@ -2,138 +2,90 @@
 //! programs' (tests/data/reference/tls13-rsa-http/), and what it reports
 //! when they differ.
 
-use std::fs::{self, File};
-use std::io::{BufRead, BufReader};
+mod harness;
+
+use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
-use std::sync::mpsc;
-use std::thread;
 use std::time::Duration;
 
-/// Every child gets this long; `timeout` kills it after.
-const RUN_TIMEOUT_SECS: &str = "120";
-const STARTUP_TIMEOUT: Duration = Duration::from_secs(20);
+use harness::process::{llclient, Finished, Input, LlServer, Spawn, LLCLIENT, LLSERVER};
+use harness::{repo, scratch_dir, HTTP_RESPONSE};
 
-fn root() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-}
+/// Upper bound for one run of the script (`--run` starts both programs itself).
+const SCRIPT_TIMEOUT: Duration = Duration::from_secs(120);
 
 fn reference(file: &str) -> PathBuf {
-    root()
-        .join("tests/data/reference/tls13-rsa-http")
-        .join(file)
+    Path::new(&repo("tests/data/reference/tls13-rsa-http")).join(file)
 }
 
-/// A fresh scratch directory for one test.
-fn scratch(test: &str) -> PathBuf {
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
-        .join(format!("compare_logs-{test}-{}", std::process::id()));
-    let _ = fs::remove_dir_all(&dir);
-    fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-/// Runs the script (bounded by `timeout`) with `args`.
-fn compare_logs(args: &[&str]) -> Output {
-    Command::new("timeout")
-        .arg(RUN_TIMEOUT_SECS)
-        .arg("bash")
-        .arg(root().join("scripts/compare-logs.sh"))
-        .args(args)
-        .env("LLSERVER", env!("CARGO_BIN_EXE_llserver"))
-        .env("LLCLIENT", env!("CARGO_BIN_EXE_llclient"))
-        .current_dir(root())
-        .output()
-        .unwrap()
-}
-
-fn framed(what: &str, output: &Output) -> String {
-    format!(
-        "==== {what}: {}\n---- stdout\n{}\n---- stderr\n{}\n====",
-        output.status,
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    )
-}
-
-struct ChildGuard(Child);
-
-impl Drop for ChildGuard {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
+/// Runs the script with `args` (bounded by [`SCRIPT_TIMEOUT`]; on timeout it is killed with
+/// everything it started).
+fn compare_logs(args: &[&str]) -> Finished {
+    let mut all = vec![repo("scripts/compare-logs.sh")];
+    all.extend(args.iter().map(|arg| arg.to_string()));
+    let all: Vec<&str> = all.iter().map(String::as_str).collect();
+    Spawn::new("bash", &all)
+        .env("LLSERVER", LLSERVER)
+        .env("LLCLIENT", LLCLIENT)
+        .current_dir(repo(""))
+        .own_process_group()
+        .start()
+        .finish(SCRIPT_TIMEOUT)
 }
 
 /// Runs llserver and llclient with the reference recording's options
-/// (commands.txt) and `--verbose`; returns the paths of their stderr logs.
+/// (commands.txt) and `--verbose`; writes their stderr logs to `dir` and
+/// returns the paths (client's, server's).
 fn run_pair(dir: &Path) -> (PathBuf, PathBuf) {
-    let pki = root().join("tests/data/reference/pki");
-    let server_log = dir.join("server.stderr");
-    let client_log = dir.join("client.stderr");
-    let mut server = ChildGuard(
-        Command::new(env!("CARGO_BIN_EXE_llserver"))
-            .args([
-                "--verbose",
-                "--record-layer",
-                "rustls",
-                "--port",
-                "0",
-                "--certs",
-            ])
-            .arg(pki.join("rsa-server-fullchain.pem"))
-            .arg("--key")
-            .arg(pki.join("rsa-server.key"))
-            .arg("http")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(File::create(&server_log).unwrap())
-            .spawn()
-            .unwrap(),
+    let pki = repo("tests/data/reference/pki");
+    let server = LlServer::start(&[
+        "--verbose",
+        "--record-layer",
+        "rustls",
+        "--certs",
+        &format!("{pki}/rsa-server-fullchain.pem"),
+        "--key",
+        &format!("{pki}/rsa-server.key"),
+        "http",
+    ]);
+    let client = llclient(
+        server.port,
+        &[
+            "--verbose",
+            "--record-layer",
+            "rustls",
+            "--http",
+            "--cafile",
+            &format!("{pki}/rsa-ca.pem"),
+            "localhost",
+        ],
+        Input::Null,
     );
-    let stdout = server.0.stdout.take().unwrap();
-    let (sender, receiver) = mpsc::channel();
-    thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if let Some(addr) = line.strip_prefix("listening on ") {
-                let _ = sender.send(addr.to_owned());
-                return;
-            }
-        }
-    });
-    let addr = receiver
-        .recv_timeout(STARTUP_TIMEOUT)
-        .expect("llserver did not say where it listens");
-    let port = addr.rsplit(':').next().unwrap().to_owned();
-    let client = Command::new("timeout")
-        .arg(RUN_TIMEOUT_SECS)
-        .arg(env!("CARGO_BIN_EXE_llclient"))
-        .args(["--verbose", "--record-layer", "rustls", "--port", &port])
-        .args(["--http", "--cafile"])
-        .arg(pki.join("rsa-ca.pem"))
-        .arg("localhost")
-        .stdin(Stdio::null())
-        .stderr(File::create(&client_log).unwrap())
-        .output()
-        .unwrap();
-    assert!(client.status.success(), "{}", framed("llclient", &client));
-    assert!(String::from_utf8_lossy(&client.stdout).contains("Hello world from rustls tlsserver"));
+    assert!(
+        harness::data::contains(client.success(), HTTP_RESPONSE),
+        "{}",
+        client.frame("no response")
+    );
     // Every rustls event of the server precedes its close_notify, which the
     // client waited for: the server log is complete for the comparison.
-    drop(server);
+    let server = server.proc.stop();
+    let server_log = dir.join("server.stderr");
+    let client_log = dir.join("client.stderr");
+    fs::write(&server_log, &server.stderr).unwrap();
+    fs::write(&client_log, &client.stderr).unwrap();
     (client_log, server_log)
 }
 
 #[test]
 fn our_run_matches_the_upstream_logs() {
-    let dir = scratch("match");
+    let dir = scratch_dir("compare_logs-match");
     let (client_log, server_log) = run_pair(&dir);
     for (ours, upstream) in [
         (&client_log, reference("client.stderr")),
         (&server_log, reference("server.stderr")),
     ] {
         let output = compare_logs(&[ours.to_str().unwrap(), upstream.to_str().unwrap()]);
-        assert!(output.status.success(), "{}", framed("compare", &output));
+        output.success();
         let stdout = String::from_utf8_lossy(&output.stdout);
         assert!(
             stdout.contains("rustls events match: 12 events"),
@@ -145,18 +97,14 @@ fn our_run_matches_the_upstream_logs() {
 #[test]
 fn run_mode_runs_the_pair_itself() {
     let output = compare_logs(&["--run"]);
-    assert!(
-        output.status.success(),
-        "{}",
-        framed("compare --run", &output)
-    );
+    output.success();
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert_eq!(stdout.matches("rustls events match").count(), 2, "{stdout}");
 }
 
 #[test]
 fn altered_log_is_reported() {
-    let dir = scratch("altered");
+    let dir = scratch_dir("compare_logs-altered");
     let (client_log, _) = run_pair(&dir);
     let upstream = fs::read_to_string(reference("client.stderr")).unwrap();
     let altered: String = upstream
@@ -174,12 +122,7 @@ fn altered_log_is_reported() {
     let altered_path = dir.join("altered.stderr");
     fs::write(&altered_path, altered).unwrap();
     let output = compare_logs(&[client_log.to_str().unwrap(), altered_path.to_str().unwrap()]);
-    assert_eq!(
-        output.status.code(),
-        Some(1),
-        "{}",
-        framed("compare", &output)
-    );
+    assert_eq!(output.status.code(), Some(1), "{}", output.frame("compare"));
     let stdout = String::from_utf8_lossy(&output.stdout);
     for line in [
         "rustls events differ: 12 in",
@@ -216,13 +159,13 @@ const LOG_B: &str = "\
 
 #[test]
 fn normalisation_ignores_what_differs_between_runs() {
-    let dir = scratch("normalise");
+    let dir = scratch_dir("compare_logs-normalise");
     let a = dir.join("a.log");
     let b = dir.join("b.log");
     fs::write(&a, LOG_A).unwrap();
     fs::write(&b, LOG_B).unwrap();
     let output = compare_logs(&["-v", a.to_str().unwrap(), b.to_str().unwrap()]);
-    assert!(output.status.success(), "{}", framed("compare", &output));
+    output.success();
     let stdout = String::from_utf8_lossy(&output.stdout);
     // Program lines are listed apart, mio's dropped.
     assert!(
@@ -241,12 +184,7 @@ fn normalisation_ignores_what_differs_between_runs() {
     let c = dir.join("c.log");
     fs::write(&c, LOG_B.replacen("DEBUG rustls", "TRACE rustls", 1)).unwrap();
     let output = compare_logs(&[a.to_str().unwrap(), c.to_str().unwrap()]);
-    assert_eq!(
-        output.status.code(),
-        Some(1),
-        "{}",
-        framed("compare", &output)
-    );
+    assert_eq!(output.status.code(), Some(1), "{}", output.frame("compare"));
     assert!(String::from_utf8_lossy(&output.stdout)
         .contains("+TRACE rustls::client::hs No cached session for DnsName(\"localhost\")"));
 }
@@ -254,11 +192,6 @@ fn normalisation_ignores_what_differs_between_runs() {
 #[test]
 fn missing_file_is_a_usage_error() {
     let output = compare_logs(&["/nonexistent/ours.log", "/nonexistent/upstream.log"]);
-    assert_eq!(
-        output.status.code(),
-        Some(2),
-        "{}",
-        framed("compare", &output)
-    );
-    assert!(String::from_utf8_lossy(&output.stderr).contains("cannot read /nonexistent/ours.log"));
+    assert_eq!(output.status.code(), Some(2), "{}", output.frame("compare"));
+    assert!(output.stderr.contains("cannot read /nonexistent/ours.log"));
 }

@@ -3,20 +3,18 @@
 //! Configurations are checked by what they do: handshakes between rustls's own buffered
 //! connections, in memory, so these tests depend only on `lltls::programs::config` and the fixtures.
 
+mod harness;
+
 use std::sync::Arc;
 
 use clap::{CommandFactory, Parser};
+use harness::repo;
 use lltls::programs::cli::{ClientArgs, ServerArgs, ServerMode};
 use lltls::programs::config::{self, ConfigError};
 use rustls::pki_types::ServerName;
 use rustls::{
     CertificateError, ClientConfig, ClientConnection, Connection, ServerConfig, ServerConnection,
 };
-
-/// `rel` inside this package, as a string for command lines.
-fn data(rel: &str) -> String {
-    format!("{}/{rel}", env!("CARGO_MANIFEST_DIR"))
-}
 
 /// Parses a client command line whose `@/` prefixes stand for this package's directory.
 fn client_args(line: &[&str]) -> ClientArgs {
@@ -32,7 +30,7 @@ fn server_args(line: &[&str]) -> ServerArgs {
 fn expand(line: &[&str]) -> Vec<String> {
     line.iter()
         .map(|arg| match arg.strip_prefix("@/") {
-            Some(rel) => data(rel),
+            Some(rel) => repo(rel),
             None => (*arg).to_owned(),
         })
         .collect()
@@ -348,7 +346,7 @@ fn help_entries(help: &str) -> (String, Vec<(String, String)>) {
 }
 
 fn assert_help_mirrors_upstream(upstream_file: &str, ours: String, min_entries: usize) {
-    let path = data(upstream_file);
+    let path = repo(upstream_file);
     let upstream = std::fs::read_to_string(&path).expect("reference help is in tests/data");
     // The reference files end with the exit status of the help run.
     let upstream = upstream.trim_end().trim_end_matches("rc=0");
@@ -444,7 +442,7 @@ fn pem_garbage_is_an_error() {
         "tests/data/bad/garbage.pem",
         "tests/data/bad/unterminated.pem",
     ] {
-        let err = config::load_certs(data(file)).expect_err(file);
+        let err = config::load_certs(repo(file)).expect_err(file);
         assert!(
             matches!(err, ConfigError::InvalidPem { .. }),
             "{file}: {err:?}"

@@ -1,13 +1,15 @@
 //! The connection layer in memory: a client and a server wired buffer to
-//! buffer (tests/util), no sockets.
+//! buffer (tests/harness/pair.rs), no sockets.
 
-mod util;
+mod harness;
 
 use std::sync::Arc;
 
+use harness::configs::*;
+use harness::data::Rng;
+use harness::pair::*;
 use lltls::{EarlyDataOutcome, Error, IncomingTls, OutgoingTls, RecordLayer, Status};
 use rustls::{AlertDescription, CipherSuite, ProtocolVersion};
-use util::*;
 
 fn exchange(pair: &mut Pair, client_data: Vec<u8>, server_data: Vec<u8>) {
     pair.client.to_send = client_data;

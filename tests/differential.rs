@@ -3,20 +3,17 @@
 //! wire as rustls's buffered `ClientConnection` / `ServerConnection`, with
 //! either record layer after the handshake.
 
-mod util;
+mod harness;
 
 use std::io::{Read, Write};
 use std::sync::Arc;
 
+use harness::configs::*;
+use harness::pair::*;
+use harness::{repo, HTTP_REQUEST as REQUEST, HTTP_RESPONSE as RESPONSE};
 use lltls::RecordLayer;
 use rustls::pki_types::ServerName;
 use rustls::{ClientConnection, Connection, ServerConnection};
-use util::*;
-
-const REQUEST: &[u8] =
-    b"GET / HTTP/1.0\r\nHost: localhost\r\nConnection: close\r\nAccept-Encoding: identity\r\n\r\n";
-const RESPONSE: &[u8] =
-    b"HTTP/1.0 200 OK\r\nConnection: close\r\n\r\nHello world from rustls tlsserver\r\n";
 
 struct Wire {
     client_to_server: Vec<u8>,
@@ -233,10 +230,8 @@ fn same_records_as_buffered_api_with_small_fragments() {
 /// produces the same records with the same sizes.
 #[test]
 fn same_records_as_the_upstream_recording() {
-    let recorded = std::fs::read_to_string(data_path(
-        "tests/data/reference/tls13-rsa-http/records-1.tsv",
-    ))
-    .unwrap();
+    let recorded =
+        std::fs::read_to_string(repo("tests/data/reference/tls13-rsa-http/records-1.tsv")).unwrap();
     let mut expected_c2s = Vec::new();
     let mut expected_s2c = Vec::new();
     for line in recorded.lines().skip(1) {

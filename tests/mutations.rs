@@ -4,7 +4,7 @@
 //!
 //! The recordings are full TLS 1.2 and TLS 1.3 exchanges (client authentication, ALPN,
 //! AES-GCM and ChaCha20, a key update, close_notify both ways) made with reproducible crypto
-//! (tests/hostile), so the unmutated stream replays to the end against a fresh connection and a
+//! (tests/harness/hostile), so the unmutated stream replays to the end against a fresh connection and a
 //! mutation can land in any state. Mutations: bit flips, truncation, duplicated, dropped and
 //! swapped records, oversized and retyped record headers, inserted garbage, records spliced
 //! from another exchange; each case is delivered in seeded random chunks (down to one byte).
@@ -12,12 +12,13 @@
 //! Seeded and bounded: `LLTLS_MUTATION_SEED` and `LLTLS_MUTATION_CASES` replay or extend a run.
 //! Also replays every input in tests/data/fuzz-regressions/ (see fuzz/README.md).
 
-mod hostile;
+mod harness;
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::Path;
 
-use hostile::{
+use harness::data::Rng;
+use harness::hostile::{
     fuzz_client, fuzz_input, fuzz_server, record_spans, seed_transcripts, End, Profile, Target,
     Transcript, CHUNK_SIZES,
 };
@@ -25,25 +26,6 @@ use hostile::{
 /// Cases per (transcript, direction) by default: 12 streams × 2 directions × this many, a few
 /// seconds in all.
 const DEFAULT_CASES: usize = 150;
-
-struct Rng(u64);
-
-impl Rng {
-    fn new(seed: u64) -> Self {
-        Self(seed.max(1))
-    }
-    fn next_u64(&mut self) -> u64 {
-        let mut x = self.0;
-        x ^= x >> 12;
-        x ^= x << 25;
-        x ^= x >> 27;
-        self.0 = x;
-        x.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-    fn below(&mut self, bound: usize) -> usize {
-        (self.next_u64() % bound.max(1) as u64) as usize
-    }
-}
 
 fn env_or(name: &str, default: u64) -> u64 {
     std::env::var(name)
@@ -322,7 +304,7 @@ fn fragmented_64k_client_hello_keeps_incoming_within_its_limit() {
         };
         let len = 0xffff;
         let mut message = vec![1, 0, (len >> 8) as u8, len as u8];
-        message.extend(hostile::pattern(len, 0));
+        message.extend(harness::hostile::pattern(len, 0));
         let mut wire = Vec::new();
         for fragment in message.chunks(16_384) {
             wire.extend_from_slice(&[22, 3, 1]);

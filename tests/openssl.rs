@@ -11,17 +11,14 @@
 //! the resumption tests read. s_server prints `ACCEPT` once it listens, and before the
 //! client's data a header ending with the `Secure Renegotiation` line.
 
-mod peers;
+mod harness;
 
 use std::io::Write;
 use std::thread;
 
-use peers::{
-    contains, find, openssl, repo, rfind, scratch, Child, LlServer, EXCHANGE, LLCLIENT, STARTUP,
-};
-
-const HTTP_RESPONSE: &[u8] =
-    b"HTTP/1.0 200 OK\r\nConnection: close\r\n\r\nHello world from rustls tlsserver\r\n";
+use harness::data::{contains, find, rfind, Rng};
+use harness::process::{openssl, openssl_s_server, Input, LlServer, Proc, Spawn, LLCLIENT};
+use harness::{repo, scratch, HTTP_RESPONSE, TIMEOUT};
 
 #[derive(Clone, Copy, Debug)]
 enum Pki {
@@ -90,14 +87,14 @@ fn llserver(pki: Pki, extra: &[&str]) -> LlServer {
 /// `openssl s_client` to `port`, verifying the server against `pki`'s root. Its stdin is
 /// data only (`-nocommands`): s_client otherwise takes a read of stdin starting with `Q`, `R`,
 /// `K` or `k` as a command.
-fn s_client(port: u16, pki: Pki, extra: &[&str]) -> Child {
+fn s_client(port: u16, pki: Pki, extra: &[&str]) -> Proc {
     let mut args = vec!["-nocommands"];
     args.extend_from_slice(extra);
     s_client_with_commands(port, pki, &args)
 }
 
 /// `openssl s_client` reading command letters from stdin (e.g. `K` for a key update).
-fn s_client_with_commands(port: u16, pki: Pki, extra: &[&str]) -> Child {
+fn s_client_with_commands(port: u16, pki: Pki, extra: &[&str]) -> Proc {
     let connect = format!("127.0.0.1:{port}");
     let ca = pki.path("ca.pem");
     let mut args = vec![
@@ -111,21 +108,21 @@ fn s_client_with_commands(port: u16, pki: Pki, extra: &[&str]) -> Child {
         "-verify_return_error",
     ];
     args.extend_from_slice(extra);
-    Child::spawn(openssl(), &args)
+    Proc::spawn(openssl(), &args)
 }
 
 /// Sends `line` through an echo connection, waits for it to come back, then closes stdin
 /// (s_client then sends close_notify and exits). Returns the client's stdout.
-fn echo_line(client: &mut Child, line: &str) -> Vec<u8> {
+fn echo_line(client: &mut Proc, line: &str) -> Vec<u8> {
     client.write(line.as_bytes());
-    client.wait_stdout_contains(line, EXCHANGE);
+    client.wait_stdout_contains(line, TIMEOUT);
     client.close_stdin();
-    client.wait_success(EXCHANGE);
+    client.wait_success(TIMEOUT);
     client.stdout()
 }
 
 /// The connection summary s_client's `-brief` prints on stderr.
-fn assert_summary(client: &Child, version: Version, suite: &str) {
+fn assert_summary(client: &Proc, version: Version, suite: &str) {
     let stderr = client.stderr();
     for expected in [
         format!("Protocol version: {}", version.name()),
@@ -166,7 +163,7 @@ fn s_client_gets_the_http_response_and_the_servers_close() {
         let mut client = s_client(server.port, Pki::Ecdsa, &["-brief", version.openssl_flag()]);
         client.write(b"GET / HTTP/1.0\r\nHost: localhost\r\n\r\n");
         // The server answers once and sends close_notify: s_client exits with stdin still open.
-        client.wait_success(EXCHANGE);
+        client.wait_success(TIMEOUT);
         assert_eq!(
             client.stdout(),
             HTTP_RESPONSE,
@@ -221,8 +218,8 @@ fn s_client_with_client_certificate_and_alpn() {
             // sends that alert in TLS 1.2 too.
             let mut refused = s_client(server.port, pki, &["-brief", version.openssl_flag()]);
             refused.write(b"never echoed\n");
-            refused.wait_stderr_contains("SSL alert number 116", EXCHANGE);
-            refused.wait(EXCHANGE);
+            refused.wait_stderr_contains("SSL alert number 116", TIMEOUT);
+            refused.wait(TIMEOUT);
             assert!(!contains(&refused.stdout(), b"never echoed"));
         }
         server.assert_healthy();
@@ -255,18 +252,6 @@ fn s_client_aes_gcm_and_chacha20_suites() {
     server.assert_healthy();
 }
 
-fn random_bytes(len: usize, seed: u64) -> Vec<u8> {
-    let mut state = seed | 1;
-    (0..len)
-        .map(|_| {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state as u8
-        })
-        .collect()
-}
-
 const EIGHT_MIB: usize = 8 << 20;
 
 #[test]
@@ -274,20 +259,20 @@ fn eight_mib_through_llserver_echo_byte_exact() {
     for mode in RECORD_LAYERS {
         let mut server = llserver(Pki::Rsa, &["--record-layer", mode, "echo"]);
         for version in [Version::Tls13, Version::Tls12] {
-            let data = random_bytes(EIGHT_MIB, 8);
+            let data = Rng::new(8).bytes(EIGHT_MIB);
             let mut client = s_client(server.port, Pki::Rsa, &["-brief", version.openssl_flag()]);
             let mut stdin = client.take_stdin();
             let to_send = data.clone();
             // A thread writes while the test reads: s_client echoes as it goes, and neither pipe
             // may fill up while the other waits.
             let writer = thread::spawn(move || stdin.write_all(&to_send).map(|()| stdin));
-            client.wait_stdout("8 MiB of echo", EXCHANGE, |out| out.len() >= EIGHT_MIB);
+            client.wait_stdout("8 MiB of echo", TIMEOUT, |out| out.len() >= EIGHT_MIB);
             let stdin = writer
                 .join()
                 .expect("writer thread")
                 .expect("write 8 MiB to s_client");
             drop(stdin);
-            client.wait_success(EXCHANGE);
+            client.wait_success(TIMEOUT);
             let echoed = client.stdout();
             assert!(
                 echoed == data,
@@ -299,68 +284,61 @@ fn eight_mib_through_llserver_echo_byte_exact() {
     }
 }
 
-/// `openssl s_server` on a free port, waiting for its `ACCEPT` line. Retries when another
-/// process took the port between the probe and s_server's bind.
-fn s_server(pki: Pki, extra: &[&str]) -> (Child, u16) {
+/// `openssl s_server` for one connection on a free port, once it listens.
+fn s_server(pki: Pki, extra: &[&str]) -> (Proc, u16) {
     let (cert, chain, key) = (
         pki.path("server.pem"),
         pki.path("inter.pem"),
         pki.path("server.key"),
     );
-    for _ in 0..3 {
-        let port = peers::free_port();
-        let accept = format!("127.0.0.1:{port}");
-        let mut args = vec![
-            "s_server",
-            "-accept",
-            &accept,
-            "-cert",
-            &cert,
-            "-cert_chain",
-            &chain,
-            "-key",
-            &key,
-            "-naccept",
-            "1",
-        ];
-        args.extend_from_slice(extra);
-        let server = Child::spawn(openssl(), &args);
-        if server.stdout_shows("ACCEPT\n", STARTUP) {
-            return (server, port);
-        }
-    }
-    panic!("s_server did not start listening in three attempts");
+    let mut args = vec![
+        "-cert",
+        &cert,
+        "-cert_chain",
+        &chain,
+        "-key",
+        &key,
+        "-naccept",
+        "1",
+    ];
+    args.extend_from_slice(extra);
+    openssl_s_server(&args)
 }
 
 /// llclient to `port` trusting `pki`'s root, with `extra` options before the hostname.
-fn llclient(port: u16, pki: Pki, extra: &[&str], envs: &[(&str, &str)]) -> Child {
+fn llclient(port: u16, pki: Pki, extra: &[&str], envs: &[(&str, &str)]) -> Proc {
     let port = port.to_string();
     let ca = pki.path("ca.pem");
     let mut args = vec!["--port", &port, "--cafile", &ca];
     args.extend_from_slice(extra);
     args.push("localhost");
-    Child::spawn_with_env(LLCLIENT, &args, envs)
+    envs.iter()
+        .fold(Spawn::new(LLCLIENT, &args), |spawn, (key, value)| {
+            spawn.env(key, value)
+        })
+        .input(Input::Piped)
+        .start()
 }
 
 /// Runs llclient against s_server both ways with small messages and a clean close; returns
 /// s_server's stdout.
-fn llclient_exchange(server: &mut Child, client: &mut Child) -> Vec<u8> {
+fn llclient_exchange(server: &mut Proc, client: &mut Proc) -> Vec<u8> {
     client.write(b"hello from llclient\n");
-    server.wait_stdout_contains("hello from llclient\n", EXCHANGE);
+    server.wait_stdout_contains("hello from llclient\n", TIMEOUT);
     // Only now: s_server reads stdin as soon as it accepted, and a write there would complete
     // the handshake without printing the header the tests read.
     server.write(b"hello from openssl\n");
-    client.wait_stdout_contains("hello from openssl\n", EXCHANGE);
+    client.wait_stdout_contains("hello from openssl\n", TIMEOUT);
     // llclient sends close_notify at stdin EOF; s_server answers with its own and exits.
     client.close_stdin();
-    client.wait_success(EXCHANGE);
+    client.wait_success(TIMEOUT);
     assert_eq!(
         client.stdout(),
         b"hello from openssl\n",
         "{}",
         client.frame("llclient output")
     );
-    server.wait_success(EXCHANGE);
+    server.wait_success(TIMEOUT);
     client.assert_no_panic();
     server.stdout()
 }
@@ -441,7 +419,7 @@ fn llclient_to_s_server_with_client_certificate_and_alpn() {
     );
     let mut client = llclient(port, Pki::Ecdsa, &[], &[]);
     client.write(b"hello\n");
-    let status = client.wait(EXCHANGE);
+    let status = client.wait(TIMEOUT);
     assert!(!status.success());
     assert!(
         client
@@ -505,10 +483,11 @@ fn eight_mib_each_way_between_llclient_and_s_server() {
     {
         let (mut server, port) = s_server(Pki::Rsa, &[version.openssl_flag()]);
         let mut client = llclient(port, Pki::Rsa, &["--record-layer", mode], &[]);
-        let up = random_bytes(EIGHT_MIB, 1);
+        let up = Rng::new(1).bytes(EIGHT_MIB);
         // s_server has no -nocommands: a read of its stdin starting with one of these letters
         // is a command (quit, print cleartext, renegotiate, key update…). Leave them out.
-        let down: Vec<u8> = random_bytes(EIGHT_MIB + EIGHT_MIB / 8, 2)
+        let down: Vec<u8> = Rng::new(2)
+            .bytes(EIGHT_MIB + EIGHT_MIB / 8)
             .into_iter()
             .filter(|byte| !b"QqPSrRkKc".contains(byte))
             .take(EIGHT_MIB)
@@ -519,17 +498,13 @@ fn eight_mib_each_way_between_llclient_and_s_server() {
         let up_writer = thread::spawn(move || client_in.write_all(&up_copy).map(|()| client_in));
         let mut server_in = server.take_stdin();
         // s_server's stdin only once its header is out (see `llclient_exchange`).
-        server.wait_stdout_contains("Secure Renegotiation IS", EXCHANGE);
+        server.wait_stdout_contains("Secure Renegotiation IS", TIMEOUT);
         let down_copy = down.clone();
         let down_writer =
             thread::spawn(move || server_in.write_all(&down_copy).map(|()| server_in));
-        client.wait_stdout("8 MiB from s_server", EXCHANGE, |out| {
-            out.len() >= EIGHT_MIB
-        });
+        client.wait_stdout("8 MiB from s_server", TIMEOUT, |out| out.len() >= EIGHT_MIB);
         // s_server prints the client's data as it arrives, after its header.
-        server.wait_stdout("8 MiB from llclient", EXCHANGE, |out| {
-            out.len() >= EIGHT_MIB
-        });
+        server.wait_stdout("8 MiB from llclient", TIMEOUT, |out| out.len() >= EIGHT_MIB);
         let server_in = down_writer
             .join()
             .expect("writer")
@@ -541,8 +516,8 @@ fn eight_mib_each_way_between_llclient_and_s_server() {
                 .expect("writer")
                 .expect("write to llclient"),
         );
-        client.wait_success(EXCHANGE);
-        server.wait_success(EXCHANGE);
+        client.wait_success(TIMEOUT);
+        server.wait_success(TIMEOUT);
         drop(server_in);
         let client_out = client.stdout();
         assert!(
@@ -560,7 +535,7 @@ fn eight_mib_each_way_between_llclient_and_s_server() {
 }
 
 /// Connects once to save a session, then again to resume it; returns the second stdout.
-fn resume(port: u16, version: Version, extra_second: &[&str], line: &str) -> (Child, Child) {
+fn resume(port: u16, version: Version, extra_second: &[&str], line: &str) -> (Proc, Proc) {
     let session = scratch(&format!("session-{port}-{version:?}.pem"));
     let session = session.to_str().expect("utf-8 path");
     // TLS 1.3 tickets arrive after the handshake; the echo proves they were read before exit.
@@ -677,7 +652,7 @@ const KEY_UPDATE_RECEIVED: &[u8] = b"<<< TLS 1.3, Handshake [length 0005], KeyUp
 const KEY_UPDATE_SENT: &[u8] = b">>> TLS 1.3, Handshake [length 0005], KeyUpdate";
 
 /// Position of `line` in `out` (a line of its own), or panics with the frame.
-fn line_at(peer: &Child, out: &[u8], line: &str) -> usize {
+fn line_at(peer: &Proc, out: &[u8], line: &str) -> usize {
     find(out, format!("\n{line}").as_bytes())
         .unwrap_or_else(|| panic!("{}", peer.frame(&format!("no line {line:?}"))))
 }
@@ -689,30 +664,30 @@ fn key_updates_from_s_client_mid_echo_keep_data_flowing() {
         // -msg prints each TLS message (">>>" sent, "<<<" received) on stdout.
         let mut client = s_client_with_commands(server.port, Pki::Ecdsa, &["-tls1_3", "-msg"]);
         client.write(b"before\n");
-        client.wait_stdout_contains("before\n", EXCHANGE);
+        client.wait_stdout_contains("before\n", TIMEOUT);
         // `K`: update and request the server's update. RFC 8446 §4.6.3: the server MUST send its
         // own KeyUpdate before its next application data (rustls sends it right then), so it
         // precedes the echo of the next line.
         client.write(b"K\n");
         // s_client takes a command from one read of stdin, whatever follows it in that read: the
         // next line may only be written once the command was carried out.
-        client.wait_stdout("our KeyUpdate", EXCHANGE, |out| {
+        client.wait_stdout("our KeyUpdate", TIMEOUT, |out| {
             contains(out, KEY_UPDATE_SENT)
         });
         client.write(b"after requested update\n");
-        client.wait_stdout_contains("after requested update\n", EXCHANGE);
+        client.wait_stdout_contains("after requested update\n", TIMEOUT);
         // `k`: update without request: the server only switches its receiving keys.
         client.write(b"k\n");
-        client.wait_stdout("our second KeyUpdate", EXCHANGE, |out| {
+        client.wait_stdout("our second KeyUpdate", TIMEOUT, |out| {
             out.windows(KEY_UPDATE_SENT.len())
                 .filter(|w| *w == KEY_UPDATE_SENT)
                 .count()
                 == 2
         });
         client.write(b"after plain update\n");
-        client.wait_stdout_contains("after plain update\n", EXCHANGE);
+        client.wait_stdout_contains("after plain update\n", TIMEOUT);
         client.close_stdin();
-        client.wait_success(EXCHANGE);
+        client.wait_success(TIMEOUT);
         let stdout = client.stdout();
         let updates: Vec<usize> = (0..stdout.len())
             .filter(|&at| stdout[at..].starts_with(KEY_UPDATE_RECEIVED))
@@ -748,21 +723,21 @@ fn key_updates_from_s_server_reach_llclient() {
         let (mut server, port) = s_server(Pki::Ecdsa, &["-tls1_3", "-msg"]);
         let mut client = llclient(port, Pki::Ecdsa, &["--record-layer", mode], &[]);
         client.write(b"ping\n");
-        server.wait_stdout_contains("ping\n", EXCHANGE);
+        server.wait_stdout_contains("ping\n", TIMEOUT);
         // s_server's `K` command: update and request llclient's update.
         server.write(b"K\n");
         // As s_client, s_server takes a command from one whole read of stdin.
-        server.wait_stdout("s_server's KeyUpdate", EXCHANGE, |out| {
+        server.wait_stdout("s_server's KeyUpdate", TIMEOUT, |out| {
             contains(out, KEY_UPDATE_SENT)
         });
         server.write(b"data after the update\n");
-        client.wait_stdout_contains("data after the update\n", EXCHANGE);
+        client.wait_stdout_contains("data after the update\n", TIMEOUT);
         // llclient answers with its own KeyUpdate before its next data.
         client.write(b"pong\n");
-        server.wait_stdout_contains("pong\n", EXCHANGE);
+        server.wait_stdout_contains("pong\n", TIMEOUT);
         client.close_stdin();
-        client.wait_success(EXCHANGE);
-        server.wait_success(EXCHANGE);
+        client.wait_success(TIMEOUT);
+        server.wait_success(TIMEOUT);
         let stdout = server.stdout();
         let update = find(&stdout, KEY_UPDATE_RECEIVED)
             .unwrap_or_else(|| panic!("{}", server.frame("no KeyUpdate from llclient")));
@@ -808,9 +783,9 @@ fn single_version_openssl_clients_against_llserver() {
             &["-brief", client_version.openssl_flag()],
         );
         client.write(b"x\n");
-        client.wait_stderr_contains("SSL alert number 70", EXCHANGE);
+        client.wait_stderr_contains("SSL alert number 70", TIMEOUT);
         assert!(
-            !client.wait(EXCHANGE).success(),
+            !client.wait(TIMEOUT).success(),
             "{}",
             client.frame("must fail")
         );
@@ -854,7 +829,7 @@ fn single_version_openssl_servers_against_llclient() {
             &[],
         );
         client.close_stdin();
-        let status = client.wait(EXCHANGE);
+        let status = client.wait(TIMEOUT);
         assert_eq!(status.code(), Some(1), "{}", client.frame("exit code"));
         assert!(
             client
@@ -873,16 +848,16 @@ fn tls12_renegotiation_from_s_client_is_refused_with_a_warning() {
         let mut server = llserver(Pki::Ecdsa, &["--record-layer", mode, "echo"]);
         let mut client = s_client_with_commands(server.port, Pki::Ecdsa, &["-tls1_2", "-msg"]);
         client.write(b"before\n");
-        client.wait_stdout_contains("before\n", EXCHANGE);
+        client.wait_stdout_contains("before\n", TIMEOUT);
         // `R`: a renegotiating ClientHello. rustls does not renegotiate: it answers with a
         // no_renegotiation warning (RFC 5746); OpenSSL then gives up with its own fatal alert.
         client.write(b"R\n");
         client.wait_stdout_contains(
             "<<< TLS 1.2, Alert [length 0002], warning no_renegotiation",
-            EXCHANGE,
+            TIMEOUT,
         );
         client.close_stdin();
-        client.wait(EXCHANGE);
+        client.wait(TIMEOUT);
         // The refusal cost only that connection.
         let mut next = s_client(server.port, Pki::Ecdsa, &["-brief", "-tls1_2"]);
         echo_line(&mut next, "after the refusal\n");

@@ -1,13 +1,14 @@
 //! Post-handshake records against a connection that switched to the
 //! in-place record layer, built by a peer holding the real keys
-//! (tests/hostile/records.rs, also the `records` fuzz target): the seed
+//! (tests/harness/hostile/records.rs, also the `records` fuzz target): the seed
 //! inputs do what they should, and seeded mutations of them end cleanly —
 //! never a panic, a spin or unbounded buffers.
 
-mod hostile;
+mod harness;
 
-use hostile::records::{fuzz_records, seed_ops};
-use hostile::{fuzz_input, End, Profile};
+use harness::data::Rng;
+use harness::hostile::records::{fuzz_records, seed_ops};
+use harness::hostile::{fuzz_input, End, Profile};
 use rustls::{AlertDescription, Error as TlsError};
 
 fn profiles() -> Vec<Profile> {
@@ -111,17 +112,6 @@ fn seed_inputs_behave_as_the_rfcs_say() {
     }
 }
 
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> usize {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        (self.0.wrapping_mul(0x2545_f491_4f6c_dd1d) >> 33) as usize
-    }
-}
-
 /// Byte flips, insertions and deletions in the ops, so lengths, types,
 /// padding, fragmentation and key updates mix in ways no seed has.
 #[test]
@@ -130,7 +120,9 @@ fn mutated_post_handshake_records_end_cleanly() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(60);
-    let mut rng = Rng(0x5eed_1234);
+    let mut rng = Rng::new(0x5eed_1234);
+    // The generator's high bits.
+    let mut next = || (rng.next_u64() >> 33) as usize;
     let mut runs = 0;
     for profile in [
         Profile::from_byte(2),
@@ -140,18 +132,18 @@ fn mutated_post_handshake_records_end_cleanly() {
         for seed in seed_ops() {
             for _ in 0..cases {
                 let mut ops = seed.clone();
-                for _ in 0..1 + rng.next() % 4 {
-                    let at = rng.next() % (ops.len() + 1);
-                    match rng.next() % 3 {
-                        0 if at < ops.len() => ops[at] ^= 1 << (rng.next() % 8),
-                        1 => ops.insert(at, rng.next() as u8),
+                for _ in 0..1 + next() % 4 {
+                    let at = next() % (ops.len() + 1);
+                    match next() % 3 {
+                        0 if at < ops.len() => ops[at] ^= 1 << (next() % 8),
+                        1 => ops.insert(at, next() as u8),
                         _ if at < ops.len() => {
                             ops.remove(at);
                         }
                         _ => {}
                     }
                 }
-                let outcome = fuzz_records(&fuzz_input(profile, rng.next() as u8, &ops));
+                let outcome = fuzz_records(&fuzz_input(profile, next() as u8, &ops));
                 assert!(outcome.is_some(), "{profile:?}: harness refused {ops:?}");
                 runs += 1;
             }

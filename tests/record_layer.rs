@@ -2,14 +2,16 @@
 //! two interoperate both ways, put the same records on the wire, and agree on
 //! key updates, key limits, tickets and closes.
 
-mod util;
+mod harness;
 
 use std::sync::Arc;
 
+use harness::configs::*;
+use harness::data::Rng;
+use harness::pair::*;
 use lltls::{Error, RecordLayer};
 use rustls::crypto::{aws_lc_rs, CryptoProvider};
 use rustls::{ClientConfig, ServerConfig, SupportedCipherSuite};
-use util::*;
 
 const IN_PLACE: RecordLayer = RecordLayer::InPlace;
 const RUSTLS: RecordLayer = RecordLayer::Rustls;

@@ -15,7 +15,7 @@
 //! event exists to wait on — the server's descriptor count in /proc going back down — the test
 //! polls the condition with a deadline.
 
-mod peers;
+mod harness;
 
 use std::io::{ErrorKind, Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
@@ -23,24 +23,19 @@ use std::sync::{Arc, Barrier};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
-use peers::{repo, Child, LlServer, EXCHANGE, LLCLIENT, LLSERVER, STARTUP};
-use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
+use harness::configs::{load_certs, load_key};
+use harness::data::Rng;
+use harness::process::{free_port, LlServer, Proc, Spawn, LLCLIENT, LLSERVER};
+use harness::{repo, STARTUP, TIMEOUT};
+use rustls::pki_types::ServerName;
 use rustls::{ClientConfig, ClientConnection, RootCertStore, ServerConfig, ServerConnection};
 
 /// Alert bytes as they appear on the wire in a plaintext record: level fatal (2), description.
 const DECODE_ERROR: u8 = 50;
 
-fn certs(rel: &str) -> Vec<CertificateDer<'static>> {
-    CertificateDer::pem_file_iter(repo(rel))
-        .expect("readable certificate file")
-        .collect::<Result<_, _>>()
-        .expect("valid certificates")
-}
-
 fn client_config() -> Arc<ClientConfig> {
     let mut roots = RootCertStore::empty();
-    for cert in certs("certs/ca.pem") {
+    for cert in load_certs("certs/ca.pem") {
         roots.add(cert).expect("valid root");
     }
     Arc::new(
@@ -67,52 +62,19 @@ fn llserver_echo(extra: &[&str]) -> LlServer {
     LlServer::start(&args)
 }
 
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    fn below(&mut self, bound: usize) -> usize {
-        (self.next() % bound as u64) as usize
-    }
-    fn bytes(&mut self, len: usize) -> Vec<u8> {
-        (0..len).map(|_| self.next() as u8).collect()
-    }
-}
-
-fn proc_fds(pid: u32) -> usize {
-    std::fs::read_dir(format!("/proc/{pid}/fd"))
-        .map(|dir| dir.count())
-        .unwrap_or(usize::MAX)
-}
-
-fn proc_rss_kib(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    status
-        .lines()
-        .find_map(|line| line.strip_prefix("VmRSS:"))
-        .and_then(|value| value.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap_or(0)
-}
-
 /// Waits until the server holds `expected` descriptors again. The kernel offers no event for
 /// this, so the count is polled against a deadline.
 fn wait_for_fds(server: &LlServer, expected: usize, what: &str) {
-    let pid = server.child.pid();
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
-        let now = proc_fds(pid);
+        let now = server.proc.open_fds();
         if now <= expected {
             return;
         }
         assert!(
             Instant::now() < deadline,
-            "{what}: llserver holds {now} descriptors, {expected} before{}",
-            server.child.frame("descriptor leak")
+            "{what}: llserver holds {now} descriptors, {expected} before\n{}",
+            server.proc.frame("descriptor leak")
         );
         thread::sleep(Duration::from_millis(50));
     }
@@ -121,7 +83,9 @@ fn wait_for_fds(server: &LlServer, expected: usize, what: &str) {
 /// What a hostile connection does.
 #[derive(Clone, Copy, Debug, PartialEq)]
 enum Attack {
-    /// Random bytes whose first byte is no TLS content type.
+    /// Random bytes whose first byte is no TLS content type, a record header's worth (5 bytes)
+    /// or more: the server judges the first record by its whole header (fewer bytes are a
+    /// stall, which the handshake timeout ends without a word).
     Garbage,
     /// A plain-HTTP request to the TLS port.
     PlainHttp,
@@ -156,7 +120,7 @@ struct Answer {
 fn payload(attack: Attack, hello: &[u8], rng: &mut Rng) -> Vec<u8> {
     match attack {
         Attack::Garbage => {
-            let len = 1 + rng.below(2000);
+            let len = 5 + rng.below(1996);
             let mut bytes = rng.bytes(len);
             bytes[0] = [0u8, 1, 19, 25, 0x80, 0xff][rng.below(6)];
             bytes
@@ -245,7 +209,7 @@ fn attack_wave(
     ready: &Barrier,
 ) -> Vec<String> {
     let hello = client_hello();
-    let mut rng = Rng(seed | 1);
+    let mut rng = Rng::new(seed);
     let mut open = Vec::with_capacity(count);
     for i in 0..count {
         if i == count / 5 {
@@ -299,14 +263,14 @@ fn attack(port: u16, seed: u64, handshake_timeout: Duration) -> JoinHandle<Vec<S
 
 /// llclient echoing `data` through the server at `port`; asserts it comes back byte-exact.
 fn echo_through(port: u16, data: Vec<u8>) {
-    echo_within(port, data, EXCHANGE * 2)
+    echo_within(port, data, TIMEOUT * 2)
 }
 
 /// [`echo_through`], failing when the echo takes longer than `timeout`.
 fn echo_within(port: u16, data: Vec<u8>, timeout: Duration) {
     let port = port.to_string();
     let ca = repo("certs/ca.pem");
-    let mut client = Child::spawn(LLCLIENT, &["--port", &port, "--cafile", &ca, "localhost"]);
+    let mut client = Proc::spawn(LLCLIENT, &["--port", &port, "--cafile", &ca, "localhost"]);
     let mut stdin = client.take_stdin();
     let len = data.len();
     let writer = thread::spawn(move || {
@@ -316,7 +280,7 @@ fn echo_within(port: u16, data: Vec<u8>, timeout: Duration) {
     });
     client.wait_stdout("the echo", timeout, |out| out.len() >= len);
     let data = writer.join().expect("writer").expect("write to llclient");
-    client.wait_success(EXCHANGE);
+    client.wait_success(TIMEOUT);
     let stdout = client.stdout();
     assert!(
         stdout.len() == len && stdout[..] == data[..],
@@ -330,16 +294,15 @@ fn echo_within(port: u16, data: Vec<u8>, timeout: Duration) {
 fn server_under_attack_keeps_serving_and_returns_to_baseline() {
     let handshake_timeout = Duration::from_secs(3);
     let mut server = llserver_echo(&["--handshake-timeout", "3"]);
-    let pid = server.child.pid();
     // Warm up (first connection, allocator arenas), then take the baseline.
-    echo_through(server.port, Rng(7).bytes(1 << 20));
-    let baseline_fds = proc_fds(pid);
-    let baseline_rss = proc_rss_kib(pid);
+    echo_through(server.port, Rng::new(7).bytes(1 << 20));
+    let baseline_fds = server.proc.open_fds();
+    let baseline_rss = server.proc.rss_kib();
 
     // Round 1: the 64 MiB transfer runs while the attackers are connected.
     let attackers = attack(server.port, 1, handshake_timeout);
     let started = Instant::now();
-    echo_through(server.port, Rng(64).bytes(64 << 20));
+    echo_through(server.port, Rng::new(64).bytes(64 << 20));
     let transfer_time = started.elapsed();
     let complaints = attackers.join().expect("attackers");
     assert!(
@@ -350,7 +313,7 @@ fn server_under_attack_keeps_serving_and_returns_to_baseline() {
     );
     server.assert_healthy();
     wait_for_fds(&server, baseline_fds, "after round 1");
-    let round1_rss = proc_rss_kib(pid);
+    let round1_rss = server.proc.rss_kib();
 
     // Round 2: the same attack again. Anything a connection leaked would now show twice.
     let complaints = attack(server.port, 2, handshake_timeout)
@@ -364,7 +327,7 @@ fn server_under_attack_keeps_serving_and_returns_to_baseline() {
     );
     server.assert_healthy();
     wait_for_fds(&server, baseline_fds, "after round 2");
-    let round2_rss = proc_rss_kib(pid);
+    let round2_rss = server.proc.rss_kib();
     eprintln!(
         "64 MiB echo under attack in {transfer_time:?}; llserver fds {baseline_fds}; \
          VmRSS {baseline_rss} KiB at baseline, {round1_rss} KiB after round 1, {round2_rss} KiB after round 2"
@@ -380,7 +343,7 @@ fn server_under_attack_keeps_serving_and_returns_to_baseline() {
         "VmRSS {round1_rss} KiB after the attack, {baseline_rss} KiB before"
     );
     // Still serving, after all that.
-    echo_through(server.port, Rng(9).bytes(100_000));
+    echo_through(server.port, Rng::new(9).bytes(100_000));
     server.assert_healthy();
 }
 
@@ -434,12 +397,12 @@ fn slowloris_connections_are_closed_after_the_handshake_timeout() {
     // An established connection that then idles longer than the handshake timeout.
     let ca = repo("certs/ca.pem");
     let port_arg = port.to_string();
-    let mut idle = Child::spawn(
+    let mut idle = Proc::spawn(
         LLCLIENT,
         &["--port", &port_arg, "--cafile", &ca, "localhost"],
     );
     idle.write(b"established\n");
-    idle.wait_stdout_contains("established\n", EXCHANGE);
+    idle.wait_stdout_contains("established\n", TIMEOUT);
 
     let mut slow = Vec::new();
     for _ in 0..10 {
@@ -486,9 +449,9 @@ fn slowloris_connections_are_closed_after_the_handshake_timeout() {
 
     // The established connection outlived the timeout and still works.
     idle.write(b"still here\n");
-    idle.wait_stdout_contains("still here\n", EXCHANGE);
+    idle.wait_stdout_contains("still here\n", TIMEOUT);
     idle.close_stdin();
-    idle.wait_success(EXCHANGE);
+    idle.wait_success(TIMEOUT);
     server.assert_healthy();
 }
 
@@ -496,7 +459,7 @@ fn slowloris_connections_are_closed_after_the_handshake_timeout() {
 /// (the portable way to reset without SO_LINGER).
 fn reset(stream: TcpStream) {
     stream
-        .set_read_timeout(Some(EXCHANGE))
+        .set_read_timeout(Some(TIMEOUT))
         .expect("read timeout");
     let mut byte = [0u8; 1];
     // Wait (bounded) until something unread is there.
@@ -508,7 +471,7 @@ fn reset(stream: TcpStream) {
 fn resets_mid_handshake_and_mid_transfer_are_dropped_cleanly_by_llserver() {
     let mut server = llserver_echo(&[]);
     echo_through(server.port, b"warm up\n".to_vec());
-    let baseline_fds = proc_fds(server.child.pid());
+    let baseline_fds = server.proc.open_fds();
 
     // Mid-handshake: the ClientHello is answered, and the client resets instead of finishing.
     for _ in 0..20 {
@@ -523,7 +486,7 @@ fn resets_mid_handshake_and_mid_transfer_are_dropped_cleanly_by_llserver() {
         let name = ServerName::try_from("localhost").expect("valid name");
         let conn = ClientConnection::new(client_config(), name).expect("client");
         let sock = TcpStream::connect(("127.0.0.1", server.port)).expect("connect");
-        sock.set_read_timeout(Some(EXCHANGE)).expect("read timeout");
+        sock.set_read_timeout(Some(TIMEOUT)).expect("read timeout");
         let mut tls = rustls::StreamOwned::new(conn, sock);
         tls.write_all(&vec![0x42; 1 << 20]).expect("send 1 MiB");
         tls.flush().expect("flush");
@@ -538,33 +501,18 @@ fn resets_mid_handshake_and_mid_transfer_are_dropped_cleanly_by_llserver() {
 }
 
 fn server_config() -> Arc<ServerConfig> {
-    let key = PrivateKeyDer::from_pem_file(repo("certs/server.key")).expect("server key");
+    let key = load_key("certs/server.key");
     Arc::new(
         ServerConfig::builder()
             .with_no_client_auth()
-            .with_single_cert(certs("certs/fullchain.pem"), key)
+            .with_single_cert(load_certs("certs/fullchain.pem"), key)
             .expect("server config"),
     )
 }
 
-/// The one line llclient printed on stderr, asserting a failed exit without panic.
-fn failure_line(client: &mut Child) -> String {
-    let status = client.wait(EXCHANGE);
-    assert_eq!(
-        status.code(),
-        Some(1),
-        "{}",
-        client.frame("expected exit code 1")
-    );
-    client.assert_no_panic();
-    let stderr = client.stderr();
-    assert_eq!(
-        stderr.lines().count(),
-        1,
-        "{}",
-        client.frame("expected one line")
-    );
-    stderr.trim_end().to_owned()
+/// The one line llclient printed on stderr, asserting a failed exit (code 1) without panic.
+fn failure_line(client: Proc) -> String {
+    client.finish(TIMEOUT).failure_line()
 }
 
 #[test]
@@ -578,9 +526,9 @@ fn resets_mid_handshake_and_mid_transfer_end_llclient_cleanly() {
         let (stream, _) = listener.accept().expect("accept");
         reset(stream); // the ClientHello is the unread data
     });
-    let mut client = Child::spawn(LLCLIENT, &["--port", &port, "--cafile", &ca, "localhost"]);
+    let client = Proc::spawn(LLCLIENT, &["--port", &port, "--cafile", &ca, "localhost"]);
     server.join().expect("reset server");
-    let line = failure_line(&mut client);
+    let line = failure_line(client);
     assert!(
         line.starts_with("llclient: ") && line.contains("reset"),
         "{line}"
@@ -591,7 +539,7 @@ fn resets_mid_handshake_and_mid_transfer_end_llclient_cleanly() {
     let port = listener.local_addr().expect("address").port().to_string();
     let server = thread::spawn(move || {
         let (sock, _) = listener.accept().expect("accept");
-        sock.set_read_timeout(Some(EXCHANGE)).expect("read timeout");
+        sock.set_read_timeout(Some(TIMEOUT)).expect("read timeout");
         let conn = ServerConnection::new(server_config()).expect("server connection");
         let mut tls = rustls::StreamOwned::new(conn, sock);
         let mut taken = vec![0u8; 256 * 1024];
@@ -599,7 +547,7 @@ fn resets_mid_handshake_and_mid_transfer_end_llclient_cleanly() {
             .expect("read the start of the upload");
         reset(tls.sock);
     });
-    let mut client = Child::spawn(LLCLIENT, &["--port", &port, "--cafile", &ca, "localhost"]);
+    let mut client = Proc::spawn(LLCLIENT, &["--port", &port, "--cafile", &ca, "localhost"]);
     let mut stdin = client.take_stdin();
     // 16 MiB: far more than the server takes; the write fails once llclient is gone.
     let writer = thread::spawn(move || {
@@ -611,7 +559,7 @@ fn resets_mid_handshake_and_mid_transfer_end_llclient_cleanly() {
         }
     });
     server.join().expect("reset server");
-    let line = failure_line(&mut client);
+    let line = failure_line(client);
     writer.join().expect("writer");
     assert!(
         line.starts_with("llclient: ") && (line.contains("reset") || line.contains("Broken pipe")),
@@ -624,28 +572,14 @@ fn resets_mid_handshake_and_mid_transfer_end_llclient_cleanly() {
 fn llserver_fails(args: &[&str]) -> String {
     let mut all = vec!["--port", "0"];
     all.extend_from_slice(args);
-    let mut server = Child::spawn(LLSERVER, &all);
-    let status = server.wait(STARTUP);
-    assert_eq!(
-        status.code(),
-        Some(1),
-        "{}",
-        server.frame("expected exit code 1")
-    );
-    server.assert_no_panic();
-    let stderr = server.stderr();
-    assert_eq!(
-        stderr.lines().count(),
-        1,
-        "{}",
-        server.frame("expected one line")
-    );
+    let server = Spawn::new(LLSERVER, &all).start().finish(STARTUP);
+    let line = server.failure_line();
     assert!(
-        server.stdout().is_empty(),
+        server.stdout.is_empty(),
         "{}",
         server.frame("nothing on stdout")
     );
-    stderr.trim_end().to_owned()
+    line
 }
 
 #[test]
@@ -718,15 +652,14 @@ fn llclient_fails(port: u16, args: &[&str]) -> String {
     let mut all = vec!["--port", &port];
     all.extend_from_slice(args);
     all.push("localhost");
-    let mut client = Child::spawn(LLCLIENT, &all);
-    client.close_stdin();
-    failure_line(&mut client)
+    // Stdin empty: EOF at once.
+    failure_line(Spawn::new(LLCLIENT, &all).start())
 }
 
 #[test]
 fn llclient_rejects_bad_files_with_one_line() {
     // Nothing is listening: file errors must come before any connection attempt.
-    let port = peers::free_port();
+    let port = free_port();
     let empty = repo("tests/data/bad/empty.pem");
     let text = repo("tests/data/bad/text.pem");
     let garbage = repo("tests/data/bad/garbage.pem");
@@ -834,15 +767,8 @@ fn accepting_resumes_after_descriptors_run_out() {
         "2",
         "echo",
     ];
-    let child = Child::spawn("sh", &args);
-    child.wait_stdout("the listening line", STARTUP, |out| out.ends_with(b"\n"));
-    let port: u16 = String::from_utf8_lossy(&child.stdout())
-        .trim()
-        .rsplit(':')
-        .next()
-        .and_then(|port| port.parse().ok())
-        .unwrap_or_else(|| panic!("{}", child.frame("no listening line")));
-    let mut server = LlServer { child, port };
+    let mut server = LlServer::listening(Proc::spawn("sh", &args));
+    let port = server.port;
 
     // Silent connections take every descriptor; the rest wait in the backlog.
     let silent: Vec<TcpStream> = (0..40)
@@ -857,7 +783,7 @@ fn accepting_resumes_after_descriptors_run_out() {
     );
     for mut stream in silent {
         stream
-            .set_read_timeout(Some(EXCHANGE))
+            .set_read_timeout(Some(TIMEOUT))
             .expect("read timeout");
         let answer = read_until_closed(&mut stream);
         assert!(
@@ -876,7 +802,7 @@ fn hostile_server(reply: Vec<u8>) -> (u16, JoinHandle<Vec<u8>>) {
     let handle = thread::spawn(move || {
         let (mut stream, _) = listener.accept().expect("accept");
         stream
-            .set_read_timeout(Some(EXCHANGE))
+            .set_read_timeout(Some(TIMEOUT))
             .expect("read timeout");
         let mut hello = [0u8; 4096];
         let _ = stream.read(&mut hello);
@@ -889,7 +815,7 @@ fn hostile_server(reply: Vec<u8>) -> (u16, JoinHandle<Vec<u8>>) {
 #[test]
 fn llclient_rejects_a_hostile_server_with_an_alert_and_one_line() {
     let ca = repo("certs/ca.pem");
-    let mut rng = Rng(77);
+    let mut rng = Rng::new(77);
     let mut garbage = rng.bytes(500);
     garbage[0] = 0x80;
     let cases = [
@@ -903,8 +829,8 @@ fn llclient_rejects_a_hostile_server_with_an_alert_and_one_line() {
     for (what, reply) in cases {
         let (port, server) = hostile_server(reply);
         let port = port.to_string();
-        let mut client = Child::spawn(LLCLIENT, &["--port", &port, "--cafile", &ca, "localhost"]);
-        let line = failure_line(&mut client);
+        let client = Proc::spawn(LLCLIENT, &["--port", &port, "--cafile", &ca, "localhost"]);
+        let line = failure_line(client);
         assert!(
             line.starts_with("llclient: TLS error: ") && line.contains("decode_error"),
             "{what}: {line}"

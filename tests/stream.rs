@@ -2,33 +2,24 @@
 //! s_server` and rustls's own `Stream`; bulk transfers, hostile transports
 //! and the error semantics of `rustls::Stream`.
 
-mod util;
+mod harness;
 
-use std::io::{self, BufRead, BufReader, Read, Write};
+use std::io::{self, BufRead, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::thread;
-use std::time::Duration;
 
+use harness::configs::*;
+use harness::data::Rng;
+use harness::pair::records;
+use harness::process::{openssl_s_server, LlServer, Proc};
+use harness::{repo, HTTP_REQUEST as REQUEST, HTTP_RESPONSE, TIMEOUT};
 use lltls::stream::{Stream, StreamBuffers, StreamOwned};
 use lltls::{Error, LlClientConnection, LlServerConnection};
 use rustls::client::UnbufferedClientConnection;
 use rustls::pki_types::ServerName;
 use rustls::server::UnbufferedServerConnection;
 use rustls::{ClientConfig, ServerConfig};
-use util::*;
-
-/// Every socket read or write gives up after this: a hang fails the test.
-const IO_TIMEOUT: Duration = Duration::from_secs(60);
-/// How long a spawned server gets to say it is listening.
-const STARTUP_TIMEOUT: Duration = Duration::from_secs(20);
-
-const REQUEST: &[u8] =
-    b"GET / HTTP/1.0\r\nHost: localhost\r\nConnection: close\r\nAccept-Encoding: identity\r\n\r\n";
-const HTTP_RESPONSE: &[u8] =
-    b"HTTP/1.0 200 OK\r\nConnection: close\r\n\r\nHello world from rustls tlsserver\r\n";
 
 type ClientStream<T> = StreamOwned<UnbufferedClientConnection, T>;
 type ServerStream<T> = StreamOwned<UnbufferedServerConnection, T>;
@@ -37,14 +28,15 @@ fn name() -> ServerName<'static> {
     ServerName::try_from("localhost").unwrap()
 }
 
+/// Every socket read or write gives up after [`TIMEOUT`]: a hang fails the test.
 fn with_timeouts(socket: TcpStream) -> TcpStream {
-    socket.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
-    socket.set_write_timeout(Some(IO_TIMEOUT)).unwrap();
+    socket.set_read_timeout(Some(TIMEOUT)).unwrap();
+    socket.set_write_timeout(Some(TIMEOUT)).unwrap();
     socket
 }
 
 fn connect(addr: SocketAddr) -> TcpStream {
-    with_timeouts(TcpStream::connect_timeout(&addr, IO_TIMEOUT).unwrap())
+    with_timeouts(TcpStream::connect_timeout(&addr, TIMEOUT).unwrap())
 }
 
 fn client_stream<T: Read + Write>(config: ClientConfig, transport: T) -> ClientStream<T> {
@@ -383,59 +375,14 @@ fn short_reads_writes_and_interrupts_lose_nothing() {
 
 // --- against other implementations ------------------------------------------
 
-/// Kills and reaps a child process when dropped, whatever the test did.
-struct ChildGuard(Child);
-
-impl Drop for ChildGuard {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// Reads the child's stdout on a thread until a line satisfies `ready`;
-/// returns that line, or panics after `STARTUP_TIMEOUT` with what it said.
-fn wait_for_line(child: &mut Child, what: &str, ready: fn(&str) -> bool) -> String {
-    let stdout = child.stdout.take().unwrap();
-    let (sender, receiver) = mpsc::channel();
-    thread::spawn(move || {
-        for line in BufReader::new(stdout).lines() {
-            let Ok(line) = line else { return };
-            let done = ready(&line);
-            if sender.send(line).is_err() || done {
-                return;
-            }
-        }
-    });
-    let mut seen = Vec::new();
-    loop {
-        match receiver.recv_timeout(STARTUP_TIMEOUT) {
-            Ok(line) if ready(&line) => return line,
-            Ok(line) => seen.push(line),
-            Err(_) => panic!(
-                "{what} did not start within {STARTUP_TIMEOUT:?}; stdout:\n{}",
-                seen.join("\n")
-            ),
-        }
-    }
-}
-
-fn spawn_llserver(mode: &[&str]) -> (ChildGuard, SocketAddr) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_llserver"))
-        .args(["--port", "0", "--certs"])
-        .arg(data_path("certs/rsa"))
-        .args(mode)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let line = wait_for_line(&mut child, "llserver", |line| {
-        line.starts_with("listening on ")
-    });
-    let listening: SocketAddr = line["listening on ".len()..].parse().unwrap();
-    let addr = SocketAddr::from(([127, 0, 0, 1], listening.port()));
-    (ChildGuard(child), addr)
+/// `llserver --certs certs/rsa MODE…` and the address it listens on.
+fn spawn_llserver(mode: &[&str]) -> (LlServer, SocketAddr) {
+    let mut args = vec!["--certs".to_owned(), repo("certs/rsa")];
+    args.extend(mode.iter().map(|arg| arg.to_string()));
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let server = LlServer::start(&args);
+    let addr = server.addr();
+    (server, addr)
 }
 
 #[test]
@@ -467,35 +414,26 @@ fn against_llserver_echo() {
     }
 }
 
-/// A free port: bind port 0, note it, let it go. The port is handed to a
-/// program that cannot take port 0; another process could grab it first,
-/// which the startup timeout turns into a clear failure.
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn spawn_openssl(mode: &str) -> (ChildGuard, SocketAddr) {
-    let port = free_port();
-    let mut child = Command::new("openssl")
-        .args(["s_server", "-4", "-naccept", "1", mode, "-accept"])
-        .arg(format!("127.0.0.1:{port}"))
-        .arg("-cert")
-        .arg(data_path("certs/rsa/server.pem"))
-        .arg("-cert_chain")
-        .arg(data_path("certs/rsa/inter.pem"))
-        .arg("-key")
-        .arg(data_path("certs/rsa/server.key"))
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("openssl must be installed");
-    wait_for_line(&mut child, "openssl s_server", |line| line == "ACCEPT");
-    (ChildGuard(child), SocketAddr::from(([127, 0, 0, 1], port)))
+/// `openssl s_server` with the RSA PKI for one connection in `mode`, once it listens.
+fn spawn_openssl(mode: &str) -> (Proc, SocketAddr) {
+    let (cert, chain, key) = (
+        repo("certs/rsa/server.pem"),
+        repo("certs/rsa/inter.pem"),
+        repo("certs/rsa/server.key"),
+    );
+    let (server, port) = openssl_s_server(&[
+        "-4",
+        "-naccept",
+        "1",
+        mode,
+        "-cert",
+        &cert,
+        "-cert_chain",
+        &chain,
+        "-key",
+        &key,
+    ]);
+    (server, SocketAddr::from(([127, 0, 0, 1], port)))
 }
 
 #[test]

@@ -1,24 +1,22 @@
-//! The record tracer on in-memory connections (tests/util's `Pair`): inner
+//! The record tracer on in-memory connections (`Pair`, tests/harness/pair.rs): inner
 //! types of encrypted TLS 1.3 records, TLS 1.2, fragmented and one-byte
 //! delivery, hostile input, and the upstream reference exchange.
 
-mod util;
+mod harness;
 
 use std::cell::RefCell;
 use std::rc::Rc;
 use std::sync::{Arc, Mutex};
 
+use harness::configs::*;
+use harness::data::Rng;
+use harness::pair::*;
+use harness::{repo, HTTP_REQUEST as REQUEST, HTTP_RESPONSE as RESPONSE};
 use lltls::trace::{
     Contents, Direction, Event, Malformed, NotDecrypted, Record, Role, SequenceDiagram,
     TraceKeyLog, Tracer,
 };
 use rustls::{ClientConfig, ContentType, HandshakeType, KeyLog, ServerConfig};
-use util::*;
-
-const REQUEST: &[u8] =
-    b"GET / HTTP/1.0\r\nHost: localhost\r\nConnection: close\r\nAccept-Encoding: identity\r\n\r\n";
-const RESPONSE: &[u8] =
-    b"HTTP/1.0 200 OK\r\nConnection: close\r\n\r\nHello world from rustls tlsserver\r\n";
 
 /// One tracer and the events it returned so far.
 struct Trace {
@@ -182,14 +180,13 @@ use HandshakeType as Hs;
 fn reference_exchange_matches_the_upstream_decoded_records() {
     // tests/data/reference/tls13-rsa-http/decoded-1.tsv: the upstream pair's
     // records, decrypted with its key log.
-    let expected: Vec<String> = std::fs::read_to_string(data_path(
-        "tests/data/reference/tls13-rsa-http/decoded-1.tsv",
-    ))
-    .unwrap()
-    .lines()
-    .skip(1)
-    .map(|line| line.split('\t').skip(1).collect::<Vec<_>>().join("\t"))
-    .collect();
+    let expected: Vec<String> =
+        std::fs::read_to_string(repo("tests/data/reference/tls13-rsa-http/decoded-1.tsv"))
+            .unwrap()
+            .lines()
+            .skip(1)
+            .map(|line| line.split('\t').skip(1).collect::<Vec<_>>().join("\t"))
+            .collect();
     let (client, server) = reference_configs();
     let traced = trace_http(client, server, Delivery::All);
     let rows: Vec<String> = traced.iter().map(decoded_row).collect();

@@ -2,198 +2,56 @@
 //! print equals what an independent TCP relay between them sees, and
 //! tracing changes nothing on the wire.
 
-mod util;
+mod harness;
 
 use std::fs;
-use std::io::{self, BufRead, BufReader, Read, Write};
-use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
-use std::sync::mpsc;
-use std::sync::{Arc, Mutex};
-use std::thread;
-use std::time::Duration;
+use std::io;
+use std::path::Path;
 
-use util::{data_path, records};
+use harness::net::{Dir, Relay};
+use harness::pair::records;
+use harness::process::{llclient_with, Finished, LlServer, Spawn, LLCLIENT, LLSERVER};
+use harness::{repo, scratch_dir, TIMEOUT};
 
 /// (content type, size) of each record going one way.
 type Records = Vec<(u8, usize)>;
 /// The client-to-server records, then the server-to-client ones.
 type Wire = (Records, Records);
 
-const STARTUP_TIMEOUT: Duration = Duration::from_secs(20);
-const IO_TIMEOUT: Duration = Duration::from_secs(60);
-/// llclient runs under `timeout` with this many seconds.
-const CLIENT_TIMEOUT_SECS: &str = "60";
-
-/// Kills and reaps a child when dropped.
-struct ChildGuard(Child);
-
-impl Drop for ChildGuard {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
+/// llserver with `args`, run from the repository (the tests pass relative paths).
+fn start_server(args: &[&str]) -> LlServer {
+    LlServer::start_with(Spawn::new(LLSERVER, args).current_dir(repo("")))
 }
 
-/// A running llserver and the stderr it has written so far.
-struct Server {
-    /// Held for its `Drop`: the server dies with the test.
-    _child: ChildGuard,
-    addr: SocketAddr,
-    stderr: mpsc::Receiver<String>,
-}
-
-impl Server {
-    fn start(args: &[&str]) -> Self {
-        let mut child = ChildGuard(
-            Command::new(env!("CARGO_BIN_EXE_llserver"))
-                .args(["--port", "0"])
-                .args(args)
-                .current_dir(data_path(""))
-                .stdin(Stdio::null())
-                .stdout(Stdio::piped())
-                .stderr(Stdio::piped())
-                .spawn()
-                .unwrap(),
-        );
-        let stdout = child.0.stdout.take().unwrap();
-        let (addr_sender, addr_receiver) = mpsc::channel();
-        thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if let Some(addr) = line.strip_prefix("listening on ") {
-                    let _ = addr_sender.send(addr.to_owned());
-                }
-            }
+/// The first `count` trace lines llserver prints on stderr (it prints the last ones when the
+/// connection ends), waiting for them (bounded).
+fn server_trace_lines(server: &LlServer, count: usize) -> Vec<String> {
+    server
+        .proc
+        .wait_stderr(&format!("{count} trace lines"), TIMEOUT, |stderr| {
+            trace_lines(stderr).len() >= count
         });
-        let stderr = child.0.stderr.take().unwrap();
-        let (line_sender, stderr_receiver) = mpsc::channel();
-        thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                if line_sender.send(line).is_err() {
-                    return;
-                }
-            }
-        });
-        let listening: SocketAddr = addr_receiver
-            .recv_timeout(STARTUP_TIMEOUT)
-            .expect("llserver did not say where it listens")
-            .parse()
-            .unwrap();
-        Self {
-            _child: child,
-            addr: SocketAddr::from(([127, 0, 0, 1], listening.port())),
-            stderr: stderr_receiver,
-        }
-    }
-
-    /// Collects stderr lines until `count` trace lines arrived (the server
-    /// prints the last ones when the connection ends), or panics after the
-    /// timeout with what it got.
-    fn trace_lines(&self, count: usize) -> Vec<String> {
-        let mut all = Vec::new();
-        let mut traced = Vec::new();
-        while traced.len() < count {
-            match self.stderr.recv_timeout(STARTUP_TIMEOUT) {
-                Ok(line) => {
-                    if parse_trace_line(&line).is_some() {
-                        traced.push(line.clone());
-                    }
-                    all.push(line);
-                }
-                Err(_) => panic!(
-                    "llserver printed {} of {count} trace lines; stderr:\n{}",
-                    traced.len(),
-                    all.join("\n")
-                ),
-            }
-        }
-        traced
-    }
+    let mut lines = trace_lines(&server.proc.stderr());
+    lines.truncate(count);
+    lines
 }
 
-/// A TCP relay between the client and the server that records each
-/// direction's bytes: the independent witness of what crossed the wire.
-struct Relay {
-    addr: SocketAddr,
-    client_to_server: Arc<Mutex<Vec<u8>>>,
-    server_to_client: Arc<Mutex<Vec<u8>>>,
-    done: thread::JoinHandle<()>,
+/// What an independent TCP relay between the client and the server saw: the (C>S, S>C)
+/// records, once the connection ended.
+fn relayed(relay: &Relay) -> Wire {
+    (
+        records(&relay.bytes(Dir::ClientToServer)),
+        records(&relay.bytes(Dir::ServerToClient)),
+    )
 }
 
-impl Relay {
-    fn start(server: SocketAddr) -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let addr = listener.local_addr().unwrap();
-        let client_to_server = Arc::new(Mutex::new(Vec::new()));
-        let server_to_client = Arc::new(Mutex::new(Vec::new()));
-        let (c2s, s2c) = (client_to_server.clone(), server_to_client.clone());
-        let done = thread::spawn(move || {
-            let (client, _) = listener.accept().unwrap();
-            let upstream = TcpStream::connect_timeout(&server, IO_TIMEOUT).unwrap();
-            for socket in [&client, &upstream] {
-                socket.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
-                socket.set_nodelay(true).unwrap();
-            }
-            let forward = {
-                let (from, to) = (client.try_clone().unwrap(), upstream.try_clone().unwrap());
-                thread::spawn(move || copy(from, to, &c2s))
-            };
-            copy(upstream, client, &s2c);
-            forward.join().unwrap();
-        });
-        Self {
-            addr,
-            client_to_server,
-            server_to_client,
-            done,
-        }
-    }
-
-    /// Waits for both directions to end; returns the (C>S, S>C) records.
-    fn finish(self) -> Wire {
-        self.done.join().unwrap();
-        let c2s = records(&self.client_to_server.lock().unwrap());
-        let s2c = records(&self.server_to_client.lock().unwrap());
-        (c2s, s2c)
-    }
-}
-
-/// Copies until EOF (or an error: a reset ends the recording too), then
-/// passes the EOF on.
-fn copy(mut from: TcpStream, mut to: TcpStream, log: &Mutex<Vec<u8>>) {
-    let mut buf = [0u8; 16 * 1024];
-    loop {
-        match from.read(&mut buf) {
-            Ok(0) | Err(_) => break,
-            Ok(n) => {
-                log.lock().unwrap().extend_from_slice(&buf[..n]);
-                if to.write_all(&buf[..n]).is_err() {
-                    break;
-                }
-            }
-        }
-    }
-    let _ = to.shutdown(Shutdown::Write);
-}
-
-fn run_client(addr: SocketAddr, args: &[&str]) -> Output {
-    let output = Command::new("timeout")
-        .arg(CLIENT_TIMEOUT_SECS)
-        .arg(env!("CARGO_BIN_EXE_llclient"))
-        .args(["--port", &addr.port().to_string(), "--http"])
-        .args(args)
-        .arg("localhost")
-        .current_dir(data_path(""))
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "llclient failed\n---- stdout\n{}\n---- stderr\n{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
+/// `llclient --port PORT --http ARGS… localhost`, run from the repository; asserts success.
+fn run_client(port: u16, args: &[&str]) -> Finished {
+    let mut all = vec!["--http"];
+    all.extend_from_slice(args);
+    all.push("localhost");
+    let output = llclient_with(port, Spawn::new(LLCLIENT, &all).current_dir(repo("")));
+    output.success();
     output
 }
 
@@ -216,8 +74,8 @@ fn parse_trace_line(line: &str) -> Option<(String, u8, usize)> {
     Some((direction.to_owned(), content_type, size))
 }
 
-fn trace_lines(stderr: &[u8]) -> Vec<String> {
-    String::from_utf8_lossy(stderr)
+fn trace_lines(stderr: &str) -> Vec<String> {
+    stderr
         .lines()
         .filter(|line| parse_trace_line(line).is_some())
         .map(str::to_owned)
@@ -255,15 +113,15 @@ fn run(server_args: &[&str], client_args: &[&str], traced: bool) -> Run {
     let mut args = RSA_SERVER.to_vec();
     args.extend_from_slice(server_args);
     args.push("http");
-    let server = Server::start(&args);
-    let relay = Relay::start(server.addr);
+    let server = start_server(&args);
+    let relay = Relay::start(server.port);
     let mut args = RSA_CLIENT.to_vec();
     args.extend_from_slice(client_args);
-    let client = run_client(relay.addr, &args);
-    let wire = relay.finish();
+    let client = run_client(relay.port, &args);
+    let wire = relayed(&relay);
     let client_lines = trace_lines(&client.stderr);
     let server_lines = if traced {
-        server.trace_lines(wire.0.len() + wire.1.len())
+        server_trace_lines(&server, wire.0.len() + wire.1.len())
     } else {
         Vec::new()
     };
@@ -391,17 +249,9 @@ fn trace_of_tls12() {
         .any(|line| line.starts_with("C>S  Handshake") && line.ends_with("[enc] Finished")));
 }
 
-fn scratch(name: &str) -> PathBuf {
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
-        .join(format!("trace_cli-{name}-{}", std::process::id()));
-    let _ = fs::remove_dir_all(&dir);
-    fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
 #[test]
 fn sequence_diagrams_from_both_ends() {
-    let dir = scratch("diagram");
+    let dir = scratch_dir("diagram");
     let client_file = dir.join("client.mmd");
     let server_file = dir.join("server.mmd");
     let run = run(
@@ -461,10 +311,10 @@ fn record_arrows(diagram: &str) -> Vec<&str> {
 
 #[test]
 fn readme_diagram_matches_a_fresh_run() {
-    let dir = scratch("readme");
+    let dir = scratch_dir("readme");
     let file = dir.join("client.mmd");
     let pki = "tests/data/reference/pki";
-    let server = Server::start(&[
+    let server = start_server(&[
         "--certs",
         &format!("{pki}/rsa-server-fullchain.pem"),
         "--key",
@@ -472,7 +322,7 @@ fn readme_diagram_matches_a_fresh_run() {
         "http",
     ]);
     run_client(
-        server.addr,
+        server.port,
         &[
             "--cafile",
             &format!("{pki}/rsa-ca.pem"),
@@ -481,7 +331,7 @@ fn readme_diagram_matches_a_fresh_run() {
         ],
     );
     let generated = read_when_present(&file);
-    let readme = fs::read_to_string(data_path("README.md")).unwrap();
+    let readme = fs::read_to_string(repo("README.md")).unwrap();
     let section = readme
         .split("## Sequence diagram")
         .nth(1)

@@ -3,7 +3,7 @@
 //!
 //! Usage: `cargo run --manifest-path fuzz/Cargo.toml --example outcomes -- fuzz/corpus`
 
-#[path = "../../tests/hostile/mod.rs"]
+#[path = "../../tests/harness/hostile/mod.rs"]
 mod hostile;
 
 use std::collections::BTreeMap;

@@ -1,15 +1,15 @@
-//! Writes the seed corpus: the recorded request/response exchanges of `tests/hostile` (one per
-//! profile), each direction as an input of the target that reads it, delivered whole and in
-//! small chunks. The 20 KB data exchanges the property test also mutates are left out: libFuzzer
-//! sizes its inputs after the largest seed, and small inputs run much faster.
+//! Writes the seed corpus: the recorded request/response exchanges of `tests/harness/hostile`
+//! (one per profile), each direction as an input of the target that reads it, delivered whole
+//! and in small chunks. The 20 KB data exchanges the property test also mutates are left out:
+//! libFuzzer sizes its inputs after the largest seed, and small inputs run much faster.
 //!
-//! The `records` target gets `tests/hostile/records.rs`'s seed operations for TLS 1.3 and 1.2,
-//! AES-GCM and ChaCha20.
+//! The `records` target gets `tests/harness/hostile/records.rs`'s seed operations for TLS 1.3
+//! and 1.2, AES-GCM and ChaCha20.
 //!
 //! Usage: `cargo run --manifest-path fuzz/Cargo.toml --example seeds -- fuzz/corpus`
 //! (cargo fuzz's default corpus directories, `fuzz/corpus/<target>`).
 
-#[path = "../../tests/hostile/mod.rs"]
+#[path = "../../tests/harness/hostile/mod.rs"]
 mod hostile;
 
 use std::path::PathBuf;

@@ -2,10 +2,10 @@
 //! that a peer holding the real keys sealed from the fuzzer's choices (content types, padding,
 //! lengths, key updates, tampering, raw bytes).
 //!
-//! Input: `[profile byte][chunk seed byte][ops…]` (see `tests/hostile/records.rs`).
+//! Input: `[profile byte][chunk seed byte][ops…]` (see `tests/harness/hostile/records.rs`).
 #![no_main]
 
-#[path = "../../tests/hostile/mod.rs"]
+#[path = "../../tests/harness/hostile/mod.rs"]
 mod hostile;
 
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {

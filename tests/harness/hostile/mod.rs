@@ -1,10 +1,12 @@
 //! Hostile-peer harness: feeds one lltls connection whatever bytes a peer might send, in
 //! whatever chunks, and records how it ended.
 //!
-//! Shared by the property test (`tests/mutations.rs`), the fuzz-regression replay
-//! (`tests/fuzz_regressions.rs`) and the fuzz targets (`fuzz/fuzz_targets/*.rs`, which include
-//! this file with `#[path]`), so a crash found by the fuzzer replays in the normal test suite
-//! through exactly the same code. It therefore depends only on lltls, rustls and aws-lc-rs.
+//! Shared by the property tests (`tests/mutations.rs`, which also replays the fuzz regressions
+//! in `tests/data/fuzz-regressions/`, and `tests/post_handshake.rs`), the fuzz targets
+//! (`fuzz/fuzz_targets/*.rs`) and the fuzz helper programs (`fuzz/examples/*.rs`), which
+//! include this file with `#[path]`; so a crash found by the fuzzer replays in the normal test
+//! suite through exactly the same code. It therefore depends only on lltls, rustls and
+//! aws-lc-rs, not on the rest of `tests/harness/`.
 //!
 //! Connections use [`deterministic`] crypto and Ed25519 certificates: a fresh connection given
 //! the same seed and input repeats a recorded handshake exactly, so mutated recordings reach
@@ -28,11 +30,11 @@ use rustls::server::{UnbufferedServerConnection, WebPkiClientVerifier};
 use rustls::{ClientConfig, RootCertStore, ServerConfig, SupportedProtocolVersion};
 
 // The files are embedded so the fuzz targets, built from another directory, find them too.
-const CA: &[u8] = include_bytes!("../data/ed25519/ca.pem");
-const SERVER_CHAIN: &[u8] = include_bytes!("../data/ed25519/server-fullchain.pem");
-const SERVER_KEY: &[u8] = include_bytes!("../data/ed25519/server.key");
-const CLIENT_CHAIN: &[u8] = include_bytes!("../data/ed25519/client-fullchain.pem");
-const CLIENT_KEY: &[u8] = include_bytes!("../data/ed25519/client.key");
+const CA: &[u8] = include_bytes!("../../data/ed25519/ca.pem");
+const SERVER_CHAIN: &[u8] = include_bytes!("../../data/ed25519/server-fullchain.pem");
+const SERVER_KEY: &[u8] = include_bytes!("../../data/ed25519/server.key");
+const CLIENT_CHAIN: &[u8] = include_bytes!("../../data/ed25519/client-fullchain.pem");
+const CLIENT_KEY: &[u8] = include_bytes!("../../data/ed25519/client.key");
 
 /// The seed fuzz inputs run with; seed-corpus transcripts are recorded with it.
 pub const FUZZ_SEED: u64 = 1;

@@ -1,146 +1,21 @@
-//! In-memory harness: a client and a server wired buffer to buffer, no sockets.
-#![allow(dead_code)] // each test file uses a different part of the harness
+//! A client and a server wired buffer to buffer, no sockets: each step runs both
+//! connections, then moves bytes from one side's `OutgoingTls` into the other's `IncomingTls`
+//! as a transport would, all at once or in fixed or seeded chunks.
 
-use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use lltls::{
     Error, HandshakeInfo, IncomingTls, LlClientConnection, LlConnection, LlServerConnection,
     OutgoingTls, RecordLayer, Side, Status,
 };
-use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
-use rustls::{ClientConfig, RootCertStore, ServerConfig};
+use rustls::pki_types::ServerName;
+use rustls::{ClientConfig, ServerConfig};
+
+use super::data::Rng;
 
 /// Upper bound on `drive` steps: a healthy exchange needs a few dozen, a
 /// one-byte-at-a-time megabyte a few million.
 pub const MAX_ITERATIONS: usize = 20_000_000;
-
-pub fn data_path(rel: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join(rel)
-}
-
-pub fn load_certs(rel: &str) -> Vec<CertificateDer<'static>> {
-    CertificateDer::pem_file_iter(data_path(rel))
-        .unwrap()
-        .collect::<Result<_, _>>()
-        .unwrap()
-}
-
-pub fn load_key(rel: &str) -> PrivateKeyDer<'static> {
-    PrivateKeyDer::from_pem_file(data_path(rel)).unwrap()
-}
-
-/// Which test PKI: `certs/` (ECDSA P-256) or `certs/rsa/`.
-#[derive(Clone, Copy)]
-pub enum Pki {
-    Ecdsa,
-    Rsa,
-    BigChain,
-}
-
-impl Pki {
-    pub fn dir(self) -> &'static str {
-        match self {
-            Pki::Ecdsa => "certs",
-            Pki::Rsa => "certs/rsa",
-            Pki::BigChain => "tests/data/bigchain",
-        }
-    }
-}
-
-pub fn roots(pki: Pki) -> RootCertStore {
-    let mut roots = RootCertStore::empty();
-    for cert in load_certs(&format!("{}/ca.pem", pki.dir())) {
-        roots.add(cert).unwrap();
-    }
-    roots
-}
-
-pub fn provider() -> Arc<rustls::crypto::CryptoProvider> {
-    Arc::new(rustls::crypto::aws_lc_rs::default_provider())
-}
-
-pub fn versions(tls12: bool) -> &'static [&'static rustls::SupportedProtocolVersion] {
-    static TLS12: &[&rustls::SupportedProtocolVersion] = &[&rustls::version::TLS12];
-    static TLS13: &[&rustls::SupportedProtocolVersion] = &[&rustls::version::TLS13];
-    if tls12 {
-        TLS12
-    } else {
-        TLS13
-    }
-}
-
-pub fn client_config(pki: Pki, tls12: bool) -> ClientConfig {
-    in_place_client(
-        ClientConfig::builder_with_provider(provider())
-            .with_protocol_versions(versions(tls12))
-            .unwrap()
-            .with_root_certificates(roots(pki))
-            .with_no_client_auth(),
-    )
-}
-
-pub fn client_config_with_auth(pki: Pki, tls12: bool) -> ClientConfig {
-    in_place_client(
-        ClientConfig::builder_with_provider(provider())
-            .with_protocol_versions(versions(tls12))
-            .unwrap()
-            .with_root_certificates(roots(pki))
-            .with_client_auth_cert(
-                load_certs(&format!("{}/client-fullchain.pem", pki.dir())),
-                load_key(&format!("{}/client.key", pki.dir())),
-            )
-            .unwrap(),
-    )
-}
-
-pub fn server_config(pki: Pki, tls12: bool) -> ServerConfig {
-    in_place_server(
-        ServerConfig::builder_with_provider(provider())
-            .with_protocol_versions(versions(tls12))
-            .unwrap()
-            .with_no_client_auth()
-            .with_single_cert(
-                load_certs(&format!("{}/fullchain.pem", pki.dir())),
-                load_key(&format!("{}/server.key", pki.dir())),
-            )
-            .unwrap(),
-    )
-}
-
-pub fn server_config_requiring_auth(pki: Pki, tls12: bool) -> ServerConfig {
-    let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(
-        Arc::new(roots(pki)),
-        provider(),
-    )
-    .build()
-    .unwrap();
-    in_place_server(
-        ServerConfig::builder_with_provider(provider())
-            .with_protocol_versions(versions(tls12))
-            .unwrap()
-            .with_client_cert_verifier(verifier)
-            .with_single_cert(
-                load_certs(&format!("{}/fullchain.pem", pki.dir())),
-                load_key(&format!("{}/server.key", pki.dir())),
-            )
-            .unwrap(),
-    )
-}
-
-/// Lets the in-place record layer (lltls's default) take the traffic
-/// secrets after the handshake.
-pub fn in_place_client(mut config: ClientConfig) -> ClientConfig {
-    config.enable_secret_extraction = true;
-    config
-}
-
-/// See [`in_place_client`].
-pub fn in_place_server(mut config: ServerConfig) -> ServerConfig {
-    config.enable_secret_extraction = true;
-    config
-}
 
 /// How the wire delivers bytes from one side's outgoing buffer to the other
 /// side's incoming buffer on each step.
@@ -152,29 +27,6 @@ pub enum Delivery {
     Chunks(usize),
     /// Seeded pseudo-random sizes between 1 and the bound.
     Random { seed: u64, max: usize },
-}
-
-/// A tiny deterministic generator (xorshift64*): tests must replay exactly.
-pub struct Rng(u64);
-
-impl Rng {
-    pub fn new(seed: u64) -> Self {
-        Self(seed.max(1))
-    }
-    pub fn next_u64(&mut self) -> u64 {
-        let mut x = self.0;
-        x ^= x >> 12;
-        x ^= x << 25;
-        x ^= x >> 27;
-        self.0 = x;
-        x.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-    pub fn below(&mut self, bound: usize) -> usize {
-        (self.next_u64() % bound as u64) as usize
-    }
-    pub fn bytes(&mut self, len: usize) -> Vec<u8> {
-        (0..len).map(|_| self.next_u64() as u8).collect()
-    }
 }
 
 /// One side of the pair with its own buffers and what it has seen.
@@ -350,7 +202,8 @@ pub struct Pair {
     /// Sees every delivery, after the sender processed and before the
     /// receiver does (a socket write and read at once).
     pub tap: Option<Tap>,
-    rng: Rng,
+    /// Chunk sizes for `Delivery::Random`, seeded at its first use.
+    rng: Option<Rng>,
 }
 
 impl Pair {
@@ -385,7 +238,7 @@ impl Pair {
             server: Endpoint::new(server.unwrap()),
             delivery: Delivery::All,
             tap: None,
-            rng: Rng::new(1),
+            rng: None,
         }
     }
 
@@ -394,10 +247,7 @@ impl Pair {
             Delivery::All => usize::MAX,
             Delivery::Chunks(n) => n,
             Delivery::Random { seed, max } => {
-                if self.rng.0 == 1 {
-                    self.rng = Rng::new(seed);
-                }
-                1 + self.rng.below(max)
+                1 + self.rng.get_or_insert_with(|| Rng::new(seed)).below(max)
             }
         }
     }
@@ -419,8 +269,6 @@ impl Pair {
         n
     }
 
-    /// Advances each side once and moves bytes across. Returns whether
-    /// anything happened.
     /// Asserts that both sides sent everything, received exactly what the
     /// other sent, hit no error and reached `Closed`.
     pub fn assert_clean_exchange(&self, what: &str) {
@@ -457,6 +305,8 @@ impl Pair {
         );
     }
 
+    /// Advances each side once and moves bytes across. Returns whether
+    /// anything happened.
     pub fn step(&mut self) -> bool {
         let mut progress = self.client.pump();
         progress |= self.server.pump();

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Regenerates tests/data/ed25519/: an Ed25519 root CA, a server leaf and a client leaf.
 #
-# The hostile-peer tests (tests/hostile/) replay recorded TLS exchanges against fresh
+# The hostile-peer tests (tests/harness/hostile/) replay recorded TLS exchanges against fresh
 # connections, which only works if every handshake message is reproducible. Ed25519 signatures
 # are deterministic (ECDSA and RSA-PSS signatures are not), so these keys make the server's
 # CertificateVerify, and with it the whole handshake, the same on every run.

@@ -891,6 +891,7 @@ fn client_failures_are_one_line() {
         .port();
     let ca = ca();
     let missing = repo("certs/no-such-file.pem");
+    let unwritable = repo("no-such-dir/diagram.md");
     let cases: Vec<(Vec<&str>, &str)> = vec![
         (
             vec!["--http", "--cafile", &ca, "127.0.0.1"],
@@ -913,6 +914,17 @@ fn client_failures_are_one_line() {
             "NOPE",
         ),
         (
+            vec![
+                "--http",
+                "--cafile",
+                &ca,
+                "--sequence-diagram",
+                &unwritable,
+                "localhost",
+            ],
+            "cannot write",
+        ),
+        (
             vec!["--http", "--cafile", &ca, "--auth-key", &ca, "localhost"],
             "--auth-certs",
         ),
@@ -930,6 +942,8 @@ fn server_failures_are_one_line() {
     let chain = repo("certs/fullchain.pem");
     let wrong_key = repo("certs/client.key");
     let missing = repo("certs/no-such-file.pem");
+    let missing_dir = repo("no-such-dir/");
+    let unwritable = repo("no-such-dir/diagram.md");
     let cases: Vec<(Vec<&str>, &str)> = vec![
         (
             vec!["--certs", &missing, "--key", &wrong_key, "http"],
@@ -949,6 +963,15 @@ fn server_failures_are_one_line() {
             "nope",
         ),
         (vec!["--certs", &certs, "--crl", &chain, "http"], "--crl"),
+        // A directory that is not there is named, not taken for a chain
+        // file without --key.
+        (vec!["--certs", &missing_dir, "http"], "cannot read"),
+        // Output files are checked at start, not when the first
+        // connection ends.
+        (
+            vec!["--certs", &certs, "--sequence-diagram", &unwritable, "http"],
+            "cannot write",
+        ),
     ];
     for (args, expected) in cases {
         let mut args = args;

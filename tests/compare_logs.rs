@@ -167,15 +167,21 @@ fn normalisation_ignores_what_differs_between_runs() {
     let output = compare_logs(&["-v", a.to_str().unwrap(), b.to_str().unwrap()]);
     output.success();
     let stdout = String::from_utf8_lossy(&output.stdout);
-    // Program lines are listed apart, mio's dropped.
+    // Program lines are compared and listed apart from the verdict, mio's
+    // dropped.
+    assert!(
+        stdout.contains("program log lines: differ")
+            && stdout.contains("[not part of the verdict]"),
+        "{stdout}"
+    );
     assert!(
         stdout.contains(
-            "  DEBUG tlsserver_mio Accepting new connection from [::ffff:127.0.0.1]:<port>"
+            "DEBUG tlsserver_mio Accepting new connection from [::ffff:127.0.0.1]:<port>"
         ),
         "{stdout}"
     );
     assert!(
-        stdout.contains("  DEBUG llclient connecting to 127.0.0.1:<port>"),
+        stdout.contains("DEBUG llclient connecting to 127.0.0.1:<port>"),
         "{stdout}"
     );
     assert!(!stdout.contains("mio::poll"), "{stdout}");
@@ -187,6 +193,34 @@ fn normalisation_ignores_what_differs_between_runs() {
     assert_eq!(output.status.code(), Some(1), "{}", output.frame("compare"));
     assert!(String::from_utf8_lossy(&output.stdout)
         .contains("+TRACE rustls::client::hs No cached session for DnsName(\"localhost\")"));
+}
+
+/// A line that is not a log record (a program's error on stderr) is other
+/// output, not a continuation of the rustls event before it: it cannot make
+/// rustls's events differ, and it is reported on its own.
+#[test]
+fn non_log_lines_are_other_output() {
+    let dir = scratch_dir("compare_logs-other");
+    let a = dir.join("a.log");
+    let b = dir.join("b.log");
+    fs::write(
+        &a,
+        format!("{LOG_A}llclient: TLS error: something went wrong\n"),
+    )
+    .unwrap();
+    fs::write(&b, LOG_A).unwrap();
+    let output = compare_logs(&["-v", a.to_str().unwrap(), b.to_str().unwrap()]);
+    output.success();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(stdout.contains("rustls events match"), "{stdout}");
+    assert!(
+        stdout.contains("other output (not log lines): differ, 1 in"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("-llclient: TLS error: something went wrong"),
+        "{stdout}"
+    );
 }
 
 #[test]

@@ -31,7 +31,8 @@ use rustls::pki_types::ServerName;
 use rustls::{ClientConfig, ClientConnection, RootCertStore, ServerConfig, ServerConnection};
 
 /// Alert bytes as they appear on the wire in a plaintext record: level fatal (2), description.
-const DECODE_ERROR: u8 = 50;
+const UNEXPECTED_MESSAGE: u8 = 10;
+const RECORD_OVERFLOW: u8 = 22;
 
 fn client_config() -> Arc<ClientConfig> {
     let mut roots = RootCertStore::empty();
@@ -168,12 +169,16 @@ fn read_until_closed(stream: &mut TcpStream) -> Answer {
 
 /// Checks the server's answer to one attack; returns a complaint if it is wrong.
 fn judge(attack: Attack, answer: &Answer) -> Result<(), String> {
-    let decode_error_alert = [21, 3, 3, 0, 2, 2, DECODE_ERROR];
+    let alert = |description| [21, 3, 3, 0, 2, 2, description];
     let ok = match attack {
-        // rustls rejects the first bytes with a plaintext decode_error alert, then closes.
-        Attack::Garbage | Attack::PlainHttp | Attack::OversizedRecord => {
-            answer.bytes == decode_error_alert && answer.closed.is_ok()
+        // lltls checks the first record's header before rustls sees it: an
+        // unknown content type is unexpected_message, more than 2^14 bytes of
+        // plaintext record_overflow (RFC 8446 §5), as a plaintext alert; then
+        // the server closes.
+        Attack::Garbage | Attack::PlainHttp => {
+            answer.bytes == alert(UNEXPECTED_MESSAGE) && answer.closed.is_ok()
         }
+        Attack::OversizedRecord => answer.bytes == alert(RECORD_OVERFLOW) && answer.closed.is_ok(),
         // Nothing to answer: the stream ended mid-message; the server just closes.
         Attack::TruncatedHello => answer.bytes.is_empty() && answer.closed.is_ok(),
         // The server's first flight (a handshake record), then a close once the junk is
@@ -835,28 +840,39 @@ fn llclient_rejects_a_hostile_server_with_an_alert_and_one_line() {
     let mut rng = Rng::new(77);
     let mut garbage = rng.bytes(500);
     garbage[0] = 0x80;
+    // The first record's header decides (RFC 8446 §5): an unknown content
+    // type is unexpected_message, a record over 2^14 bytes record_overflow.
     let cases = [
         (
             "plain HTTP",
             b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n".to_vec(),
+            ("unexpected_message", UNEXPECTED_MESSAGE),
         ),
-        ("garbage", garbage),
-        ("oversized record", vec![22, 3, 3, 0xff, 0xff, 2, 0, 0]),
+        (
+            "garbage",
+            garbage,
+            ("unexpected_message", UNEXPECTED_MESSAGE),
+        ),
+        (
+            "oversized record",
+            vec![22, 3, 3, 0xff, 0xff, 2, 0, 0],
+            ("record_overflow", RECORD_OVERFLOW),
+        ),
     ];
-    for (what, reply) in cases {
+    for (what, reply, (alert_name, alert)) in cases {
         let (port, server) = hostile_server(reply);
         let port = port.to_string();
         let client = Proc::spawn(LLCLIENT, &["--port", &port, "--cafile", &ca, "localhost"]);
         let line = failure_line(client);
         assert!(
-            line.starts_with("llclient: TLS error: ") && line.contains("decode_error"),
+            line.starts_with("llclient: TLS error: ") && line.contains(alert_name),
             "{what}: {line}"
         );
-        // llclient told the server why before closing: a plaintext decode_error alert.
+        // llclient told the server why before closing: a plaintext alert.
         let sent = server.join().expect("hostile server");
         assert_eq!(
             sent,
-            [21, 3, 3, 0, 2, 2, DECODE_ERROR],
+            [21, 3, 3, 0, 2, 2, alert],
             "{what}: llclient sent {sent:02x?}"
         );
     }

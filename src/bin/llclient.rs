@@ -181,10 +181,15 @@ fn run(args: &ClientArgs) -> Result<ExitCode, ClientError> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Whether some of what we were to send had not been sent: stdin not read
-/// to its end, or plaintext still queued. (`--http` sends one request and
-/// no end of input: only what is queued counts.)
+/// Whether some of what we were to send after the handshake had not been
+/// sent: stdin not read to its end, or plaintext still queued. (`--http`
+/// sends one request and no end of input: only what is queued counts.)
 fn unsent_input(args: &ClientArgs, tls: &mut TlsConn<UnbufferedClientConnection>) -> bool {
+    // Before the handshake completes nothing is sent, and the error says
+    // enough on its own.
+    if tls.handshake_info().is_none() {
+        return false;
+    }
     let queued = !tls.outbox().is_empty();
     queued || (!args.http && !tls.outbox().is_closing())
 }

@@ -133,3 +133,40 @@ fn llclient_reports_a_server_that_stops_early() {
     }
     let _ = std::fs::remove_file(&path);
 }
+
+/// A client that sends close_notify before any request gets llserver's
+/// close_notify and then the end of the TCP stream, in every mode: the close
+/// finishes without the client having to give up.
+#[test]
+fn close_notify_before_any_request_closes_the_connection() {
+    let certs = repo("certs");
+    for mode in ["echo", "http"] {
+        let mut server = LlServer::start(&["--certs", &certs, mode]);
+        let config = Arc::new(harness::configs::client_config(Pki::Ecdsa, false));
+        let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
+        let mut conn = rustls::ClientConnection::new(config, name).unwrap();
+        let mut socket = TcpStream::connect(server.addr()).expect("connect");
+        socket.set_read_timeout(Some(TIMEOUT)).unwrap();
+        while conn.is_handshaking() {
+            conn.complete_io(&mut socket).expect("handshake");
+        }
+        conn.send_close_notify();
+        while conn.wants_write() {
+            conn.write_tls(&mut socket).unwrap();
+        }
+        // Read until the server closes the stream; a timeout fails.
+        let mut bytes = Vec::new();
+        let result = socket.read_to_end(&mut bytes);
+        assert!(result.is_ok(), "{mode}: {result:?}");
+        let mut wire = &bytes[..];
+        while !wire.is_empty() {
+            conn.read_tls(&mut wire).unwrap();
+        }
+        let state = conn.process_new_packets().expect("the server's records");
+        assert!(
+            state.peer_has_closed(),
+            "{mode}: llserver answered with close_notify"
+        );
+        server.assert_healthy();
+    }
+}

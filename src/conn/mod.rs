@@ -182,8 +182,10 @@ impl<C: Side> LlConnection<C> {
     /// status has been acted on, until it returns `NeedsMoreTlsData` or
     /// `MustTransmitTlsData`.
     ///
-    /// On error, the fatal alert rustls queued is already in `outgoing_tls`:
-    /// the caller SHOULD transmit it before closing the transport.
+    /// On error, the fatal alert due, if any, is already in `outgoing_tls`:
+    /// the caller SHOULD transmit it before closing the transport. When the
+    /// peer's own fatal alert ended the connection, `outgoing_tls` is
+    /// emptied instead: nothing more may be sent (RFC 8446 §6.2).
     pub fn process<'a, I: Storage, O: Storage>(
         &'a mut self,
         incoming_tls: &'a mut IncomingTls<I>,
@@ -280,6 +282,11 @@ impl<C: Side> LlConnection<C> {
         let event = match layer.advance(incoming_tls.filled_mut(), outgoing_tls) {
             Ok(event) => event,
             Err(error) => {
+                if error.alert_received().is_some() {
+                    // RFC 8446 §6.2: nothing more is sent after a fatal
+                    // alert, not even what waits to be transmitted.
+                    outgoing_tls.discard(outgoing_tls.len());
+                }
                 self.failed = Some(error.clone());
                 return Err(error);
             }

@@ -265,3 +265,30 @@ fn no_alert_once_this_side_encrypts_and_rustls_would_accept() {
     assert_eq!(alert, None);
     assert!(server.sent().is_empty());
 }
+
+/// RFC 8446 §6.2: after the peer's fatal alert nothing more is sent. On an
+/// ALPN mismatch the server answers the ClientHello with its ServerHello and
+/// a fatal no_application_protocol; the client, which encoded its
+/// change_cipher_spec on reading the ServerHello, sends nothing at all.
+#[test]
+fn nothing_is_sent_after_the_peers_fatal_alert() {
+    let (mut client_config, mut server_config) = crate::testing::configs(TLS13);
+    client_config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    server_config.alpn_protocols = vec![b"h2".to_vec()];
+    let name = ServerName::try_from("localhost").unwrap();
+    let mut client = End::new(LlClientConnection::new(Arc::new(client_config), name).unwrap());
+    let mut server = End::new(LlServerConnection::new(Arc::new(server_config)).unwrap());
+    assert!(client.pump().is_none());
+    let hello = client.sent();
+    server.deliver(&hello);
+    let (error, _) = ended_with(server.pump());
+    assert_eq!(error, TlsError::NoApplicationProtocol);
+    let answer = server.sent();
+    client.deliver(&answer);
+    let error = client.pump().expect("the client fails");
+    assert_eq!(
+        error.alert_received(),
+        Some(AlertDescription::NoApplicationProtocol)
+    );
+    assert!(client.sent().is_empty(), "nothing after the peer's alert");
+}

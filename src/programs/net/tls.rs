@@ -315,9 +315,12 @@ impl<C: Side> TlsConn<C> {
             Phase::Closed => return true,
             Phase::Open => {}
         }
-        self.socket.eof
-            && (self.conn.close_notify_sent()
-                || (self.outbox.is_empty() && !self.outbox.is_closing()))
+        // Both close_notify went (a peer that closes first need not close
+        // its TCP side before we answer), or the transport ended.
+        (self.conn.peer_closed() && self.conn.close_notify_sent())
+            || self.socket.eof
+                && (self.conn.close_notify_sent()
+                    || (self.outbox.is_empty() && !self.outbox.is_closing()))
     }
 
     /// The connection inside.

@@ -256,7 +256,7 @@ pub struct ServerArgs {
     #[arg(long)]
     pub proto: Vec<String>,
 
-    /// Read server certificates from the given file. This should contain PEM-format certificates in the right order (the first certificate should certify the end entity, matching the private key, the last should be a root CA)
+    /// Read server certificates from the given file. This should contain PEM-format certificates in the right order (the first certificate should certify the end entity, matching the private key, the last should be a root CA) (lltls: or a directory holding fullchain.pem and, without --key, server.key)
     #[arg(long)]
     pub certs: PathBuf,
 

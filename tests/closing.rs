@@ -50,6 +50,9 @@ enum Stop {
     Eof,
     /// Closes with unread data, so the kernel sends a reset.
     Reset,
+    /// Sends a fatal alert (bad_record_mac: the test server corrupts a
+    /// record it reads from the client), then closes.
+    Alert,
 }
 
 /// A TLS server (rustls's buffered API) that reads about `after` bytes of
@@ -81,13 +84,41 @@ fn stopping_server(stop: Stop, after: usize) -> (u16, JoinHandle<usize>) {
                 conn.write_tls(&mut socket).unwrap();
             }
         }
+        if let Stop::Alert = stop {
+            // Corrupt the next byte from the client: whatever record it
+            // falls in fails (its tag, or its header), and rustls answers
+            // with a fatal alert.
+            let mut raw = vec![0; 16 * 1024];
+            let mut flipped = false;
+            'records: loop {
+                let n = socket.read(&mut raw).expect("more records");
+                assert!(n > 0, "the client stopped sending");
+                if !flipped {
+                    raw[0] ^= 0xff;
+                    flipped = true;
+                }
+                let mut bytes = &raw[..n];
+                while !bytes.is_empty() {
+                    // A full buffer takes nothing this round; processing
+                    // and draining below makes room.
+                    let _ = conn.read_tls(&mut bytes);
+                    if conn.process_new_packets().is_err() {
+                        break 'records;
+                    }
+                    let _ = conn.reader().read(&mut buf);
+                }
+            }
+            while conn.wants_write() {
+                conn.write_tls(&mut socket).unwrap();
+            }
+        }
         match stop {
             // Closing a socket with unread data makes the kernel send a
             // reset.
             Stop::Reset => return received,
             // Shut down our side, and read until the client closes its
             // own, so that it reads what we sent rather than a reset.
-            Stop::CloseNotify | Stop::Eof => {
+            Stop::CloseNotify | Stop::Eof | Stop::Alert => {
                 socket.shutdown(std::net::Shutdown::Write).unwrap();
                 let mut rest = Vec::new();
                 let _ = socket.read_to_end(&mut rest);
@@ -115,6 +146,7 @@ fn llclient_reports_a_server_that_stops_early() {
             "peer closed the connection without sending close_notify (after",
         ),
         (Stop::Reset, "socket error"),
+        (Stop::Alert, "peer sent fatal alert"),
     ] {
         let (port, server) = stopping_server(stop, 100_000);
         let out = llclient(

@@ -327,8 +327,23 @@ fn alpn_agree_and_disagree() {
     );
 
     http_client(server.port, &["--proto", "http/1.1"]).assert_received(HTTP_RESPONSE);
-    let line = http_client(server.port, &["--proto", "spdy/1"]).failure_line();
+    // RFC 8446 §6.2: after the server's fatal alert the client sends
+    // nothing, not even the change_cipher_spec it had encoded.
+    let relay = Relay::start(server.port);
+    let line = http_client(relay.port, &["--proto", "spdy/1"]).failure_line();
     assert!(line.contains("no_application_protocol"), "{line}");
+    // The server's alert is encrypted, after its ServerHello.
+    let records = relay.records();
+    let from_client: Vec<u8> = records
+        .iter()
+        .filter(|r| r.dir == Dir::ClientToServer)
+        .map(|r| r.content_type)
+        .collect();
+    assert_eq!(
+        from_client,
+        [22],
+        "the client sent more than its ClientHello"
+    );
     server.assert_healthy();
 }
 

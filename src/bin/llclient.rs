@@ -363,7 +363,10 @@ fn regular_file_stdin() -> Option<File> {
 /// Reads stdin on a thread, in chunks, over a bounded channel: when the
 /// connection stops taking data (backpressure), the channel fills, the
 /// thread blocks, and stdin is no longer read. A thread works for every kind
-/// of stdin (files, pipes, terminals), which mio cannot poll alike.
+/// of stdin (files, pipes, terminals), which mio cannot poll alike; polling a
+/// pipe or terminal would also need O_NONBLOCK, a flag of the open file that
+/// the shell and other processes holding the same stdin would see too. So
+/// only a regular file is read straight into records (`FileInput`).
 struct StdinReader {
     chunks: Receiver<StdinChunk>,
     /// Readable when the thread sent chunks. A socket pair rather than

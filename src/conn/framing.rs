@@ -20,12 +20,11 @@ use rustls::{
     ProtocolVersion,
 };
 
-/// Most plaintext in a record (RFC 8446 §5.1, RFC 5246 §6.2.1).
-const MAX_PLAINTEXT: usize = 1 << 14;
-/// Most ciphertext in a TLS 1.3 record (RFC 8446 §5.2).
-const MAX_TLS13_CIPHERTEXT: usize = MAX_PLAINTEXT + 256;
-/// Most ciphertext in a TLS 1.2 record (RFC 5246 §6.2.3).
-const MAX_TLS12_CIPHERTEXT: usize = MAX_PLAINTEXT + 2048;
+use crate::record::{MAX_FRAGMENT_LEN, MAX_TLS12_CIPHERTEXT, MAX_TLS13_CIPHERTEXT};
+
+/// rustls refuses a record header announcing this many bytes or more: one
+/// more than the longest TLS 1.2 ciphertext.
+const RUSTLS_REFUSES_FROM: usize = MAX_TLS12_CIPHERTEXT + 1;
 
 /// What the checks need to know of the connection's protection state.
 #[derive(Debug, Default)]
@@ -75,7 +74,7 @@ impl Framing {
                 // as themselves they are always plaintext.
                 let limit = match (version, self.peer_switched) {
                     (Some(ProtocolVersion::TLSv1_2), true) => MAX_TLS12_CIPHERTEXT,
-                    _ => MAX_PLAINTEXT,
+                    _ => MAX_FRAGMENT_LEN,
                 };
                 if len > limit {
                     return overflow();
@@ -151,7 +150,7 @@ pub(super) fn rustls_refuses(record: &[u8]) -> bool {
     match ContentType::from(record[0]) {
         ContentType::Unknown(_) => true,
         ContentType::ChangeCipherSpec => len != 1 || record.get(5).is_some_and(|&byte| byte != 1),
-        _ => len >= MAX_PLAINTEXT + 2048,
+        _ => len >= RUSTLS_REFUSES_FROM,
     }
 }
 

@@ -26,6 +26,10 @@ pub(crate) const HEADER_LEN: usize = 5;
 pub(crate) const TAG_LEN: usize = 16;
 /// Most plaintext one record carries (RFC 8446 §5.1, RFC 5246 §6.2.1).
 pub(crate) const MAX_FRAGMENT_LEN: usize = 1 << 14;
+/// Most ciphertext in a TLS 1.3 record (RFC 8446 §5.2).
+pub(crate) const MAX_TLS13_CIPHERTEXT: usize = MAX_FRAGMENT_LEN + 256;
+/// Most ciphertext in a TLS 1.2 record (RFC 5246 §6.2.3).
+pub(crate) const MAX_TLS12_CIPHERTEXT: usize = MAX_FRAGMENT_LEN + 2048;
 const NONCE_LEN: usize = 12;
 const GCM_EXPLICIT_NONCE_LEN: usize = 8;
 
@@ -37,12 +41,11 @@ pub(crate) enum Version {
 }
 
 impl Version {
-    /// Longest ciphertext a record may announce (RFC 8446 §5.2: 2^14 + 256;
-    /// RFC 5246 §6.2.3: 2^14 + 2048).
+    /// Longest ciphertext a record may announce.
     pub(crate) fn max_ciphertext_len(self) -> usize {
         match self {
-            Self::Tls13 => MAX_FRAGMENT_LEN + 256,
-            Self::Tls12 => MAX_FRAGMENT_LEN + 2048,
+            Self::Tls13 => MAX_TLS13_CIPHERTEXT,
+            Self::Tls12 => MAX_TLS12_CIPHERTEXT,
         }
     }
 }

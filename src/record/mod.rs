@@ -21,7 +21,9 @@ mod send;
 #[cfg(test)]
 mod tests;
 
-pub(crate) use cipher::RecordError;
+pub(crate) use cipher::{
+    RecordError, MAX_FRAGMENT_LEN, MAX_TLS12_CIPHERTEXT, MAX_TLS13_CIPHERTEXT,
+};
 pub(crate) use kernel::Kernel;
 pub(crate) use receive::Receiver;
 
@@ -31,7 +33,7 @@ use rustls::{
     PeerMisbehaved, ProtocolVersion, SupportedCipherSuite,
 };
 
-use cipher::{Protection, Version, HEADER_LEN, MAX_FRAGMENT_LEN};
+use cipher::{Protection, Version, HEADER_LEN};
 use receive::unexpected;
 use send::Sender;
 

@@ -142,12 +142,7 @@ impl Receiver {
                     return None;
                 }
             };
-            // Application data between two fragments of a handshake message
-            // is refused by the driver (RFC 8446 §5.1).
-            if opened.content_type != ContentType::ApplicationData
-                || !self.handshake.is_empty()
-                || self.peer_closed
-            {
+            if !self.deliverable(&opened) {
                 self.stash(len, opened);
                 return None;
             }
@@ -179,15 +174,21 @@ impl Receiver {
     pub(crate) fn peek_app_data(&self) -> Option<usize> {
         match &self.stash {
             Some(Stash::Opened { opened, .. })
-                if opened.content_type == ContentType::ApplicationData
-                    && self.handshake.is_empty()
-                    && !self.peer_closed
-                    && !opened.plaintext.is_empty() =>
+                if self.deliverable(opened) && !opened.plaintext.is_empty() =>
             {
                 Some(opened.plaintext.len())
             }
             _ => None,
         }
+    }
+
+    /// Whether `opened` is application data the caller may take now: not
+    /// after close_notify, nor between two fragments of a handshake message
+    /// (RFC 8446 §5.1), which the driver refuses when it reaches it.
+    fn deliverable(&self, opened: &Opened) -> bool {
+        opened.content_type == ContentType::ApplicationData
+            && self.handshake.is_empty()
+            && !self.peer_closed
     }
 
     /// Whether an opened application-data record waits for the caller.

@@ -282,10 +282,8 @@ impl<C: Side> LlConnection<C> {
         let event = match layer.advance(incoming_tls.filled_mut(), outgoing_tls) {
             Ok(event) => event,
             Err(error) => {
-                if error.alert_received().is_some() {
-                    // RFC 8446 §6.2: nothing more is sent after a fatal
-                    // alert, not even what waits to be transmitted.
-                    outgoing_tls.discard(outgoing_tls.len());
+                if let Some(alert) = error.alert_received() {
+                    send_nothing_after(alert, outgoing_tls);
                 }
                 self.failed = Some(error.clone());
                 return Err(error);
@@ -621,5 +619,20 @@ impl<C: Side> LlConnection<C> {
             Some(error) => Err(error.clone()),
             None => Ok(()),
         }
+    }
+}
+
+/// RFC 8446 §6.2: after the peer's fatal `alert` nothing more is sent, not
+/// even what was encoded before it arrived and waits to be transmitted.
+fn send_nothing_after<O: Storage>(
+    alert: rustls::AlertDescription,
+    outgoing_tls: &mut OutgoingTls<O>,
+) {
+    if !outgoing_tls.is_empty() {
+        debug!(
+            "peer sent {alert:?}: dropping {}B not sent yet",
+            outgoing_tls.len()
+        );
+        outgoing_tls.discard(outgoing_tls.len());
     }
 }

@@ -255,16 +255,9 @@ impl<C: Side> LlConnection<C> {
     ) -> Error {
         debug!("TLS error: {error}");
         if let rustls::Error::AlertReceived(alert) = &error {
-            // RFC 8446 §6.2: after a fatal alert nothing more is sent, not
-            // even what was encoded before it arrived (a TLS 1.3 client's
-            // change_cipher_spec after the ServerHello, say).
-            if !outgoing_tls.is_empty() {
-                debug!(
-                    "peer sent {alert:?}: dropping {}B not sent yet",
-                    outgoing_tls.len()
-                );
-                outgoing_tls.discard(outgoing_tls.len());
-            }
+            // A TLS 1.3 client's change_cipher_spec after the ServerHello,
+            // say, is dropped.
+            super::send_nothing_after(*alert, outgoing_tls);
         }
         let missing_alert = framing::rfc_alert_for(&error);
         let mut error = Error::tls(error);

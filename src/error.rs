@@ -52,6 +52,11 @@ pub enum Error {
     /// not set `enable_secret_extraction`, without which rustls keeps the
     /// traffic secrets to itself.
     SecretExtractionDisabled,
+    /// A configuration lltls refuses, and why.
+    Config(&'static str),
+    /// `peer_verified` was called with no certificate awaiting a verdict
+    /// (not in deferred mode, before `Status::VerifyPeer`, or twice).
+    NoVerdictPending,
 }
 
 impl Error {
@@ -143,6 +148,10 @@ impl fmt::Display for Error {
             Self::SecretExtractionDisabled => f.write_str(
                 "the in-place record layer needs enable_secret_extraction in the rustls config",
             ),
+            Self::Config(reason) => f.write_str(reason),
+            Self::NoVerdictPending => {
+                f.write_str("no peer certificate awaits a verdict on this connection")
+            }
         }
     }
 }

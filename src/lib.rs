@@ -142,6 +142,7 @@ pub mod stream;
 #[cfg(test)]
 mod testing;
 pub mod trace;
+pub mod verify;
 
 #[cfg(feature = "programs")]
 pub mod programs;
@@ -153,3 +154,4 @@ pub use conn::{
 pub use error::Error;
 pub use record::RecordLayer;
 pub use status::{AppData, EarlyDataOutcome, HandshakeInfo, Status};
+pub use verify::{DeferredClientConfig, DeferredServerConfig, PeerCertificates};

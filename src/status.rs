@@ -8,7 +8,7 @@ use rustls::{
 };
 
 use crate::record::Receiver;
-use crate::Error;
+use crate::{Error, PeerCertificates};
 
 /// The caller's next duty, returned by `process`.
 ///
@@ -24,9 +24,11 @@ use crate::Error;
 /// | `HandshakeComplete` | first `WriteTraffic` once `is_handshaking()` is false |
 /// | `PeerClosed` | `PeerClosed`, or close_notify read by the in-place layer |
 /// | `Closed` | `Closed`, or close_notify sent and received after the switch |
+/// | `VerifyPeer` | none: deferred mode, the chain lltls's verifier recorded |
+/// | `AwaitingVerdict` | none: deferred mode, handshake done, no verdict yet |
 ///
-/// `HandshakeComplete` and `PeerClosed` are edge-triggered: each is returned
-/// once. The others are level-triggered: they are returned again until the
+/// `HandshakeComplete`, `PeerClosed` and `VerifyPeer` are edge-triggered:
+/// each is returned once. The others are level-triggered: they are returned again until the
 /// caller has done what they ask.
 #[must_use]
 #[non_exhaustive]
@@ -54,6 +56,16 @@ pub enum Status<'a> {
     /// Both sides sent `close_notify`. Transmit what remains in
     /// `OutgoingTls`, then close the transport.
     Closed,
+    /// Deferred mode ([`crate::verify`]): the peer presented this chain.
+    /// Verify it (now, or later, e.g. on another thread) and give the
+    /// verdict with [`peer_verified`](crate::LlConnection::peer_verified);
+    /// meanwhile keep calling `process`, which completes the handshake but
+    /// holds everything that depends on trust.
+    VerifyPeer(PeerCertificates),
+    /// Deferred mode: the handshake is done on this side and nothing can
+    /// progress until `peer_verified`. Nothing to transmit; do not read
+    /// (`wants_read` is false). Call `process` after the verdict.
+    AwaitingVerdict,
 }
 
 /// Plaintext records received, borrowed from the connection.

@@ -40,7 +40,13 @@
 
 use std::io::{self, BufRead, Read, Write};
 
-use crate::{AppData, Error, IncomingTls, LlConnection, OutgoingTls, Side, Status};
+use crate::{
+    AppData, Error, IncomingTls, LlConnection, OutgoingTls, PeerCertificates, Side, Status,
+};
+
+/// A verifier run by a [`Stream`] when a connection in deferred mode hands
+/// out the peer's chain ([`Status::VerifyPeer`]); its result is the verdict.
+pub type VerifyFn<'a> = dyn FnMut(&PeerCertificates) -> Result<(), rustls::Error> + Send + 'a;
 
 /// Everything a [`Stream`] keeps between calls: the connection's TLS buffers
 /// and the plaintext received but not read yet.
@@ -129,6 +135,7 @@ pub struct Stream<'a, C: Side, T: Read + Write + ?Sized> {
     conn: &'a mut LlConnection<C>,
     buffers: &'a mut StreamBuffers,
     transport: &'a mut T,
+    verifier: Option<&'a mut VerifyFn<'a>>,
 }
 
 impl<'a, C: Side, T: Read + Write + ?Sized> Stream<'a, C, T> {
@@ -145,7 +152,18 @@ impl<'a, C: Side, T: Read + Write + ?Sized> Stream<'a, C, T> {
             conn,
             buffers,
             transport,
+            verifier: None,
         }
+    }
+
+    /// Gives a connection in deferred mode ([`crate::verify`]) its verifier:
+    /// the stream runs it where the connection hands out the peer's chain,
+    /// and its result is the verdict. A deferred connection without one
+    /// rejects the peer (handshake_failure).
+    #[must_use]
+    pub fn with_verifier(mut self, verifier: &'a mut VerifyFn<'a>) -> Self {
+        self.verifier = Some(verifier);
+        self
     }
 
     /// The connection.
@@ -237,6 +255,7 @@ impl<'a, C: Side, T: Read + Write + ?Sized> Stream<'a, C, T> {
             plaintext,
             ..
         } = &mut *self.buffers;
+        let mut presented = None;
         let result = match self.conn.process(incoming_tls, outgoing_tls) {
             Ok(Status::AppDataAvailable(mut app_data))
             | Ok(Status::EarlyDataAvailable(mut app_data)) => {
@@ -246,8 +265,29 @@ impl<'a, C: Side, T: Read + Write + ?Sized> Stream<'a, C, T> {
             Ok(Status::MustTransmitTlsData) => Ok((0, Next::Transmit)),
             Ok(Status::NeedsMoreTlsData) => Ok((0, Next::Receive)),
             Ok(Status::Closed) => Ok((0, Next::End)),
+            Ok(Status::VerifyPeer(certificates)) => {
+                presented = Some(certificates);
+                Ok((0, Next::Continue))
+            }
+            // The stream gives its verdict as soon as the chain is handed
+            // out; waiting here could only mean the chain went to someone
+            // else, who holds the verdict.
+            Ok(Status::AwaitingVerdict) => Err(Error::Config(
+                "the connection awaits a verdict given outside the stream",
+            )),
             Err(error) => Err(error),
         };
+        if let Some(certificates) = presented {
+            let verdict = match &mut self.verifier {
+                Some(verify) => verify(&certificates),
+                None => Err(rustls::Error::General(
+                    "deferred verification, but the stream has no verifier".into(),
+                )),
+            };
+            if let Err(error) = self.conn.peer_verified(verdict) {
+                return Err(self.fail(error));
+            }
+        }
         result.map_err(|error| self.fail(error))
     }
 
@@ -485,6 +525,7 @@ pub struct StreamOwned<C: Side, T: Read + Write> {
     pub buffers: StreamBuffers,
     /// The transport, e.g. a `TcpStream`.
     pub transport: T,
+    verifier: Option<Box<VerifyFn<'static>>>,
 }
 
 impl<C: Side, T: Read + Write> StreamOwned<C, T> {
@@ -495,7 +536,18 @@ impl<C: Side, T: Read + Write> StreamOwned<C, T> {
             conn,
             buffers: StreamBuffers::new(),
             transport,
+            verifier: None,
         }
+    }
+
+    /// See [`Stream::with_verifier`].
+    #[must_use]
+    pub fn with_verifier(
+        mut self,
+        verifier: impl FnMut(&PeerCertificates) -> Result<(), rustls::Error> + Send + 'static,
+    ) -> Self {
+        self.verifier = Some(Box::new(verifier));
+        self
     }
 
     /// The transport.
@@ -517,7 +569,11 @@ impl<C: Side, T: Read + Write> StreamOwned<C, T> {
 
     /// A borrowing [`Stream`] over the parts.
     pub fn as_stream(&mut self) -> Stream<'_, C, T> {
-        Stream::new(&mut self.conn, &mut self.buffers, &mut self.transport)
+        let stream = Stream::new(&mut self.conn, &mut self.buffers, &mut self.transport);
+        match &mut self.verifier {
+            Some(verifier) => stream.with_verifier(&mut **verifier),
+            None => stream,
+        }
     }
 
     /// See [`Stream::complete_handshake`].

@@ -90,6 +90,17 @@ impl LlConnection<UnbufferedClientConnection> {
         Ok(Self::from_rustls(conn, record_layer, max_fragment_size))
     }
 
+    /// A client in deferred mode: the caller verifies the server's
+    /// certificate (see [`crate::verify`]). Always with the in-place record
+    /// layer, which seals the alert of a rejection.
+    pub fn deferred(
+        config: &crate::DeferredClientConfig,
+        server_name: ServerName<'static>,
+    ) -> Result<Self, Error> {
+        Self::with_record_layer(config.0.clone(), server_name, RecordLayer::InPlace)
+            .map(Self::deferred_mode)
+    }
+
     /// Encrypts 0-RTT early data right after the ClientHello, when resuming a
     /// session whose ticket allows it. Returns how many bytes were taken (at
     /// most what the ticket allows); `Ok(0)` when early data is not possible.
@@ -111,6 +122,7 @@ impl LlConnection<UnbufferedClientConnection> {
         let Layer::Rustls(conn) = &mut self.conn else {
             return Ok(0);
         };
+        let _armed = crate::verify::arm(&self.deferred);
         let UnbufferedStatus { state, .. } =
             conn.process_tls_records(super::rustls_input(feed, incoming_tls));
         let Ok(ConnectionState::TransmitTlsData(mut transmit)) = state else {

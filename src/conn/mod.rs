@@ -34,6 +34,7 @@ use crate::buffer::Storage;
 use crate::buffer::{MAX_HANDSHAKE_BUFFER, MAX_RECORD_SIZE};
 use crate::record::{self, Event, InPlace, Kernel, RecordLayer};
 use crate::status::{AppData, EarlyDataOutcome, HandshakeInfo, Status};
+use crate::verify::{self, Deferred};
 use crate::{Error, IncomingTls, OutgoingTls};
 
 /// Most plaintext one `encrypt` call takes: four full records. Bounds how much
@@ -75,8 +76,9 @@ pub trait Side: DerefMut<Target = UnbufferedConnectionCommon<Self::Data>> + seal
     ) -> Option<Result<(), rustls::Error>>;
 }
 
-/// rustls's kernel connection of one side, as the record layer sees it.
-struct SideKernel<C: Side>(KernelConnection<C::Data>);
+/// rustls's kernel connection of one side, as the record layer sees it, with
+/// the connection's deferred verification (a ticket may be stored).
+struct SideKernel<C: Side>(KernelConnection<C::Data>, Option<Deferred>);
 
 impl<C: Side> Kernel for SideKernel<C> {
     const IS_CLIENT: bool = C::IS_CLIENT;
@@ -91,6 +93,7 @@ impl<C: Side> Kernel for SideKernel<C> {
     }
 
     fn handle_new_session_ticket(&mut self, body: &[u8]) -> Option<Result<(), rustls::Error>> {
+        let _armed = verify::arm(&self.1);
         C::handle_new_session_ticket(&mut self.0, body)
     }
 
@@ -152,6 +155,8 @@ pub struct LlConnection<C: Side> {
     early_bytes_received: usize,
     /// The error that ended the connection; every later call returns it.
     failed: Option<Error>,
+    /// Deferred mode: the caller verifies the peer's certificate.
+    deferred: Option<Deferred>,
 }
 
 impl<C: Side> LlConnection<C> {
@@ -171,7 +176,14 @@ impl<C: Side> LlConnection<C> {
             early_data: EarlyDataOutcome::None,
             early_bytes_received: 0,
             failed: None,
+            deferred: None,
         }
+    }
+
+    /// Puts the connection in deferred mode (see [`crate::verify`]).
+    fn deferred_mode(mut self) -> Self {
+        self.deferred = Some(Deferred::default());
+        self
     }
 
     /// Advances the connection on the bytes in `incoming_tls` and tells the
@@ -192,6 +204,9 @@ impl<C: Side> LlConnection<C> {
         outgoing_tls: &mut OutgoingTls<O>,
     ) -> Result<Status<'a>, Error> {
         self.check_failed()?;
+        if let Some(certificates) = self.deferred.as_ref().and_then(Deferred::take_presented) {
+            return Ok(Status::VerifyPeer(certificates));
+        }
         if self.peer_closed_unreported {
             self.peer_closed_unreported = false;
             return Ok(Status::PeerClosed);
@@ -205,6 +220,11 @@ impl<C: Side> LlConnection<C> {
             return self.process_in_place(incoming_tls, outgoing_tls);
         }
         let stop = self.run(incoming_tls, outgoing_tls, false)?;
+        if stop == Stop::Verify {
+            if let Some(certificates) = self.deferred.as_ref().and_then(Deferred::take_presented) {
+                return Ok(Status::VerifyPeer(certificates));
+            }
+        }
         if self.peer_closed_unreported {
             self.peer_closed_unreported = false;
             return Ok(Status::PeerClosed);
@@ -224,6 +244,7 @@ impl<C: Side> LlConnection<C> {
                 // rustls returns the same state again: nothing changed since
                 // `run` saw it, and it checks pending plaintext before reading
                 // any record, so nothing is discarded by this call.
+                let _armed = verify::arm(&self.deferred);
                 let UnbufferedStatus { state, .. } =
                     conn.process_tls_records(rustls_input(feed, incoming_tls));
                 match state {
@@ -241,7 +262,7 @@ impl<C: Side> LlConnection<C> {
                 }
             }
             Stop::Closed => Ok(Status::Closed),
-            Stop::WriteTraffic | Stop::Blocked | Stop::Transmit => {
+            Stop::WriteTraffic | Stop::Blocked | Stop::Transmit | Stop::Verify => {
                 self.wait_for_input(incoming_tls, outgoing_tls)
             }
         }
@@ -249,7 +270,7 @@ impl<C: Side> LlConnection<C> {
 
     /// The outcome of the handshake, the first time it is complete.
     fn report_handshake(&mut self) -> Option<HandshakeInfo> {
-        if self.handshake_reported || self.is_handshaking() {
+        if self.handshake_reported || self.is_handshaking() || self.withholds() {
             return None;
         }
         self.handshake_reported = true;
@@ -277,6 +298,23 @@ impl<C: Side> LlConnection<C> {
         let Layer::InPlace(layer) = &mut self.conn else {
             unreachable!("called after the switch")
         };
+        if let Some(deferred) = &self.deferred {
+            if let Some(rejection) = deferred.take_rejection() {
+                let alert = verify::rejection_alert(&rejection);
+                let error = layer.send_fatal_alert(rejection, alert, outgoing_tls);
+                self.failed = Some(error.clone());
+                return Err(error);
+            }
+            if deferred.withholds() {
+                // Records received stay unopened in `incoming_tls` until the
+                // verdict; the caller stops reading (`wants_read`).
+                return Ok(if outgoing_tls.is_empty() {
+                    Status::AwaitingVerdict
+                } else {
+                    Status::MustTransmitTlsData
+                });
+            }
+        }
         // Records handed out or handled by the previous pass are done with.
         incoming_tls.discard(layer.receiver.take_consumed());
         let event = match layer.advance(incoming_tls.filled_mut(), outgoing_tls) {
@@ -358,6 +396,9 @@ impl<C: Side> LlConnection<C> {
             return Ok(0);
         }
         self.check_failed()?;
+        if self.withholds() {
+            return Ok(0);
+        }
         let chunk = &app_data[..app_data.len().min(MAX_ENCRYPT_CHUNK)];
         if !matches!(self.conn, Layer::InPlace(_)) {
             let written =
@@ -392,7 +433,7 @@ impl<C: Side> LlConnection<C> {
         // rustls would send it during the handshake already (a TLS 1.3 server
         // may send after its first flight), but the handshake's own remaining
         // messages, such as session tickets, would then never be sent.
-        if self.is_handshaking() {
+        if self.is_handshaking() || self.withholds() {
             return Ok(false);
         }
         if !matches!(self.conn, Layer::InPlace(_)) {
@@ -422,6 +463,9 @@ impl<C: Side> LlConnection<C> {
         outgoing_tls: &mut OutgoingTls<O>,
     ) -> Result<bool, Error> {
         self.check_failed()?;
+        if self.withholds() {
+            return Ok(false);
+        }
         if !matches!(self.conn, Layer::InPlace(_)) {
             let refreshed = self.with_write_traffic(incoming_tls, outgoing_tls, |traffic, _| {
                 traffic.refresh_traffic_keys().map_err(Error::tls)
@@ -493,8 +537,37 @@ impl<C: Side> LlConnection<C> {
     /// Whether the connection may still receive data, i.e. the caller should
     /// keep reading the transport.
     #[must_use]
+    ///
+    /// `false` while the connection awaits the caller's verdict on the
+    /// peer's certificate after the handshake: records that arrive then
+    /// would only be held.
     pub fn wants_read(&self) -> bool {
-        self.failed.is_none() && !self.peer_closed
+        self.failed.is_none() && !self.peer_closed && (self.is_handshaking() || !self.withholds())
+    }
+
+    /// Deferred mode: whether everything that depends on trust in the peer
+    /// waits, because a certificate chain was presented and not accepted.
+    fn withholds(&self) -> bool {
+        self.deferred.as_ref().is_some_and(Deferred::withholds)
+    }
+
+    /// Deferred mode: the caller's verdict on the chain handed out with
+    /// [`Status::VerifyPeer`] (see [`crate::verify`]).
+    ///
+    /// `Ok(())` releases what was held: the `HandshakeComplete` status,
+    /// application data both ways, and the sessions the peer gave
+    /// (committed to the caller's store). `Err(reason)` drops the sessions;
+    /// the next `process` seals the fatal alert rustls would send for
+    /// `reason` (unknown_ca for an unknown issuer, certificate_expired,
+    /// bad_certificate, ...) into `outgoing_tls` and returns the error.
+    /// Call `process` after either.
+    ///
+    /// Returns [`Error::NoVerdictPending`] when no chain awaits a verdict.
+    pub fn peer_verified(&mut self, verdict: Result<(), rustls::Error>) -> Result<(), Error> {
+        match &self.deferred {
+            Some(deferred) if deferred.settle(verdict) => Ok(()),
+            _ => Err(Error::NoVerdictPending),
+        }
     }
 
     /// The error that ended the connection, if one did.

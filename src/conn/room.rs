@@ -32,6 +32,9 @@ impl<'a, C: Side, I: Storage, O: Storage> RecordRoom<'a, C, I, O> {
         outgoing_tls: &'a mut OutgoingTls<O>,
     ) -> Result<Option<Self>, Error> {
         conn.check_failed()?;
+        if conn.withholds() {
+            return Ok(None);
+        }
         if !matches!(conn.conn, Layer::InPlace(_)) {
             // Ask rustls whether it may encrypt now, without encrypting.
             let may = conn.with_write_traffic(incoming_tls, outgoing_tls, |_, _| Ok(()))?;

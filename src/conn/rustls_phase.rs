@@ -12,6 +12,7 @@ use rustls::unbuffered::{
 use super::{framing, Layer, LlConnection, Side, SideKernel};
 use crate::buffer::{Storage, WriteError};
 use crate::record::{InPlace, RecordLayer};
+use crate::verify::{self, Deferred};
 use crate::{Error, IncomingTls, OutgoingTls};
 
 /// Where one run of the state machine stopped.
@@ -26,6 +27,8 @@ pub(super) enum Stop {
     Switched,
     Blocked,
     Closed,
+    /// Deferred mode: the verifier recorded the peer's chain.
+    Verify,
 }
 
 impl<C: Side> LlConnection<C> {
@@ -110,7 +113,7 @@ impl<C: Side> LlConnection<C> {
         };
         let layer = conn.into_kernel().and_then(|(secrets, kernel)| {
             InPlace::new(
-                SideKernel(kernel),
+                SideKernel(kernel, self.deferred.clone()),
                 secrets,
                 self.max_fragment,
                 self.peer_closed,
@@ -153,6 +156,7 @@ impl<C: Side> LlConnection<C> {
                 // Callers check first; a switch ends the loop below.
                 return Ok(Stop::Switched);
             };
+            let _armed = verify::arm(&self.deferred);
             let UnbufferedStatus { discard, state } =
                 conn.process_tls_records(rustls_input(feed, incoming_tls));
             let step = match state {
@@ -205,6 +209,10 @@ impl<C: Side> LlConnection<C> {
                 let version = self.rustls_version();
                 self.framing
                     .note_sent(&outgoing_tls.filled()[encoded_from..], version);
+            }
+            // The caller may start verifying while the handshake goes on.
+            if step.is_ok() && self.deferred.as_ref().is_some_and(Deferred::presented) {
+                return Ok(Stop::Verify);
             }
             match step {
                 // rustls processed everything it was shown and has nothing
@@ -269,6 +277,7 @@ impl<C: Side> LlConnection<C> {
             if !conn.wants_write() {
                 break;
             }
+            let _armed = verify::arm(&self.deferred);
             let UnbufferedStatus { discard, state } =
                 conn.process_tls_records(rustls_input(feed, incoming_tls));
             let encoded = match state {
@@ -318,6 +327,7 @@ impl<C: Side> LlConnection<C> {
             return Ok(Written::Switched);
         };
         // Same state as `run` stopped at: nothing changed in between.
+        let _armed = verify::arm(&self.deferred);
         let UnbufferedStatus { state, .. } =
             conn.process_tls_records(rustls_input(feed, incoming_tls));
         let result = match state {

@@ -63,6 +63,13 @@ impl LlConnection<UnbufferedServerConnection> {
         Self::with_record_layer(config, RecordLayer::default())
     }
 
+    /// A server connection in deferred mode: the caller verifies client
+    /// certificates (see [`crate::verify`]). Always with the in-place record
+    /// layer, which seals the alert of a rejection.
+    pub fn deferred(config: &crate::DeferredServerConfig) -> Result<Self, Error> {
+        Self::with_record_layer(config.0.clone(), RecordLayer::InPlace).map(Self::deferred_mode)
+    }
+
     /// A server connection with the given record layer after the handshake.
     pub fn with_record_layer(
         config: Arc<ServerConfig>,

@@ -589,6 +589,18 @@ impl<K: Kernel> InPlace<K> {
         Ok(())
     }
 
+    /// Ends the connection for a reason found outside the record layer (the
+    /// caller rejected the peer's certificate), sealing `alert` with the
+    /// current keys.
+    pub(crate) fn send_fatal_alert<O: Storage>(
+        &mut self,
+        error: TlsError,
+        alert: AlertDescription,
+        outgoing_tls: &mut OutgoingTls<O>,
+    ) -> Error {
+        self.send_fatal(RecordError::new(error, alert), outgoing_tls)
+    }
+
     /// Sends the fatal alert for `error` if anything may still be sent, and
     /// builds the connection's error naming it.
     fn send_fatal<O: Storage>(

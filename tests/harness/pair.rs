@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use lltls::{
     Error, HandshakeInfo, IncomingTls, LlClientConnection, LlConnection, LlServerConnection,
-    OutgoingTls, RecordLayer, Side, Status,
+    OutgoingTls, PeerCertificates, RecordLayer, Side, Status,
 };
 use rustls::pki_types::ServerName;
 use rustls::{ClientConfig, ServerConfig};
@@ -53,7 +53,15 @@ pub struct Endpoint<C: Side> {
     pub transcript: Vec<&'static str>,
     /// Every byte this side transmitted.
     pub wire: Vec<u8>,
+    /// Deferred mode: the chains handed out with `VerifyPeer`.
+    pub presented: Vec<PeerCertificates>,
+    /// Deferred mode: gives the verdict as soon as a chain is handed out;
+    /// without it the verdict waits for the test.
+    pub verdict: Option<Verdict>,
 }
+
+/// A test's verifier for deferred mode.
+pub type Verdict = Box<dyn FnMut(&PeerCertificates) -> Result<(), rustls::Error>>;
 
 impl<C: Side> Endpoint<C> {
     pub fn new(conn: LlConnection<C>) -> Self {
@@ -74,6 +82,8 @@ impl<C: Side> Endpoint<C> {
             error: None,
             transcript: Vec::new(),
             wire: Vec::new(),
+            presented: Vec::new(),
+            verdict: None,
         }
     }
 
@@ -123,6 +133,18 @@ impl<C: Side> Endpoint<C> {
                 }
                 Ok(Status::NeedsMoreTlsData) => {
                     self.note("NeedsMoreTlsData");
+                    break;
+                }
+                Ok(Status::VerifyPeer(certificates)) => {
+                    if let Some(verdict) = &mut self.verdict {
+                        let verdict = verdict(&certificates);
+                        self.conn.peer_verified(verdict).unwrap();
+                    }
+                    self.presented.push(certificates);
+                    "VerifyPeer"
+                }
+                Ok(Status::AwaitingVerdict) => {
+                    self.note("AwaitingVerdict");
                     break;
                 }
                 Ok(other) => panic!("unexpected status {other:?}"),
@@ -233,9 +255,14 @@ impl Pair {
         let name = ServerName::try_from("localhost").unwrap();
         let client = LlClientConnection::with_record_layer(client_config, name, layers[0]);
         let server = LlServerConnection::with_record_layer(server_config, layers[1]);
+        Self::from_conns(client.unwrap(), server.unwrap())
+    }
+
+    /// A pair over connections made elsewhere (e.g. in deferred mode).
+    pub fn from_conns(client: LlClientConnection, server: LlServerConnection) -> Self {
         Self {
-            client: Endpoint::new(client.unwrap()),
-            server: Endpoint::new(server.unwrap()),
+            client: Endpoint::new(client),
+            server: Endpoint::new(server),
             delivery: Delivery::All,
             tap: None,
             rng: None,

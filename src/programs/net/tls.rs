@@ -490,6 +490,7 @@ impl<C: Side> TlsConn<C> {
                     return Ok(());
                 }
                 Ok(Status::NeedsMoreTlsData) | Ok(Status::MustTransmitTlsData) => return Ok(()),
+                Ok(Status::VerifyPeer(_)) | Ok(Status::AwaitingVerdict) => return Ok(()),
                 Err(error) => failure = Some(error),
             }
             if let Some(error) = failure {

@@ -652,3 +652,85 @@ fn same_plaintext_and_records_as_rustls_stream_server() {
         "lltls Stream (left) and rustls::Stream (right) differ"
     );
 }
+
+/// A client stream in deferred mode whose verifier is `verify`, over `pki`'s
+/// roots, and the number of times the verifier ran.
+fn deferred_client_stream(
+    pki: Pki,
+    transport: TcpStream,
+    verify: impl Fn(
+            &lltls::PeerCertificates,
+            &dyn rustls::client::danger::ServerCertVerifier,
+        ) -> Result<(), rustls::Error>
+        + Send
+        + 'static,
+) -> (ClientStream<TcpStream>, Arc<Mutex<usize>>) {
+    let verifier = rustls::client::WebPkiServerVerifier::builder_with_provider(
+        Arc::new(roots(pki)),
+        provider(),
+    )
+    .build()
+    .unwrap();
+    let config = lltls::DeferredClientConfig::new(
+        client_config(pki, false),
+        verifier.clone(),
+        Arc::new(rustls::client::ClientSessionMemoryCache::new(8)),
+    )
+    .unwrap();
+    let runs = Arc::new(Mutex::new(0));
+    let counted = runs.clone();
+    let conn = LlClientConnection::deferred(&config, name()).unwrap();
+    let stream = StreamOwned::new(conn, transport).with_verifier(move |certificates| {
+        *counted.lock().unwrap() += 1;
+        verify(certificates, &*verifier)
+    });
+    (stream, runs)
+}
+
+#[test]
+fn deferred_verification_runs_the_streams_verifier() {
+    // Accepted: the exchange goes on as in normal mode.
+    let (addr, server) = spawn_server(server_config(Pki::Rsa, false), echo_after_close);
+    let (mut client, runs) =
+        deferred_client_stream(Pki::Rsa, connect(addr), |c, v| c.verify_server(v));
+    let payload = vec![7u8; 100_000];
+    assert_eq!(send_and_read_back(&mut client, &payload), payload);
+    assert_eq!(server.join().unwrap().unwrap(), payload.len());
+    assert_eq!(*runs.lock().unwrap(), 1);
+
+    // Rejected by the same check normal mode makes (another CA): the same
+    // error, and the server reads the same alert.
+    let (addr, server) = spawn_server(server_config(Pki::Rsa, false), |stream| {
+        stream.complete_handshake().and_then(|()| {
+            let mut received = Vec::new();
+            stream.read_to_end(&mut received).map(|_| received)
+        })
+    });
+    let (mut client, runs) =
+        deferred_client_stream(Pki::Ecdsa, connect(addr), |c, v| c.verify_server(v));
+    let error = client.write(REQUEST).unwrap_err();
+    assert_eq!(error.kind(), io::ErrorKind::InvalidData);
+    let inner = error.into_inner().unwrap().downcast::<Error>().unwrap();
+    assert!(
+        matches!(
+            &*inner,
+            Error::Tls {
+                error: rustls::Error::InvalidCertificate(rustls::CertificateError::UnknownIssuer),
+                alert_sent: Some(rustls::AlertDescription::UnknownCA),
+            }
+        ),
+        "{inner:?}"
+    );
+    assert_eq!(*runs.lock().unwrap(), 1);
+    let server_error = server.join().unwrap().unwrap_err();
+    let server_inner = server_error
+        .into_inner()
+        .unwrap()
+        .downcast::<Error>()
+        .unwrap();
+    assert_eq!(
+        server_inner.alert_received(),
+        Some(rustls::AlertDescription::UnknownCA),
+        "no plaintext reached the server"
+    );
+}

@@ -12,24 +12,30 @@ use std::net::{SocketAddr, ToSocketAddrs};
 use std::os::fd::AsFd;
 use std::process::ExitCode;
 use std::sync::mpsc::{self, Receiver, SyncSender, TryRecvError};
+use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
 use clap::Parser;
 use lltls::programs::cli::ClientArgs;
-use lltls::programs::config::{client_config_with_diagnostics, ConfigError};
-use lltls::programs::net::{Handler, NetError, Outbox, TlsConn, BACKLOG_LIMIT, LINGER_TIME};
+use lltls::programs::config::{client_setup, deferred_client_config, ConfigError};
+use lltls::programs::net::{
+    Check, Handler, NetError, Outbox, TlsConn, VerifyPool, BACKLOG_LIMIT, LINGER_TIME,
+};
 use lltls::programs::trace_output::{DiagramError, TraceOutput, TraceSettings};
 use lltls::trace::Role;
 use lltls::{HandshakeInfo, LlClientConnection};
 use log::debug;
 use mio::net::{TcpStream, UnixStream};
-use mio::{Events, Interest, Poll, Token};
+use mio::{Events, Interest, Poll, Token, Waker};
+use rustls::client::danger::ServerCertVerifier;
 use rustls::client::UnbufferedClientConnection;
 use rustls::pki_types::ServerName;
 
 const CLIENT: Token = Token(0);
 const STDIN: Token = Token(1);
+/// `--verify-async`: a verdict came back from the worker.
+const VERIFY: Token = Token(2);
 
 /// Size of one read from stdin.
 const STDIN_CHUNK: usize = 64 * 1024;
@@ -43,8 +49,8 @@ fn main() -> ExitCode {
 }
 
 fn run(args: &ClientArgs) -> Result<ExitCode, ClientError> {
-    let (mut config, diagnostics) =
-        client_config_with_diagnostics(args).map_err(ClientError::Config)?;
+    let setup = client_setup(args).map_err(ClientError::Config)?;
+    let (mut config, diagnostics) = (setup.config, setup.diagnostics);
     let trace_settings =
         TraceSettings::client(args.trace, args.sequence_diagram.as_deref(), &mut config)
             .map_err(ClientError::Diagram)?;
@@ -52,10 +58,20 @@ fn run(args: &ClientArgs) -> Result<ExitCode, ClientError> {
         .map_err(|_| ClientError::InvalidName(args.hostname.clone()))?
         .to_owned();
     let mut addrs = resolve(&args.hostname, args.port)?.into_iter();
-    let conn = LlClientConnection::with_record_layer(config, server_name, args.record_layer.into())
-        .map_err(NetError::Tls)?;
+    let conn = if args.verify_async {
+        let deferred = deferred_client_config(args, config, setup.verifier.clone())
+            .map_err(ClientError::Config)?;
+        LlClientConnection::deferred(&deferred, server_name)
+    } else {
+        LlClientConnection::with_record_layer(config, server_name, args.record_layer.into())
+    }
+    .map_err(NetError::Tls)?;
 
     let mut poll = Poll::new().map_err(ClientError::Poll)?;
+    let verify = match args.verify_async {
+        true => Some(verify_pool(&poll, setup.verifier, args.verify_delay_ms)?),
+        false => None,
+    };
     let mut addr = next_addr(&mut addrs, args)?;
     let socket = connect(addr, args)?;
     let mut tls = TlsConn::connecting(socket, conn);
@@ -116,6 +132,9 @@ fn run(args: &ClientArgs) -> Result<ExitCode, ClientError> {
                 Err(Ok(error)) => result = result.and(Err(error)),
                 Err(Err(error)) => return Err(ClientError::Stdin(error)),
             }
+        }
+        if let Some(pool) = &verify {
+            result = result.and_then(|()| verify_async(pool, &mut tls, &mut stdout));
         }
         if let Some(trace) = &mut trace {
             trace.take(&mut tls);
@@ -179,6 +198,43 @@ fn run(args: &ClientArgs) -> Result<ExitCode, ClientError> {
     // peer's data alone, so that `llclient < in > out` echoes byte for byte.
     eprintln!("Connection closed");
     Ok(ExitCode::SUCCESS)
+}
+
+/// `--verify-async`: one worker thread checks the server's chain with the
+/// verifier normal mode uses, and wakes the loop with its verdict.
+fn verify_pool(
+    poll: &Poll,
+    verifier: Arc<dyn ServerCertVerifier>,
+    delay_ms: u64,
+) -> Result<VerifyPool, ClientError> {
+    let waker = Arc::new(Waker::new(poll.registry(), VERIFY).map_err(ClientError::Poll)?);
+    let check: Check = Arc::new(move |certificates| certificates.verify_server(&*verifier));
+    Ok(VerifyPool::spawn(
+        1,
+        check,
+        Duration::from_millis(delay_ms),
+        waker,
+    ))
+}
+
+/// Hands a chain the server just presented to the worker, and a verdict
+/// that came back to the connection.
+fn verify_async(
+    pool: &VerifyPool,
+    tls: &mut TlsConn<UnbufferedClientConnection>,
+    stdout: &mut Stdout,
+) -> Result<(), NetError> {
+    if let Some(certificates) = tls.take_presented() {
+        if let Err(error) = pool.submit(0, certificates) {
+            tls.peer_verified(Err(error))?;
+            return tls.drive(stdout);
+        }
+    }
+    for (_, verdict) in pool.verdicts() {
+        tls.peer_verified(verdict)?;
+        tls.drive(stdout)?;
+    }
+    Ok(())
 }
 
 /// Whether some of what we were to send after the handshake had not been

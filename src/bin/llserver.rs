@@ -15,21 +15,26 @@ use std::time::{Duration, Instant};
 
 use clap::Parser;
 use lltls::programs::cli::{ServerArgs, ServerMode};
-use lltls::programs::config::{server_config, ConfigError};
+use lltls::programs::config::{server_setup, ConfigError};
 use lltls::programs::net::{
-    Handler, NetError, Outbox, PlainConn, TlsConn, BACKLOG_LIMIT, LINGER_TIME,
+    Check, Handler, NetError, Outbox, PlainConn, TlsConn, VerifyPool, BACKLOG_LIMIT, LINGER_TIME,
 };
 use lltls::programs::trace_output::{DiagramError, TraceOutput, TraceSettings};
 use lltls::trace::Role;
-use lltls::{LlServerConnection, RecordLayer};
+use lltls::{DeferredServerConfig, LlServerConnection, RecordLayer};
 use log::{debug, error, warn};
 use mio::event::Event;
 use mio::net::{TcpListener, TcpStream};
-use mio::{Events, Interest, Poll, Registry, Token};
+use mio::{Events, Interest, Poll, Registry, Token, Waker};
 use rustls::server::UnbufferedServerConnection;
 use rustls::ServerConfig;
 
 const LISTENER: Token = Token(0);
+/// `--verify-async`: verdicts came back. Connections use tokens from 2 on.
+const VERIFY: Token = Token(1);
+/// `--verify-async` worker threads: checks that wait (on a CRL or OCSP
+/// server, say) do not queue behind one another.
+const VERIFY_THREADS: usize = 4;
 
 /// Upstream's http-mode response, byte for byte.
 const HTTP_RESPONSE: &[u8] =
@@ -52,7 +57,8 @@ fn main() -> ExitCode {
 }
 
 fn run(args: &ServerArgs) -> Result<ExitCode, ServerError> {
-    let mut config = server_config(args).map_err(ServerError::Config)?;
+    let setup = server_setup(args).map_err(ServerError::Config)?;
+    let mut config = setup.config;
     if args.tickets && args.max_early_data > 0 {
         // rustls refuses 0-RTT on stateless tickets (they could be replayed
         // without limit), so the option would silently do nothing.
@@ -60,6 +66,13 @@ fn run(args: &ServerArgs) -> Result<ExitCode, ServerError> {
     }
     let trace = TraceSettings::server(args.trace, args.sequence_diagram.as_deref(), &mut config)
         .map_err(ServerError::Diagram)?;
+    let tls_config = match args.verify_async {
+        true => TlsConfig::Deferred(
+            DeferredServerConfig::new(Arc::unwrap_or_clone(config))
+                .map_err(ServerError::Deferred)?,
+        ),
+        false => TlsConfig::Normal(config, args.record_layer.into()),
+    };
     let mut listener = listen(args.port)?;
     let local = listener.local_addr().map_err(ServerError::Poll)?;
     // Tests and scripts read the port from this line: flush it now.
@@ -74,12 +87,27 @@ fn run(args: &ServerArgs) -> Result<ExitCode, ServerError> {
         .map_err(ServerError::Poll)?;
     let handshake_timeout =
         (args.handshake_timeout > 0).then(|| Duration::from_secs(args.handshake_timeout));
+    let verify = match args.verify_async {
+        true => {
+            let waker = Waker::new(poll.registry(), VERIFY).map_err(ServerError::Poll)?;
+            let verifier = setup.client_verifier;
+            let check: Check = Arc::new(move |certificates| certificates.verify_client(&*verifier));
+            let delay = Duration::from_millis(args.verify_delay_ms);
+            Some(VerifyPool::spawn(
+                VERIFY_THREADS,
+                check,
+                delay,
+                Arc::new(waker),
+            ))
+        }
+        false => None,
+    };
     let mut server = Server {
         listener,
-        config,
+        config: tls_config,
         mode: args.mode,
-        record_layer: args.record_layer.into(),
         handshake_timeout,
+        verify,
         conns: HashMap::new(),
         next_id: 1,
         deadlines: VecDeque::new(),
@@ -100,6 +128,7 @@ fn run(args: &ServerArgs) -> Result<ExitCode, ServerError> {
         for event in events.iter() {
             match event.token() {
                 LISTENER => server.accept(poll.registry()),
+                VERIFY => server.verdicts(poll.registry()),
                 token => server.conn_event(poll.registry(), token, Some(event)),
             }
         }
@@ -129,12 +158,31 @@ fn is_no_ipv6(error: &io::Error) -> bool {
     error.raw_os_error() == Some(97)
 }
 
+/// The rustls side of every connection.
+enum TlsConfig {
+    Normal(Arc<ServerConfig>, RecordLayer),
+    /// `--verify-async`: client certificates are checked by the pool.
+    Deferred(DeferredServerConfig),
+}
+
+impl TlsConfig {
+    fn connection(&self) -> Result<LlServerConnection, lltls::Error> {
+        match self {
+            Self::Normal(config, record_layer) => {
+                LlServerConnection::with_record_layer(config.clone(), *record_layer)
+            }
+            Self::Deferred(config) => LlServerConnection::deferred(config),
+        }
+    }
+}
+
 struct Server {
     listener: TcpListener,
-    config: Arc<ServerConfig>,
+    config: TlsConfig,
     mode: ServerMode,
-    record_layer: RecordLayer,
     handshake_timeout: Option<Duration>,
+    /// `--verify-async`: the workers checking client certificates.
+    verify: Option<VerifyPool>,
     /// Connections by id; the TLS socket has token `2 * id`, the forward
     /// target `2 * id + 1`.
     conns: HashMap<usize, Conn>,
@@ -202,15 +250,7 @@ impl Server {
         let id = self.next_id;
         self.next_id += 1;
         let trace = self.trace.as_ref();
-        match Conn::open(
-            registry,
-            id,
-            socket,
-            addr,
-            (&self.config, self.record_layer),
-            self.mode,
-            trace,
-        ) {
+        match Conn::open(registry, id, socket, addr, &self.config, self.mode, trace) {
             Ok(conn) => {
                 self.conns.insert(id, conn);
                 if let Some(timeout) = self.handshake_timeout {
@@ -237,9 +277,19 @@ impl Server {
             }
             return;
         }
-        let result = conn
-            .handle(event.map(|event| (event, token.0 % 2 == 1)))
-            .and_then(|()| conn.reregister(registry).map_err(NetError::Io));
+        let mut result = conn.handle(event.map(|event| (event, token.0 % 2 == 1)));
+        if let (Some(pool), Some(certificates)) = (&self.verify, conn.tls.take_presented()) {
+            debug!(
+                "{}: client certificate to the verification workers",
+                conn.addr
+            );
+            if let Err(error) = pool.submit(id, certificates) {
+                result = result
+                    .and_then(|()| conn.tls.peer_verified(Err(error)))
+                    .and_then(|()| conn.handle(None));
+            }
+        }
+        let result = result.and_then(|()| conn.reregister(registry).map_err(NetError::Io));
         conn.take_trace();
         match result {
             Ok(()) if conn.is_done() => {
@@ -290,6 +340,29 @@ impl Server {
         }
     }
 
+    /// `--verify-async`: hands each verdict that came back to its
+    /// connection (if it is still there) and drives it.
+    fn verdicts(&mut self, registry: &Registry) {
+        let Some(pool) = &self.verify else {
+            return;
+        };
+        let verdicts: Vec<_> = pool.verdicts().collect();
+        for (id, verdict) in verdicts {
+            let Some(conn) = self.conns.get_mut(&id) else {
+                continue;
+            };
+            if conn.lingering {
+                continue;
+            }
+            if let Err(e) = conn.tls.peer_verified(verdict) {
+                conn.log_end(&e);
+                self.finish(registry, id);
+                continue;
+            }
+            self.conn_event(registry, Token(2 * id), None);
+        }
+    }
+
     fn drive_again(&mut self, registry: &Registry) {
         for id in std::mem::take(&mut self.again) {
             self.conn_event(registry, Token(2 * id), None);
@@ -303,7 +376,9 @@ impl Server {
             }
             self.deadlines.pop_front();
             if let Some(conn) = self.conns.get(&id) {
-                if conn.tls.is_handshaking() && !conn.lingering {
+                // A verdict not given in time counts as a slow handshake.
+                let handshaking = conn.tls.is_handshaking() || conn.tls.awaiting_verdict();
+                if handshaking && !conn.lingering {
                     warn!("{}: handshake timed out", conn.addr);
                     // Nothing was sent for the peer to read: no lingering.
                     self.close(registry, id);
@@ -342,15 +417,14 @@ impl Conn {
         id: usize,
         socket: TcpStream,
         addr: SocketAddr,
-        (config, record_layer): (&Arc<ServerConfig>, RecordLayer),
+        config: &TlsConfig,
         mode: ServerMode,
         trace: Option<&TraceSettings>,
     ) -> Result<Self, NetError> {
         if let Err(e) = socket.set_nodelay(true) {
             debug!("cannot set TCP_NODELAY: {e}");
         }
-        let conn = LlServerConnection::with_record_layer(config.clone(), record_layer)
-            .map_err(NetError::Tls)?;
+        let conn = config.connection().map_err(NetError::Tls)?;
         let app = match mode {
             ServerMode::Echo => App::Echo,
             ServerMode::Http => App::Http { responded: false },
@@ -578,6 +652,7 @@ enum ServerError {
     Stdout(io::Error),
     Poll(io::Error),
     Diagram(DiagramError),
+    Deferred(lltls::Error),
 }
 
 impl fmt::Display for ServerError {
@@ -588,6 +663,7 @@ impl fmt::Display for ServerError {
             Self::Stdout(e) => write!(f, "cannot write stdout: {e}"),
             Self::Poll(e) => write!(f, "event loop failed: {e}"),
             Self::Diagram(e) => write!(f, "{e}"),
+            Self::Deferred(e) => write!(f, "--verify-async: {e}"),
         }
     }
 }

@@ -545,6 +545,13 @@ impl<C: Side> LlConnection<C> {
         self.failed.is_none() && !self.peer_closed && (self.is_handshaking() || !self.withholds())
     }
 
+    /// Deferred mode: whether the peer presented a chain that has no
+    /// verdict yet (everything that depends on trust waits).
+    #[must_use]
+    pub fn awaiting_verdict(&self) -> bool {
+        self.withholds()
+    }
+
     /// Deferred mode: whether everything that depends on trust in the peer
     /// waits, because a certificate chain was presented and not accepted.
     fn withholds(&self) -> bool {

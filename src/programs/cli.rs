@@ -25,7 +25,8 @@ replaces this with a basic HTTP GET request for /.
 
 If --cafile is not supplied, a built-in set of CA certificates are used from the webpki-roots crate.";
 
-const CLIENT_AFTER_LONG_HELP: &str = "lltls: --trace and --sequence-diagram are lltls additions.";
+const CLIENT_AFTER_LONG_HELP: &str =
+    "lltls: --record-layer, --verify-async, --trace and --sequence-diagram are lltls additions.";
 
 /// The upstream `tlsserver-mio` description, verbatim.
 const SERVER_ABOUT: &str = "Runs a TLS server on :PORT. The default PORT is 443.";
@@ -43,7 +44,8 @@ const SERVER_LONG_ABOUT: &str = "Runs a TLS server on :PORT. The default PORT is
 const SERVER_AFTER_LONG_HELP: &str = "lltls: --certs may also name a directory; the chain is then \
 DIR/fullchain.pem and the key DIR/server.key unless --key is given. Port 0 picks a free port; the \
 address is printed as `listening on ADDR`. --crl accepts PEM as well as DER. --key-exchange, \
---handshake-timeout, --trace and --sequence-diagram are lltls additions.";
+--handshake-timeout, --record-layer, --verify-async, --trace and --sequence-diagram are lltls \
+additions.";
 
 /// Arguments of `llclient`, the counterpart of rustls's `tlsclient-mio`.
 ///
@@ -117,6 +119,15 @@ pub struct ClientArgs {
     /// (lltls)
     #[arg(long, value_enum, value_name = "LAYER", default_value_t = RecordLayerArg::InPlace)]
     pub record_layer: RecordLayerArg,
+
+    /// Verify the server's certificate on a worker thread while the event loop goes on
+    /// (deferred verification: nothing is exchanged before the verdict) (lltls)
+    #[arg(long)]
+    pub verify_async: bool,
+
+    /// With --verify-async: wait this many milliseconds before each verification (tests)
+    #[arg(long, value_name = "MS", default_value_t = 0, hide = true)]
+    pub verify_delay_ms: u64,
 
     /// Print one line per TLS record to stderr (lltls)
     #[arg(long)]
@@ -305,6 +316,15 @@ pub struct ServerArgs {
     /// (lltls)
     #[arg(long, value_enum, value_name = "LAYER", default_value_t = RecordLayerArg::InPlace)]
     pub record_layer: RecordLayerArg,
+
+    /// Verify the client's certificate on a worker thread while the event loop goes on
+    /// (deferred verification: nothing is exchanged before the verdict) (lltls)
+    #[arg(long)]
+    pub verify_async: bool,
+
+    /// With --verify-async: wait this many milliseconds before each verification (tests)
+    #[arg(long, value_name = "MS", default_value_t = 0, hide = true)]
+    pub verify_delay_ms: u64,
 
     /// Print one line per TLS record to stderr (lltls)
     #[arg(long)]

@@ -37,7 +37,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use log::debug;
 use rustls::client::danger::ServerCertVerifier;
-use rustls::client::{ClientSessionStore, Resumption};
+use rustls::client::{ClientSessionStore, Resumption, Tls12Resumption};
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::server::danger::ClientCertVerifier;
 use rustls::{AlertDescription, ClientConfig, ServerConfig};
@@ -153,6 +153,15 @@ impl DeferredClientConfig {
         config.resumption =
             Resumption::store(Arc::new(sessions::HeldClientSessions::new(sessions)));
         Ok(Self(Arc::new(config)))
+    }
+
+    /// Sets how TLS 1.2 sessions resume (`new` leaves rustls's default,
+    /// session IDs or tickets).
+    #[must_use]
+    pub fn tls12_resumption(mut self, mode: Tls12Resumption) -> Self {
+        let config = Arc::make_mut(&mut self.0);
+        config.resumption = config.resumption.clone().tls12_resumption(mode);
+        self
     }
 
     /// The rustls config inside, as lltls changed it.

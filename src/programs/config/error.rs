@@ -136,6 +136,11 @@ pub enum ConfigError {
     EarlyDataWithoutResumption,
     /// `--max-early-data` was combined with a TLS 1.2-only `--protover`: 0-RTT is TLS 1.3 only.
     EarlyDataWithoutTls13,
+    /// `--verify-async` combined with an option it cannot honour, and why.
+    VerifyAsync {
+        /// The one-line reason, naming the options.
+        reason: &'static str,
+    },
     /// rustls refused part of the configuration for another reason.
     Tls {
         /// What was being configured.
@@ -226,6 +231,7 @@ impl fmt::Display for ConfigError {
             Self::EarlyDataWithoutTls13 => {
                 f.write_str("--max-early-data needs TLS 1.3, but --protover excludes it")
             }
+            Self::VerifyAsync { reason } => f.write_str(reason),
             Self::Tls { what, source } => write!(f, "{what}: {source}"),
         }
     }
@@ -257,7 +263,8 @@ impl StdError for ConfigError {
             | Self::CrlWithoutAuth
             | Self::MissingKey { .. }
             | Self::EarlyDataWithoutResumption
-            | Self::EarlyDataWithoutTls13 => None,
+            | Self::EarlyDataWithoutTls13
+            | Self::VerifyAsync { .. } => None,
         }
     }
 }

@@ -18,8 +18,10 @@ mod verifiers;
 use std::sync::Arc;
 
 use log::warn;
-use rustls::client::{Tls12Resumption, WebPkiServerVerifier};
+use rustls::client::danger::ServerCertVerifier;
+use rustls::client::{ClientSessionMemoryCache, Tls12Resumption, WebPkiServerVerifier};
 use rustls::crypto::{aws_lc_rs, CryptoProvider, SupportedKxGroup};
+use rustls::server::danger::ClientCertVerifier;
 use rustls::server::{NoServerSessionStorage, WebPkiClientVerifier};
 use rustls::sign::SingleCertAndKey;
 use rustls::{
@@ -28,6 +30,8 @@ use rustls::{
 };
 
 use crate::programs::cli::{ClientArgs, RecordLayerArg, ServerArgs};
+use crate::verify::DeferredClientVerifier;
+use crate::DeferredClientConfig;
 
 pub use der::issuer_name;
 pub use error::ConfigError;
@@ -59,6 +63,22 @@ pub fn client_config(args: &ClientArgs) -> Result<Arc<ClientConfig>, ConfigError
 pub fn client_config_with_diagnostics(
     args: &ClientArgs,
 ) -> Result<(Arc<ClientConfig>, Arc<CertificateDiagnostics>), ConfigError> {
+    client_setup(args).map(|setup| (setup.config, setup.diagnostics))
+}
+
+/// What `llclient` builds from its command line.
+pub struct ClientSetup {
+    /// The rustls config, as `tlsclient-mio` would build it.
+    pub config: Arc<ClientConfig>,
+    /// The server certificate verifier inside it (`--verify-async` runs it
+    /// on a worker thread).
+    pub verifier: Arc<dyn ServerCertVerifier>,
+    /// Explains the verifier's last rejection.
+    pub diagnostics: Arc<CertificateDiagnostics>,
+}
+
+/// [`client_config_with_diagnostics`], with the verifier.
+pub fn client_setup(args: &ClientArgs) -> Result<ClientSetup, ConfigError> {
     let provider = Arc::new(provider(&args.suite, &args.key_exchange)?);
     let versions = protocol_versions(&args.protover)?;
     let max_fragment_size = args
@@ -75,20 +95,21 @@ pub fn client_config_with_diagnostics(
     };
 
     let diagnostics = Arc::new(CertificateDiagnostics::default());
-    let verifier = WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider.clone())
+    let webpki = WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider.clone())
         .build()
         .map_err(|source| ConfigError::Tls {
             what: "cannot build server certificate verifier",
             source: rustls::Error::General(source.to_string()),
         })?;
+    let mut verifier: Arc<dyn ServerCertVerifier> = Arc::new(DiagnosingVerifier {
+        inner: webpki,
+        diagnostics: diagnostics.clone(),
+    });
     let builder = ClientConfig::builder_with_provider(provider.clone())
         .with_protocol_versions(&versions)
         .map_err(|source| ConfigError::Incompatible { source })?
         .dangerous()
-        .with_custom_certificate_verifier(Arc::new(DiagnosingVerifier {
-            inner: verifier,
-            diagnostics: diagnostics.clone(),
-        }));
+        .with_custom_certificate_verifier(verifier.clone());
     let mut config = match client_auth {
         Some((certs, key)) => {
             let certified_key = load_certified_key(&provider, certs, key)?;
@@ -114,13 +135,53 @@ pub fn client_config_with_diagnostics(
     config.enable_secret_extraction = args.record_layer == RecordLayerArg::InPlace;
     if args.insecure {
         warn!("certificate verification disabled (--insecure)");
+        verifier = Arc::new(InsecureServerVerifier {
+            algorithms: provider.signature_verification_algorithms,
+        });
         config
             .dangerous()
-            .set_certificate_verifier(Arc::new(InsecureServerVerifier {
-                algorithms: provider.signature_verification_algorithms,
-            }));
+            .set_certificate_verifier(verifier.clone());
     }
-    Ok((Arc::new(config), diagnostics))
+    if args.verify_async {
+        if args.record_layer != RecordLayerArg::InPlace {
+            return Err(ConfigError::VerifyAsync {
+                reason: "--verify-async needs --record-layer in-place: lltls's record layer \
+                         seals the alert of a rejection",
+            });
+        }
+        if args.auth_certs.is_some() {
+            return Err(ConfigError::VerifyAsync {
+                reason: "--verify-async would send the client certificate (--auth-certs) to a \
+                         server not verified yet",
+            });
+        }
+    }
+    Ok(ClientSetup {
+        config: Arc::new(config),
+        verifier,
+        diagnostics,
+    })
+}
+
+/// The deferred-verification config `--verify-async` uses, from `config`
+/// (as [`client_setup`] built it, possibly traced since) and its verifier,
+/// which keeps checking the handshake signatures. Sessions go to an
+/// in-memory cache of rustls's default size once the server is accepted.
+pub fn deferred_client_config(
+    args: &ClientArgs,
+    config: Arc<ClientConfig>,
+    verifier: Arc<dyn ServerCertVerifier>,
+) -> Result<DeferredClientConfig, ConfigError> {
+    let sessions = Arc::new(ClientSessionMemoryCache::new(256));
+    let deferred = DeferredClientConfig::new(Arc::unwrap_or_clone(config), verifier, sessions)
+        .map_err(|error| ConfigError::Tls {
+            what: "cannot set up deferred verification",
+            source: rustls::Error::General(error.to_string()),
+        })?;
+    Ok(match args.no_tickets {
+        true => deferred.tls12_resumption(Tls12Resumption::SessionIdOnly),
+        false => deferred,
+    })
 }
 
 /// The server configuration `tlsserver-mio` would build from the same arguments.
@@ -128,6 +189,11 @@ pub fn client_config_with_diagnostics(
 /// Options are checked before any file is read, so a bad command line is reported even when
 /// files are missing too.
 pub fn server_config(args: &ServerArgs) -> Result<Arc<ServerConfig>, ConfigError> {
+    server_setup(args).map(|setup| setup.config)
+}
+
+/// [`server_config`], with the client certificate verifier.
+pub fn server_setup(args: &ServerArgs) -> Result<ServerSetup, ConfigError> {
     let provider = Arc::new(provider(&args.suite, &args.key_exchange)?);
     let versions = protocol_versions(&args.protover)?;
     if !args.crl.is_empty() && args.auth.is_none() {
@@ -150,15 +216,41 @@ pub fn server_config(args: &ServerArgs) -> Result<Arc<ServerConfig>, ConfigError
     if let Some(ocsp) = &args.ocsp {
         certified_key.ocsp = Some(load_ocsp(ocsp)?);
     }
+    if args.verify_async {
+        let reason = if args.auth.is_none() {
+            Some("--verify-async needs --auth: without it no client certificate is verified")
+        } else if args.tickets {
+            Some(
+                "--verify-async cannot use --tickets: a stateless ticket sent before the verdict \
+                 could not be withdrawn after a rejection (sessions stay in the cache instead)",
+            )
+        } else if args.record_layer != RecordLayerArg::InPlace {
+            Some(
+                "--verify-async needs --record-layer in-place: lltls's record layer seals the \
+                 alert of a rejection",
+            )
+        } else {
+            None
+        };
+        if let Some(reason) = reason {
+            return Err(ConfigError::VerifyAsync { reason });
+        }
+    }
     let client_verifier = match &args.auth {
         Some(auth) => client_verifier(&provider, auth, &args.crl, args.require_auth)?,
         None => WebPkiClientVerifier::no_client_auth(),
+    };
+    // Deferred: rustls gets a verifier that records the chain; the real one
+    // runs on a worker thread (`ServerSetup::client_verifier`).
+    let installed: Arc<dyn ClientCertVerifier> = match args.verify_async {
+        true => Arc::new(DeferredClientVerifier::new(client_verifier.clone())),
+        false => client_verifier.clone(),
     };
 
     let mut config = ServerConfig::builder_with_provider(provider)
         .with_protocol_versions(&versions)
         .map_err(|source| ConfigError::Incompatible { source })?
-        .with_client_cert_verifier(client_verifier)
+        .with_client_cert_verifier(installed)
         .with_cert_resolver(Arc::new(SingleCertAndKey::from(certified_key)));
 
     config.key_log = Arc::new(KeyLogFile::new());
@@ -174,7 +266,21 @@ pub fn server_config(args: &ServerArgs) -> Result<Arc<ServerConfig>, ConfigError
     config.max_early_data_size = args.max_early_data;
     config.alpn_protocols = alpn_protocols(&args.proto);
     config.enable_secret_extraction = args.record_layer == RecordLayerArg::InPlace;
-    Ok(Arc::new(config))
+    Ok(ServerSetup {
+        config: Arc::new(config),
+        client_verifier,
+    })
+}
+
+/// What `llserver` builds from its command line.
+pub struct ServerSetup {
+    /// The rustls config, as `tlsserver-mio` would build it (with
+    /// `--verify-async`, with a [`DeferredClientVerifier`] inside: make it a
+    /// [`DeferredServerConfig`](crate::DeferredServerConfig) after tracing).
+    pub config: Arc<ServerConfig>,
+    /// The client certificate verifier for `--auth` (`--verify-async` runs
+    /// it on a worker thread).
+    pub client_verifier: Arc<dyn ClientCertVerifier>,
 }
 
 /// The aws-lc-rs provider, narrowed to the named cipher suites and key exchange groups.

@@ -44,6 +44,7 @@ mod socket;
 #[cfg(test)]
 mod tests;
 mod tls;
+mod verify;
 
 use core::fmt;
 use std::io;
@@ -53,6 +54,7 @@ use crate::{Error, HandshakeInfo};
 pub use outbox::Outbox;
 pub use plain::PlainConn;
 pub use tls::{TlsConn, LINGER_LIMIT, LINGER_TIME};
+pub use verify::{Check, Verdict, VerifyPool};
 
 /// Bytes waiting to be sent (plaintext in the [`Outbox`] plus TLS bytes in
 /// `OutgoingTls`) above which a connection stops reading its socket. Reading

@@ -11,7 +11,9 @@ use mio::{Interest, Registry, Token};
 use super::socket::{Input, Socket};
 use super::{Handler, NetError, Outbox, BACKLOG_LIMIT, READS_PER_TURN, TRANSMIT_BATCH};
 use crate::trace::{Role, Tracer};
-use crate::{Error, HandshakeInfo, IncomingTls, LlConnection, OutgoingTls, Side, Status};
+use crate::{
+    Error, HandshakeInfo, IncomingTls, LlConnection, OutgoingTls, PeerCertificates, Side, Status,
+};
 
 /// One TLS connection over a non-blocking mio socket.
 ///
@@ -35,6 +37,8 @@ pub struct TlsConn<C: Side> {
     plaintext_sent: u64,
     /// Sees every byte written to and read from the socket; this end's role.
     tracer: Option<(Box<Tracer>, Role)>,
+    /// Deferred mode: the chain the peer presented, not yet taken to verify.
+    presented: Option<PeerCertificates>,
 }
 
 /// Where a [`TlsConn`] is in its life. It only moves down this list:
@@ -87,6 +91,7 @@ impl<C: Side> TlsConn<C> {
             handshake: None,
             plaintext_sent: 0,
             tracer: None,
+            presented: None,
         }
     }
 
@@ -266,6 +271,27 @@ impl<C: Side> TlsConn<C> {
     #[must_use]
     pub fn plaintext_sent(&self) -> u64 {
         self.plaintext_sent
+    }
+
+    /// Deferred mode: the chain the peer presented, once; verify it and
+    /// give the verdict with [`peer_verified`](Self::peer_verified).
+    pub fn take_presented(&mut self) -> Option<PeerCertificates> {
+        self.presented.take()
+    }
+
+    /// Deferred mode: the verdict on the chain
+    /// [`take_presented`](Self::take_presented) gave. Call
+    /// [`drive`](Self::drive) afterwards: it releases what was held, or
+    /// sends the rejection's alert and fails.
+    pub fn peer_verified(&mut self, verdict: Result<(), rustls::Error>) -> Result<(), NetError> {
+        self.conn.peer_verified(verdict).map_err(|e| self.fail(e))
+    }
+
+    /// Deferred mode: whether a presented chain awaits its verdict (the
+    /// handshake is not over for the application until then).
+    #[must_use]
+    pub fn awaiting_verdict(&self) -> bool {
+        self.conn.awaiting_verdict()
     }
 
     /// Whether the handshake is still in progress.
@@ -490,7 +516,9 @@ impl<C: Side> TlsConn<C> {
                     return Ok(());
                 }
                 Ok(Status::NeedsMoreTlsData) | Ok(Status::MustTransmitTlsData) => return Ok(()),
-                Ok(Status::VerifyPeer(_)) | Ok(Status::AwaitingVerdict) => return Ok(()),
+                Ok(Status::VerifyPeer(certificates)) => self.presented = Some(certificates),
+                // Nothing to do until `peer_verified`, which drives again.
+                Ok(Status::AwaitingVerdict) => return Ok(()),
                 Err(error) => failure = Some(error),
             }
             if let Some(error) = failure {

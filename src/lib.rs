@@ -99,10 +99,18 @@
 //!
 //! Inputs: `process` (new bytes), `handle_eof`, `encrypt`, `record_room`,
 //! `encrypt_early_data` (client), `queue_close_notify`,
-//! `refresh_traffic_keys`. Outputs: [`Status`], and the bytes in
-//! `outgoing_tls`. Getters: `handshake_info`, `is_handshaking`,
-//! `peer_closed`, `wants_read`, `error`, `record_layer`,
-//! `close_notify_sent`, `sequence_numbers`.
+//! `refresh_traffic_keys`, `peer_verified` (deferred mode). Outputs:
+//! [`Status`], and the bytes in `outgoing_tls`. Getters: `handshake_info`,
+//! `is_handshaking`, `peer_closed`, `wants_read`, `error`, `record_layer`,
+//! `close_notify_sent`, `sequence_numbers`, `awaiting_verdict`.
+//!
+//! ## Certificate verification by the caller
+//!
+//! In deferred mode ([`verify`]) the peer's certificate chain is handed to
+//! the caller ([`Status::VerifyPeer`]), who verifies it when and where it
+//! likes (on another thread, after IO) and gives the verdict with
+//! [`LlConnection::peer_verified`]; until then nothing that depends on trust
+//! happens.
 //!
 //! ## Records after the handshake
 //!
@@ -122,8 +130,9 @@
 //! ## Layers
 //!
 //! - The sans-IO core: the buffers (`buffer`), the connection driver
-//!   (`conn`), the record layer after the handshake (`record`), [`Status`]
-//!   and [`Error`]. No sockets, threads or clocks.
+//!   (`conn`), the record layer after the handshake (`record`), deferred
+//!   certificate verification ([`verify`]), [`Status`] and [`Error`]. No
+//!   sockets, threads or clocks.
 //! - On top of it: [`stream::Stream`] (blocking, over any `Read + Write`) and
 //!   the tracer ([`trace`], a passive observer of the bytes on the wire).
 //! - The programs' code ([`programs`], behind the default `programs`

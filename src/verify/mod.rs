@@ -15,13 +15,19 @@
 //! **Correlation.** A rustls config is shared by many connections, so the
 //! verifier in it cannot know which connection it works for. A connection
 //! in deferred mode names itself in a per-thread slot for the duration of
-//! each synchronous call into rustls ([`Armed`]), and the verifiers and
+//! each synchronous call into rustls, and the verifiers and
 //! session stores record into whatever the slot names. rustls calls them
 //! only from inside those calls, on the caller's thread, so connections
 //! interleaved on one thread never see each other's slot. Called with no
 //! connection named (the config used outside a deferred lltls connection),
 //! the verifiers refuse the certificate and the stores keep nothing: the
 //! mode fails closed.
+//!
+//! **What the mode cannot hide.** rustls finishes its handshake before the
+//! caller decides: a TLS 1.3 client has sent its Finished (and, only with
+//! [`DeferredClientConfig::with_client_auth`], its certificate), a server
+//! its Finished and tickets naming sessions not stored yet. A rejection's
+//! alert is sealed with the traffic keys, after the handshake.
 //!
 //! **Sessions.** Resumption skips certificate verification, so no session
 //! may outlive a rejection: the stores lltls wraps around the caller's hold

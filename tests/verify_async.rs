@@ -433,3 +433,58 @@ fn verify_async_refuses_what_it_cannot_honour() {
         assert!(line.contains(expected), "{line}");
     }
 }
+
+/// CPU seconds (user + system) of the children of a `sh -c '…; times'`,
+/// from the second line `times` prints (e.g. `0m0.030000s 0m0.000000s`).
+fn children_cpu_seconds(times: &str) -> f64 {
+    let line = times
+        .lines()
+        .nth(1)
+        .expect("the children's line of `times`");
+    line.split_whitespace()
+        .map(|field| {
+            let (minutes, seconds) = field.trim_end_matches('s').split_once('m').unwrap();
+            minutes.parse::<f64>().unwrap() * 60.0 + seconds.parse::<f64>().unwrap()
+        })
+        .sum()
+}
+
+#[test]
+fn llclient_sleeps_while_the_verdict_waits() {
+    // A regular file on stdin is read straight into records, as soon as
+    // records may be sent: not before the verdict, and without polling.
+    let input = harness::scratch("verify-async-input");
+    std::fs::write(&input, vec![b'x'; 100_000]).unwrap();
+    let mut server = LlServer::start(&["--certs", &repo("certs"), "echo"]);
+    let (port, ca) = (server.port.to_string(), ca());
+    let delay_ms = 2000;
+    let delay = delay_ms.to_string();
+    let args = [
+        "-c",
+        r#""$@" > /dev/null; status=$?; times; exit $status"#,
+        "sh",
+        LLCLIENT,
+        "--port",
+        &port,
+        "--cafile",
+        &ca,
+        "--verify-async",
+        "--verify-delay-ms",
+        &delay,
+        "localhost",
+    ];
+    let out = Spawn::new("sh", &args)
+        .input(Input::File(input))
+        .start()
+        .finish(TIMEOUT);
+    let times = String::from_utf8_lossy(out.success()).into_owned();
+    let cpu = children_cpu_seconds(&times);
+    // Waiting is sleeping: a loop polling for the verdict would burn about
+    // the whole delay.
+    assert!(
+        cpu < 0.5 * delay_ms as f64 / 1000.0,
+        "llclient used {cpu}s of CPU while a {delay_ms}ms verification ran\n{}",
+        out.frame("llclient under sh")
+    );
+    server.assert_healthy();
+}

@@ -488,3 +488,37 @@ fn llclient_sleeps_while_the_verdict_waits() {
     );
     server.assert_healthy();
 }
+
+#[test]
+fn a_verdict_that_never_comes_counts_as_a_slow_handshake() {
+    let mut server = LlServer::start(&[
+        "--certs",
+        &repo("certs"),
+        "--auth",
+        &ca(),
+        "--verify-async",
+        "--verify-delay-ms",
+        "600000",
+        "--handshake-timeout",
+        "1",
+        "http",
+    ]);
+    let (chain, key) = (repo("certs/client-fullchain.pem"), repo("certs/client.key"));
+    // Dropped by the server's handshake timeout rather than held for the
+    // ten minutes the verification would take (TIMEOUT bounds the wait).
+    let line = http_client(
+        server.port,
+        &[
+            "--cafile",
+            &ca(),
+            "--auth-certs",
+            &chain,
+            "--auth-key",
+            &key,
+        ],
+        "localhost",
+    )
+    .failure_line();
+    assert!(line.contains("peer closed the connection"), "{line}");
+    server.assert_healthy();
+}

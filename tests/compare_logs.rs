@@ -80,9 +80,9 @@ fn run_pair(dir: &Path) -> (PathBuf, PathBuf) {
 fn our_run_matches_the_upstream_logs() {
     let dir = scratch_dir("compare_logs-match");
     let (client_log, server_log) = run_pair(&dir);
-    for (ours, upstream) in [
-        (&client_log, reference("client.stderr")),
-        (&server_log, reference("server.stderr")),
+    for (ours, upstream, answers) in [
+        (&client_log, reference("client.stderr"), true),
+        (&server_log, reference("server.stderr"), false),
     ] {
         let output = compare_logs(&[ours.to_str().unwrap(), upstream.to_str().unwrap()]);
         output.success();
@@ -91,7 +91,25 @@ fn our_run_matches_the_upstream_logs() {
             stdout.contains("rustls events match: 12 events"),
             "{stdout}"
         );
+        // llclient answers the server's close_notify; upstream's client
+        // does not: reported apart, not hidden.
+        assert_eq!(
+            stdout.contains("known difference: ") && stdout.contains("close_notify"),
+            answers,
+            "{stdout}"
+        );
     }
+    // The other way round it is no known difference: the answer is missing.
+    let output = compare_logs(&[
+        reference("client.stderr").to_str().unwrap(),
+        client_log.to_str().unwrap(),
+    ]);
+    assert_eq!(output.status.code(), Some(1), "{}", output.frame("compare"));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        stdout.contains("+DEBUG rustls::common_state Sending warning alert CloseNotify"),
+        "{stdout}"
+    );
 }
 
 #[test]

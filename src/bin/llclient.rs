@@ -158,11 +158,12 @@ fn run(args: &ClientArgs) -> Result<ExitCode, ClientError> {
                 return Ok(ExitCode::SUCCESS);
             }
             Err(error) => {
-                // The trace of a failed connection is the interesting one.
-                finish_trace(&mut trace, &mut tls)?;
                 let unsent = unsent_input(args, &mut tls);
-                // The peer gets to read our fatal alert before the close.
+                // The peer gets to read our fatal alert before the close;
+                // the trace (of a failed connection: the interesting one)
+                // ends after it.
                 linger(&mut poll, &mut tls);
+                finish_trace(&mut trace, &mut tls)?;
                 return Err(ClientError::Net {
                     error,
                     detail: diagnostics.last_rejection(),
@@ -176,11 +177,17 @@ fn run(args: &ClientArgs) -> Result<ExitCode, ClientError> {
         // Done once the server closed and everything we had to send is out
         // (also when the server closes first, as in http mode).
         if tls.is_done() || (tls.peer_closed() && tls.is_flushed()) {
-            if unsent_input(args, &mut tls) {
+            let unsent = unsent_input(args, &mut tls);
+            // Our close_notify answers the server's (upstream's client
+            // sends none).
+            if let Err(error) = tls.answer_close_notify() {
+                debug!("cannot answer the server's close_notify: {error}");
+            }
+            if unsent {
                 // The server closed before we sent all we had: an error,
                 // not a clean end.
-                finish_trace(&mut trace, &mut tls)?;
                 linger(&mut poll, &mut tls);
+                finish_trace(&mut trace, &mut tls)?;
                 return Err(ClientError::PeerClosedEarly {
                     sent: tls.plaintext_sent(),
                 });
@@ -189,8 +196,10 @@ fn run(args: &ClientArgs) -> Result<ExitCode, ClientError> {
         }
         tls.reregister(poll.registry()).map_err(ClientError::Poll)?;
     }
-    finish_trace(&mut trace, &mut tls)?;
+    // Our last record (the answer to the server's close_notify) leaves
+    // while lingering: the trace ends after it.
     linger(&mut poll, &mut tls);
+    finish_trace(&mut trace, &mut tls)?;
     if let Err(e) = stdout.0.flush() {
         return stdout_error(e);
     }

@@ -273,6 +273,33 @@ impl<C: Side> TlsConn<C> {
         self.plaintext_sent
     }
 
+    /// After the peer's close_notify, queues ours (RFC 8446 §6.1: each side
+    /// sends one before it closes its write side; RFC 5246 §7.2.1: the
+    /// receiver answers at once), dropping plaintext not encrypted yet.
+    /// Nothing if ours went already, or after a failure (a fatal alert, if
+    /// one was due, went instead). The caller transmits it, e.g. with
+    /// [`start_linger`](Self::start_linger).
+    pub fn answer_close_notify(&mut self) -> Result<(), NetError> {
+        if !self.conn.peer_closed()
+            || self.conn.close_notify_sent()
+            || !matches!(self.phase, Phase::Open | Phase::Closed)
+        {
+            return Ok(());
+        }
+        if !self.outbox.is_empty() {
+            debug!("the peer closed: dropping {}B not sent", self.outbox.len());
+            self.outbox.consume(self.outbox.len());
+        }
+        let queued = self
+            .conn
+            .queue_close_notify(&mut self.incoming_tls, &mut self.outgoing_tls)
+            .map_err(|e| self.fail(e))?;
+        if queued {
+            debug!("answered the peer's close_notify");
+        }
+        Ok(())
+    }
+
     /// Deferred mode: the chain the peer presented, once; verify it and
     /// give the verdict with [`peer_verified`](Self::peer_verified).
     pub fn take_presented(&mut self) -> Option<PeerCertificates> {

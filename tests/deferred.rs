@@ -495,7 +495,12 @@ fn the_mode_fails_closed_and_refuses_what_would_weaken_it() {
     with_tickets.ticketer = rustls::crypto::aws_lc_rs::Ticketer::new().unwrap();
     let server = DeferredServerConfig::new(with_tickets).unwrap();
     assert!(!server.rustls().ticketer.enabled());
-    // No verdict to give outside deferred mode.
+    // No verdict before a chain was handed out, nor outside deferred mode.
+    let mut early = LlClientConnection::deferred(&client, name("localhost")).unwrap();
+    assert!(matches!(
+        early.peer_verified(Ok(())),
+        Err(Error::NoVerdictPending)
+    ));
     let mut conn =
         LlClientConnection::new(Arc::new(client_config(pki, false)), name("localhost")).unwrap();
     assert!(matches!(

@@ -346,11 +346,13 @@ impl Deferred {
         }
     }
 
-    /// Records the caller's verdict. `false` if none was asked for.
+    /// Records the caller's verdict. `false` if none was asked for (no
+    /// chain handed out, or a verdict given already).
     pub(crate) fn settle(&self, verdict: Result<(), rustls::Error>) -> bool {
         let held = {
             let mut verification = self.lock();
-            if !matches!(verification.stage, Stage::Presented(_) | Stage::Pending) {
+            // Only a chain handed out with `VerifyPeer` gets a verdict.
+            if !matches!(verification.stage, Stage::Pending) {
                 return false;
             }
             let held = core::mem::take(&mut verification.held);

@@ -98,6 +98,7 @@
 //! ```
 //!
 //! Inputs: `process` (new bytes), `handle_eof`, `encrypt`, `record_room`,
+//! `echo_app_data`,
 //! `encrypt_early_data` (client), `queue_close_notify`,
 //! `refresh_traffic_keys`, `peer_verified` (deferred mode). Outputs:
 //! [`Status`], and the bytes in `outgoing_tls`. Getters: `handshake_info`,

@@ -299,3 +299,113 @@ fn peer_certificates_are_handed_out_once_after_the_switch() {
     assert_eq!(later.cipher_suite, reported.cipher_suite);
     assert_eq!(later.protocol_version, reported.protocol_version);
 }
+
+/// Sizes of the records with content type 23: application data in TLS 1.2,
+/// every encrypted record in TLS 1.3.
+fn app_record_sizes(wire: &[u8]) -> Vec<usize> {
+    records(wire)
+        .into_iter()
+        .filter(|&(content_type, _)| content_type == 23)
+        .map(|(_, len)| len)
+        .collect()
+}
+
+#[test]
+fn echo_app_data_seals_each_record_back_as_it_came() {
+    for &suite in &[SUITES[0], SUITES[2], SUITES[3]] {
+        let what = suite.suite().as_str().unwrap_or("?");
+        let (client, server) = configs(Pki::Ecdsa, suite);
+        for layer in [IN_PLACE, RUSTLS] {
+            let mut pair = Pair::with_record_layer(client.clone(), server.clone(), layer);
+            let data: Vec<u8> = (0..300_000u32).map(|i| (i % 251) as u8).collect();
+            pair.client.to_send = data.clone();
+            pair.client.close_after_send = true;
+            let (mut echoed, mut fallback) = (0, 0);
+            let mut key_update_sent = is_tls12(suite);
+            for _ in 0..10_000 {
+                let server = &mut pair.server;
+                // Plaintext waiting to be encrypted goes first.
+                let took = match server.sent == server.to_send.len() {
+                    true => server
+                        .conn
+                        .echo_app_data(&mut server.incoming, &mut server.outgoing)
+                        .unwrap(),
+                    false => 0,
+                };
+                echoed += took;
+                // What `echo_app_data` cannot take comes out of `process`:
+                // echo it the usual way, after what went before.
+                let received = server.received.len();
+                let progress = pair.step() | (took > 0);
+                let server = &mut pair.server;
+                let new = &server.received[received..];
+                fallback += new.len();
+                server.to_send.extend_from_slice(new);
+                // Encrypted at once, as llserver does, so the echo can go
+                // on with the next records.
+                while server.sent < server.to_send.len() {
+                    let taken = server
+                        .conn
+                        .encrypt(
+                            &server.to_send[server.sent..],
+                            &mut server.incoming,
+                            &mut server.outgoing,
+                        )
+                        .unwrap();
+                    if taken == 0 {
+                        break;
+                    }
+                    server.sent += taken;
+                }
+                server.close_after_send = server.peer_closed;
+                // A KeyUpdate mid-stream: the echo stops at it and goes on.
+                if !key_update_sent && pair.client.sent > data.len() / 2 {
+                    let client = &mut pair.client;
+                    key_update_sent = client
+                        .conn
+                        .refresh_traffic_keys(&mut client.incoming, &mut client.outgoing)
+                        .unwrap();
+                }
+                if !progress {
+                    break;
+                }
+            }
+            let what = format!("{what}, {layer:?}");
+            assert!(
+                pair.client.error.is_none() && pair.server.error.is_none(),
+                "{what}"
+            );
+            assert!(
+                pair.client.received == data,
+                "{what}: the echo differs ({}B back, {echoed}B in place, {fallback}B copied)",
+                pair.client.received.len()
+            );
+            assert!(pair.client.closed && pair.server.closed, "{what}");
+            match layer {
+                // Every record but none: rustls lends no plaintext while it
+                // may encrypt.
+                RUSTLS => assert_eq!(echoed, 0, "{what}"),
+                _ => {
+                    assert!(echoed > data.len() / 2, "{what}: {echoed}B echoed in place");
+                    assert_eq!(echoed + fallback, data.len(), "{what}");
+                    // Record by record: the server's data records are the
+                    // client's, sizes and order (the small ones, KeyUpdate,
+                    // tickets and alerts, left out; a TLS 1.3 server's
+                    // encrypted handshake flight comes before them).
+                    let sizes = |wire: &[u8]| -> Vec<usize> {
+                        app_record_sizes(wire)
+                            .into_iter()
+                            .filter(|&len| len > 1000)
+                            .collect()
+                    };
+                    let (server_sizes, client_sizes) =
+                        (sizes(&pair.server.wire), sizes(&pair.client.wire));
+                    assert!(
+                        server_sizes.ends_with(&client_sizes) && client_sizes.len() > 10,
+                        "{what}: record sizes {server_sizes:?} vs {client_sizes:?}"
+                    );
+                }
+            }
+        }
+    }
+}

@@ -588,6 +588,10 @@ impl Handler for App {
         Ok(())
     }
 
+    fn echoes(&self) -> bool {
+        matches!(self, Self::Echo)
+    }
+
     fn peer_closed(&mut self, outbox: &mut Outbox) {
         match self {
             // Everything received was queued for echo before this: it goes

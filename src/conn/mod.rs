@@ -418,6 +418,43 @@ impl<C: Side> LlConnection<C> {
         self.note_failure(result)
     }
 
+    /// Sends the application data received straight back to the peer (an
+    /// echo) and returns how many plaintext bytes that was.
+    ///
+    /// With the in-place record layer each record is opened where it lies
+    /// in `incoming_tls`, and its plaintext is copied once, into the body
+    /// of the next record in `outgoing_tls`, and sealed there: one copy
+    /// where `process` then `encrypt` take two (into the caller's buffer,
+    /// and out of it). It stops at the first record that is not
+    /// application data, which `process` handles next.
+    ///
+    /// Returns `Ok(0)`, taking nothing, where it cannot do that: with
+    /// rustls's record layer (rustls lends received plaintext only while
+    /// it may not encrypt), during the handshake, while a verdict on the
+    /// peer's certificate waits, and after `close_notify` was sent. Use
+    /// `process` and `encrypt` then.
+    pub fn echo_app_data<I: Storage, O: Storage>(
+        &mut self,
+        incoming_tls: &mut IncomingTls<I>,
+        outgoing_tls: &mut OutgoingTls<O>,
+    ) -> Result<usize, Error> {
+        self.check_failed()?;
+        if self.withholds() {
+            return Ok(0);
+        }
+        let Layer::InPlace(layer) = &mut self.conn else {
+            return Ok(0);
+        };
+        // Records handed out or handled before are done with.
+        incoming_tls.discard(layer.receiver.take_consumed());
+        let echoed = layer.echo(incoming_tls.filled_mut(), outgoing_tls);
+        incoming_tls.discard(layer.receiver.take_consumed());
+        if let Ok(num_bytes @ 1..) = echoed {
+            trace!("echoed {num_bytes}B");
+        }
+        self.note_failure(echoed)
+    }
+
     /// Queues a `close_notify` alert in `outgoing_tls`.
     ///
     /// Returns `Ok(false)` while the handshake is in progress (rustls can only

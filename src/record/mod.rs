@@ -509,6 +509,29 @@ impl<K: Kernel> InPlace<K> {
         Ok(taken)
     }
 
+    /// Seals the application data received, record by record, back to the
+    /// peer: each plaintext goes from where it was opened in `incoming`
+    /// into the body of a record in `outgoing_tls`, one copy. Stops at the
+    /// first record that is not application data (stashed for
+    /// [`advance`](Self::advance)), at an incomplete one, and once closed;
+    /// returns the plaintext bytes sealed.
+    pub(crate) fn echo<O: Storage>(
+        &mut self,
+        incoming: &mut [u8],
+        outgoing_tls: &mut OutgoingTls<O>,
+    ) -> Result<usize, Error> {
+        let mut echoed = 0;
+        while !self.sender.closed {
+            let Some(plaintext) = self.receiver.take_app_data(incoming) else {
+                break;
+            };
+            // Only a TLS 1.2 sender at its key limit closes while sealing,
+            // and that is an error: nothing taken is left unsealed.
+            echoed += self.encrypt(&incoming[plaintext], outgoing_tls)?;
+        }
+        Ok(echoed)
+    }
+
     /// Room for the plaintext of the next application-data record, inside
     /// `outgoing_tls`: `(offset in outgoing_tls.unfilled(), capacity)`, or
     /// `None` once closed. Seal it with [`seal_room`](Self::seal_room).

@@ -85,6 +85,14 @@ pub trait Handler {
         let _ = (info, outbox);
     }
 
+    /// Whether every plaintext record goes straight back to the peer (an
+    /// echo): the connection then seals it from where it was received
+    /// ([`LlConnection::echo_app_data`](crate::LlConnection::echo_app_data),
+    /// one copy), and `plaintext` only sees what that cannot take.
+    fn echoes(&self) -> bool {
+        false
+    }
+
     /// The peer sent `close_notify`: nothing more will arrive.
     fn peer_closed(&mut self, outbox: &mut Outbox) {
         let _ = outbox;

@@ -508,6 +508,14 @@ impl<C: Side> TlsConn<C> {
 
     fn process_statuses<H: Handler>(&mut self, handler: &mut H) -> Result<(), NetError> {
         loop {
+            // Queued plaintext goes first, to keep the order.
+            if handler.echoes() && self.outbox.is_empty() {
+                let echoed = self
+                    .conn
+                    .echo_app_data(&mut self.incoming_tls, &mut self.outgoing_tls)
+                    .map_err(|e| self.fail(e))?;
+                self.plaintext_sent += echoed as u64;
+            }
             let mut failure = None;
             let status = self
                 .conn

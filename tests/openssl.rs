@@ -17,7 +17,9 @@ use std::io::Write;
 use std::thread;
 
 use harness::data::{contains, find, rfind, Rng};
-use harness::process::{openssl, openssl_s_server, Input, LlServer, Proc, Spawn, LLCLIENT};
+use harness::process::{
+    openssl_s_client, openssl_s_server, Input, LlServer, Proc, Spawn, LLCLIENT,
+};
 use harness::{repo, scratch, HTTP_RESPONSE, TIMEOUT};
 
 #[derive(Clone, Copy, Debug)]
@@ -95,20 +97,7 @@ fn s_client(port: u16, pki: Pki, extra: &[&str]) -> Proc {
 
 /// `openssl s_client` reading command letters from stdin (e.g. `K` for a key update).
 fn s_client_with_commands(port: u16, pki: Pki, extra: &[&str]) -> Proc {
-    let connect = format!("127.0.0.1:{port}");
-    let ca = pki.path("ca.pem");
-    let mut args = vec![
-        "s_client",
-        "-connect",
-        &connect,
-        "-servername",
-        "localhost",
-        "-CAfile",
-        &ca,
-        "-verify_return_error",
-    ];
-    args.extend_from_slice(extra);
-    Proc::spawn(openssl(), &args)
+    openssl_s_client(port, &pki.path("ca.pem"), extra)
 }
 
 /// Sends `line` through an echo connection, waits for it to come back, then closes stdin

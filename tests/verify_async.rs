@@ -211,27 +211,28 @@ fn llserver_rejects_exactly_as_in_normal_mode() {
     assert_eq!(lines[0], lines[1], "the same lines in both modes");
 }
 
+/// `llserver --verify-async … http` whose verifications take ten minutes,
+/// with `--handshake-timeout SECS`; it logs when a chain goes to the workers.
+fn slow_verifier(handshake_timeout: &str) -> LlServer {
+    let args = [
+        "--certs",
+        &repo("certs"),
+        "--auth",
+        &ca(),
+        "--verify-async",
+        "--verify-delay-ms",
+        "600000",
+        "--handshake-timeout",
+        handshake_timeout,
+        "http",
+    ];
+    LlServer::start_with(Spawn::new(LLSERVER, &args).env("RUST_LOG", "llserver=debug"))
+}
+
 #[test]
 fn llserver_serves_others_while_a_verification_waits() {
-    // Verifications take ten minutes: one pending for the whole test.
-    let mut server = LlServer::start_with(
-        Spawn::new(
-            LLSERVER,
-            &[
-                "--certs",
-                &repo("certs"),
-                "--auth",
-                &ca(),
-                "--verify-async",
-                "--verify-delay-ms",
-                "600000",
-                "--handshake-timeout",
-                "0",
-                "http",
-            ],
-        )
-        .env("RUST_LOG", "llserver=debug"),
-    );
+    // No handshake timeout: one verification pending for the whole test.
+    let mut server = slow_verifier("0");
     let port = server.port.to_string();
     let (chain, key) = (repo("certs/client-fullchain.pem"), repo("certs/client.key"));
     let ca = ca();
@@ -273,21 +274,9 @@ fn llserver_serves_others_while_a_verification_waits() {
 
 /// `openssl s_client ARGS…` to `port`, trusting certs/ca.pem; stdin is data.
 fn s_client(port: u16, args: &[&str]) -> Proc {
-    let connect = format!("127.0.0.1:{port}");
-    let ca = ca();
-    let mut all = vec![
-        "s_client",
-        "-nocommands",
-        "-connect",
-        &connect,
-        "-servername",
-        "localhost",
-        "-CAfile",
-        &ca,
-        "-verify_return_error",
-    ];
+    let mut all = vec!["-nocommands"];
     all.extend_from_slice(args);
-    Proc::spawn(openssl(), &all)
+    openssl_s_client(port, &ca(), &all)
 }
 
 #[test]
@@ -504,18 +493,7 @@ fn llclient_sleeps_while_the_verdict_waits() {
 
 #[test]
 fn a_verdict_that_never_comes_counts_as_a_slow_handshake() {
-    let mut server = LlServer::start(&[
-        "--certs",
-        &repo("certs"),
-        "--auth",
-        &ca(),
-        "--verify-async",
-        "--verify-delay-ms",
-        "600000",
-        "--handshake-timeout",
-        "1",
-        "http",
-    ]);
+    let mut server = slow_verifier("1");
     let (chain, key) = (repo("certs/client-fullchain.pem"), repo("certs/client.key"));
     // Dropped by the server's handshake timeout rather than held for the
     // ten minutes the verification would take (TIMEOUT bounds the wait).

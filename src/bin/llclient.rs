@@ -384,10 +384,7 @@ impl FileInput {
     /// Whether there is more to read and room to send it now, so the loop
     /// should not sleep.
     fn wants(&self, tls: &TlsConn<UnbufferedClientConnection>) -> bool {
-        !self.eof
-            && !tls.is_handshaking()
-            && !tls.awaiting_verdict()
-            && tls.backlog() < BACKLOG_LIMIT
+        !self.eof && !tls.is_handshaking() && tls.backlog() < BACKLOG_LIMIT
     }
 
     /// Reads into records while the backlog is under the bound. Returns

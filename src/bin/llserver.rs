@@ -376,9 +376,9 @@ impl Server {
             }
             self.deadlines.pop_front();
             if let Some(conn) = self.conns.get(&id) {
-                // A verdict not given in time counts as a slow handshake.
-                let handshaking = conn.tls.is_handshaking() || conn.tls.awaiting_verdict();
-                if handshaking && !conn.lingering {
+                // A verdict not given in time counts as a slow handshake
+                // (`is_handshaking` includes the wait for it).
+                if conn.tls.is_handshaking() && !conn.lingering {
                     warn!("{}: handshake timed out", conn.addr);
                     // Nothing was sent for the peer to read: no lingering.
                     self.close(registry, id);

@@ -769,6 +769,26 @@ pub fn openssl_s_server(args: &[&str]) -> (Proc, u16) {
     panic!("s_server did not start listening in three attempts");
 }
 
+/// `openssl s_client ARGS…` to 127.0.0.1:`port` for `localhost`, verifying the server against
+/// the CA file `ca` and failing if it does not verify. Its stdin is a pipe; add `-nocommands`
+/// when it carries data only (s_client otherwise takes a read starting with `Q`, `R`, `K` or
+/// `k` as a command).
+pub fn openssl_s_client(port: u16, ca: &str, args: &[&str]) -> Proc {
+    let connect = format!("127.0.0.1:{port}");
+    let mut all = vec![
+        "s_client",
+        "-connect",
+        &connect,
+        "-servername",
+        "localhost",
+        "-CAfile",
+        ca,
+        "-verify_return_error",
+    ];
+    all.extend_from_slice(args);
+    Proc::spawn(openssl(), &all)
+}
+
 /// A port that was free a moment ago (bind 127.0.0.1:0, read it, close it). Another process
 /// may take it in between: callers that cannot pass port 0 retry on failure.
 pub fn free_port() -> u16 {

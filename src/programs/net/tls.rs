@@ -314,17 +314,12 @@ impl<C: Side> TlsConn<C> {
         self.conn.peer_verified(verdict).map_err(|e| self.fail(e))
     }
 
-    /// Deferred mode: whether a presented chain awaits its verdict (the
-    /// handshake is not over for the application until then).
-    #[must_use]
-    pub fn awaiting_verdict(&self) -> bool {
-        self.conn.awaiting_verdict()
-    }
-
-    /// Whether the handshake is still in progress.
+    /// Whether the handshake is still in progress, for the application: in
+    /// deferred mode that includes the wait for the verdict on the peer's
+    /// certificate, as nothing can be sent before it either.
     #[must_use]
     pub fn is_handshaking(&self) -> bool {
-        self.socket.connecting || self.conn.is_handshaking()
+        self.socket.connecting || self.conn.is_handshaking() || self.conn.awaiting_verdict()
     }
 
     /// What the handshake negotiated, once it completed.

@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use harness::configs::{
     client_config, client_config_with_auth, load_certs, load_key, provider, roots, server_config,
-    server_config_requiring_auth, versions, Pki,
+    server_config_requiring_auth, server_config_with_verifier, versions, Pki,
 };
 use harness::pair::{records, Pair};
 use lltls::verify::DeferredClientVerifier;
@@ -51,17 +51,7 @@ fn deferred_client(config: ClientConfig, pki: Pki) -> DeferredClientConfig {
 /// rustls default).
 fn deferred_server(pki: Pki, tls12: bool) -> DeferredServerConfig {
     let verifier = Arc::new(DeferredClientVerifier::new(client_verifier(pki)));
-    let mut config = ServerConfig::builder_with_provider(provider())
-        .with_protocol_versions(versions(tls12))
-        .unwrap()
-        .with_client_cert_verifier(verifier)
-        .with_single_cert(
-            load_certs(&format!("{}/fullchain.pem", pki.dir())),
-            load_key(&format!("{}/server.key", pki.dir())),
-        )
-        .unwrap();
-    config.enable_secret_extraction = true;
-    DeferredServerConfig::new(config).unwrap()
+    DeferredServerConfig::new(server_config_with_verifier(pki, tls12, verifier)).unwrap()
 }
 
 /// Both sides verify through the webpki verifiers normal mode uses.

@@ -18,7 +18,7 @@ use std::thread;
 
 use harness::data::{contains, find, rfind, Rng};
 use harness::process::{
-    openssl_s_client, openssl_s_server, Input, LlServer, Proc, Spawn, LLCLIENT,
+    openssl_s_client, openssl_s_server_for_one, Input, LlServer, Proc, Spawn, LLCLIENT,
 };
 use harness::{repo, scratch, HTTP_RESPONSE, TIMEOUT};
 
@@ -29,11 +29,15 @@ enum Pki {
 }
 
 impl Pki {
-    fn path(self, file: &str) -> String {
+    fn dir(self) -> &'static str {
         match self {
-            Pki::Ecdsa => repo(&format!("certs/{file}")),
-            Pki::Rsa => repo(&format!("certs/rsa/{file}")),
+            Pki::Ecdsa => "certs",
+            Pki::Rsa => "certs/rsa",
         }
+    }
+
+    fn path(self, file: &str) -> String {
+        repo(&format!("{}/{file}", self.dir()))
     }
 
     /// The TLS 1.2 suite both sides prefer with this key type.
@@ -275,23 +279,7 @@ fn eight_mib_through_llserver_echo_byte_exact() {
 
 /// `openssl s_server` for one connection on a free port, once it listens.
 fn s_server(pki: Pki, extra: &[&str]) -> (Proc, u16) {
-    let (cert, chain, key) = (
-        pki.path("server.pem"),
-        pki.path("inter.pem"),
-        pki.path("server.key"),
-    );
-    let mut args = vec![
-        "-cert",
-        &cert,
-        "-cert_chain",
-        &chain,
-        "-key",
-        &key,
-        "-naccept",
-        "1",
-    ];
-    args.extend_from_slice(extra);
-    openssl_s_server(&args)
+    openssl_s_server_for_one(pki.dir(), extra)
 }
 
 /// llclient to `port` trusting `pki`'s root, with `extra` options before the hostname.

@@ -12,7 +12,7 @@ use std::thread;
 use harness::configs::*;
 use harness::data::Rng;
 use harness::pair::records;
-use harness::process::{openssl_s_server, LlServer, Proc};
+use harness::process::{openssl_s_server_for_one, LlServer, Proc};
 use harness::{repo, HTTP_REQUEST as REQUEST, HTTP_RESPONSE, TIMEOUT};
 use lltls::stream::{Stream, StreamBuffers, StreamOwned};
 use lltls::{Error, LlClientConnection, LlServerConnection};
@@ -416,23 +416,7 @@ fn against_llserver_echo() {
 
 /// `openssl s_server` with the RSA PKI for one connection in `mode`, once it listens.
 fn spawn_openssl(mode: &str) -> (Proc, SocketAddr) {
-    let (cert, chain, key) = (
-        repo("certs/rsa/server.pem"),
-        repo("certs/rsa/inter.pem"),
-        repo("certs/rsa/server.key"),
-    );
-    let (server, port) = openssl_s_server(&[
-        "-4",
-        "-naccept",
-        "1",
-        mode,
-        "-cert",
-        &cert,
-        "-cert_chain",
-        &chain,
-        "-key",
-        &key,
-    ]);
+    let (server, port) = openssl_s_server_for_one("certs/rsa", &["-4", mode]);
     (server, SocketAddr::from(([127, 0, 0, 1], port)))
 }
 

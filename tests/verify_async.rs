@@ -323,23 +323,7 @@ fn openssl_s_client_against_llserver_verifying_asynchronously() {
 #[test]
 fn llclient_verifying_asynchronously_against_openssl_s_server() {
     for version in ["-tls1_3", "-tls1_2"] {
-        let (cert, chain, key) = (
-            repo("certs/server.pem"),
-            repo("certs/inter.pem"),
-            repo("certs/server.key"),
-        );
-        let args = [
-            "-cert",
-            &cert,
-            "-cert_chain",
-            &chain,
-            "-key",
-            &key,
-            "-naccept",
-            "1",
-            version,
-        ];
-        let (mut server, port) = openssl_s_server(&args);
+        let (mut server, port) = openssl_s_server_for_one("certs", &[version]);
         let port_arg = port.to_string();
         let ca = ca();
         let mut client = Spawn::new(
@@ -364,7 +348,7 @@ fn llclient_verifying_asynchronously_against_openssl_s_server() {
         server.wait_success(TIMEOUT);
 
         // Rejected (another CA): s_server reads unknown_ca (48).
-        let (mut server, port) = openssl_s_server(&args);
+        let (mut server, port) = openssl_s_server_for_one("certs", &[version]);
         let other = repo("certs/other-ca.pem");
         let out = llclient(
             port,

@@ -106,6 +106,15 @@ pub fn server_config_requiring_auth(pki: Pki, tls12: bool) -> ServerConfig {
     )
     .build()
     .unwrap();
+    server_config_with_verifier(pki, tls12, verifier)
+}
+
+/// A server config that checks client certificates with `verifier`.
+pub fn server_config_with_verifier(
+    pki: Pki,
+    tls12: bool,
+    verifier: Arc<dyn rustls::server::danger::ClientCertVerifier>,
+) -> ServerConfig {
     in_place_server(
         ServerConfig::builder_with_provider(provider())
             .with_protocol_versions(versions(tls12))

@@ -769,6 +769,25 @@ pub fn openssl_s_server(args: &[&str]) -> (Proc, u16) {
     panic!("s_server did not start listening in three attempts");
 }
 
+/// [`openssl_s_server`] for one connection with a test PKI's server certificate: `dir` (e.g.
+/// `certs` or `certs/rsa`, in the repository) holds `server.pem`, `inter.pem` and `server.key`.
+pub fn openssl_s_server_for_one(dir: &str, args: &[&str]) -> (Proc, u16) {
+    let [cert, chain, key] =
+        ["server.pem", "inter.pem", "server.key"].map(|file| super::repo(&format!("{dir}/{file}")));
+    let mut all = vec![
+        "-cert",
+        &cert,
+        "-cert_chain",
+        &chain,
+        "-key",
+        &key,
+        "-naccept",
+        "1",
+    ];
+    all.extend_from_slice(args);
+    openssl_s_server(&all)
+}
+
 /// `openssl s_client ARGS…` to 127.0.0.1:`port` for `localhost`, verifying the server against
 /// the CA file `ca` and failing if it does not verify. Its stdin is a pipe; add `-nocommands`
 /// when it carries data only (s_client otherwise takes a read starting with `Q`, `R`, `K` or

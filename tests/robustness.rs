@@ -25,7 +25,7 @@ use std::time::{Duration, Instant};
 
 use harness::configs::{load_certs, load_key};
 use harness::data::Rng;
-use harness::process::{free_port, LlServer, Proc, Spawn, LLCLIENT, LLSERVER};
+use harness::process::{free_port, openssl, LlServer, Proc, Spawn, LLCLIENT, LLSERVER};
 use harness::{repo, STARTUP, TIMEOUT};
 use rustls::pki_types::ServerName;
 use rustls::{ClientConfig, ClientConnection, RootCertStore, ServerConfig, ServerConnection};
@@ -738,25 +738,31 @@ fn llclient_rejects_bad_files_with_one_line() {
 #[test]
 fn llclient_rejects_expired_and_not_yet_valid_server_certificates() {
     let ca = repo("certs/ca.pem");
-    for (chain, key, expected) in [
+    for (name, field, expected) in [
         (
-            "certs/expired-fullchain.pem",
-            "certs/expired.key",
-            "invalid peer certificate: expired",
+            "expired",
+            "enddate",
+            "invalid peer certificate: expired: not valid after",
         ),
         (
-            "certs/notyet-fullchain.pem",
-            "certs/notyet.key",
-            "invalid peer certificate: not valid yet",
+            "notyet",
+            "startdate",
+            "invalid peer certificate: not valid yet: not valid before",
         ),
     ] {
-        let (chain, key) = (repo(chain), repo(key));
+        let chain = repo(&format!("certs/{name}-fullchain.pem"));
+        let key = repo(&format!("certs/{name}.key"));
         let mut server = LlServer::start(&["--certs", &chain, "--key", &key, "echo"]);
         let line = llclient_fails(server.port, &["--cafile", &ca]);
+        // The dates in UTC, as openssl reads them from the certificate.
+        let date = openssl_date(&repo(&format!("certs/{name}.pem")), field);
+        let expected = format!("{expected} {date} UTC, now ");
         assert!(
-            line.starts_with("llclient: ") && line.contains(expected),
-            "{line}"
+            line.starts_with("llclient: ") && line.contains(&expected),
+            "{line}\nexpected: {expected}"
         );
+        let now = line.split_once(", now ").unwrap().1;
+        assert!(is_utc_date(now), "not a date: {now}");
         // The server saw the client's alert and goes on.
         server.assert_healthy();
     }
@@ -768,6 +774,29 @@ fn llclient_rejects_expired_and_not_yet_valid_server_certificates() {
         "{line}"
     );
     server.assert_healthy();
+}
+
+/// `openssl x509 -FIELD` (`enddate`, `startdate`) of `cert` as
+/// `2025-11-28 17:52:35`.
+fn openssl_date(cert: &str, field: &str) -> String {
+    let option = format!("-{field}");
+    let args = [
+        "x509", "-in", cert, "-noout", &option, "-dateopt", "iso_8601",
+    ];
+    let out = Spawn::new(openssl(), &args).start().finish(TIMEOUT);
+    let text = String::from_utf8_lossy(out.success()).into_owned();
+    let (_, date) = text.trim_end().split_once('=').expect("FIELD=DATE");
+    date.trim_end_matches('Z').to_owned()
+}
+
+/// Whether `text` starts with `YYYY-MM-DD HH:MM:SS UTC`.
+fn is_utc_date(text: &str) -> bool {
+    let pattern = "dddd-dd-dd dd:dd:dd UTC";
+    text.len() >= pattern.len()
+        && pattern.chars().zip(text.chars()).all(|(p, c)| match p {
+            'd' => c.is_ascii_digit(),
+            p => p == c,
+        })
 }
 
 /// Regression: when `accept` failed for want of descriptors, llserver waited for the next

@@ -22,6 +22,7 @@ use lltls::programs::config::{client_setup, deferred_client_config, ConfigError}
 use lltls::programs::net::{
     Check, Handler, NetError, Outbox, TlsConn, VerifyPool, BACKLOG_LIMIT, LINGER_TIME,
 };
+use lltls::programs::report::Readable;
 use lltls::programs::trace_output::{DiagramError, TraceOutput, TraceSettings};
 use lltls::trace::Role;
 use lltls::{HandshakeInfo, LlClientConnection};
@@ -639,7 +640,7 @@ impl fmt::Display for ClientError {
                 detail,
                 unsent,
             } => {
-                write!(f, "{error}")?;
+                write!(f, "{}", Readable(error))?;
                 if let Some(detail) = detail {
                     write!(f, ": {detail}")?;
                 }

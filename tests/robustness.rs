@@ -284,7 +284,10 @@ fn open_file_limit_is_raised_to_the_hard_limit() {
         limit.rlim_cur, limit.rlim_max,
         "soft limit below the hard one"
     );
-    assert_eq!(u64::try_from(limit.rlim_cur).unwrap(), soft);
+    // rlim_t is u64 here, but not on every target.
+    #[allow(clippy::useless_conversion)]
+    let rlim_cur = u64::try_from(limit.rlim_cur).unwrap();
+    assert_eq!(rlim_cur, soft);
 }
 
 /// `per_thread` attackers in each of four threads. Returns once the first of them are

@@ -71,6 +71,8 @@ pub fn raise_open_file_limit() -> u64 {
             limit = raised;
         }
     }
+    // rlim_t is u64 here, but not on every target.
+    #[allow(clippy::useless_conversion)]
     u64::try_from(limit.rlim_cur).unwrap_or(u64::MAX)
 }
 

@@ -325,6 +325,13 @@ impl<C: Side> TlsConn<C> {
         self.socket.connecting || self.conn.is_handshaking() || self.conn.awaiting_verdict()
     }
 
+    /// Whether the socket's connect is still in progress (see
+    /// [`connecting`](Self::connecting)).
+    #[must_use]
+    pub fn is_connecting(&self) -> bool {
+        self.socket.connecting
+    }
+
     /// What the handshake negotiated, once it completed.
     #[must_use]
     pub fn handshake_info(&self) -> Option<&HandshakeInfo> {

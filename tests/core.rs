@@ -782,3 +782,31 @@ fn fixed_size_storage() {
     );
     assert!(error.to_string().starts_with("cannot fit "), "{error}");
 }
+
+/// A first read needs no `process` before it: an empty buffer (new or
+/// released) has room for a record, so a transport's `Ok(0)` into it can
+/// only mean end-of-file. Fixed storage is never grown.
+#[test]
+fn empty_incoming_buffer_has_room_for_a_first_read() {
+    let mut incoming = IncomingTls::new();
+    assert_eq!(incoming.capacity(), 0, "allocates on first use only");
+    assert!(incoming.unfilled().len() >= lltls::MAX_RECORD_SIZE);
+    assert!(incoming.release());
+    assert_eq!(incoming.capacity(), 0);
+    assert!(
+        incoming.unfilled().len() >= lltls::MAX_RECORD_SIZE,
+        "after release"
+    );
+
+    // Bytes held and no room: only the connection makes room, within the
+    // protocol's limits.
+    let mut small = IncomingTls::with_capacity(8);
+    let room = small.unfilled().len();
+    small.advance(room);
+    assert!(small.unfilled().is_empty());
+
+    let mut fixed = IncomingTls::with_storage([0u8; 64]);
+    assert_eq!(fixed.unfilled().len(), 64);
+    let mut none = IncomingTls::with_storage([0u8; 0]);
+    assert!(none.unfilled().is_empty());
+}

@@ -275,9 +275,7 @@ impl<'a, C: Side, T: Read + Write + ?Sized> Stream<'a, C, T> {
             // The stream gives its verdict as soon as the chain is handed
             // out; waiting here could only mean the chain went to someone
             // else, who holds the verdict.
-            Ok(Status::AwaitingVerdict) => Err(Error::Config(
-                "the connection awaits a verdict given outside the stream",
-            )),
+            Ok(Status::AwaitingVerdict) => Err(Error::AwaitingVerdict),
             Err(error) => Err(error),
         };
         if let Some(certificates) = presented {

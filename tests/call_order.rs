@@ -465,3 +465,71 @@ fn warning_alerts_of_the_handshake_count_after_the_switch() {
         );
     }
 }
+
+/// With rustls's record layer too, nothing follows our close_notify: not
+/// the KeyUpdate rustls would answer the peer's request with. (Nor the fatal
+/// alert rustls would seal for a forged record; but rustls takes its own
+/// close_notify for a fatal alert and, in debug builds, asserts it sends no
+/// second one, rustls/rustls#959, so that case is not run here.)
+#[test]
+fn rustls_record_layer_sends_nothing_after_our_close_notify() {
+    let (mut client, mut server) = pair(false, RecordLayer::Rustls);
+    for _ in 0..4 {
+        client.pump().unwrap();
+        client.send_to(&mut server);
+        server.pump().unwrap();
+        server.send_to(&mut client);
+    }
+    assert!(!client.conn.is_handshaking() && !server.conn.is_handshaking());
+    assert!(client.close().unwrap());
+    let closed_at = client.outgoing.len();
+    assert!(closed_at > 0, "close_notify queued");
+    // The server asks for a KeyUpdate and sends data.
+    assert!(server
+        .conn
+        .refresh_traffic_keys(&mut server.incoming, &mut server.outgoing)
+        .unwrap());
+    assert_eq!(server.encrypt(b"after the update").unwrap(), 16);
+    server.pump().unwrap();
+    server.send_to(&mut client);
+    assert_eq!(client.pump().unwrap(), "waits");
+    assert_eq!(client.received, b"after the update");
+    assert_eq!(
+        client.outgoing.len(),
+        closed_at,
+        "a KeyUpdate answer after close_notify"
+    );
+}
+
+/// TLS 1.2, rustls's record layer: the renegotiation refusal rustls queues
+/// for a HelloRequest that arrives after our close_notify is not sent.
+#[test]
+fn rustls_record_layer_sends_no_renegotiation_refusal_after_our_close_notify() {
+    let (mut client, mut server) = pair(true, RecordLayer::Rustls);
+    for _ in 0..4 {
+        client.pump().unwrap();
+        client.send_to(&mut server);
+        server.pump().unwrap();
+        server.send_to(&mut client);
+    }
+    assert!(client.close().unwrap());
+    let closed_at = client.outgoing.len();
+    // The server's keys, to seal a HelloRequest with.
+    let (secrets, _kernel) = server
+        .conn
+        .into_rustls()
+        .unwrap()
+        .dangerous_into_kernel_connection()
+        .unwrap();
+    let (seq, tx) = secrets.tx;
+    let mut sealer = harness::hostile::records::PeerSealer::new(&tx, seq, false);
+    let record = sealer.seal(22, &[0, 0, 0, 0]);
+    client.incoming.unfilled()[..record.len()].copy_from_slice(&record);
+    client.incoming.advance(record.len());
+    client.pump().unwrap();
+    assert_eq!(
+        client.outgoing.len(),
+        closed_at,
+        "a no_renegotiation warning after close_notify"
+    );
+}

@@ -168,6 +168,15 @@ impl<C: Side> LlConnection<C> {
                 Err(error) => Err(error),
                 Ok(ConnectionState::EncodeTlsData(mut encoder)) => {
                     match outgoing_tls.write_with(|buf| encode_result(encoder.encode(buf))) {
+                        Ok(num_bytes) if self.close_notify_sent => {
+                            // Nothing follows our close_notify. rustls's
+                            // record layer may still queue something (a
+                            // KeyUpdate answer, a renegotiation refusal):
+                            // encoded, so rustls moves on, and taken back.
+                            outgoing_tls.unwrite(num_bytes);
+                            debug!("dropped {num_bytes}B rustls encoded after our close_notify");
+                            Ok(None)
+                        }
                         Ok(num_bytes) => {
                             trace!("encoded {num_bytes}B");
                             Ok(None)
@@ -299,6 +308,18 @@ impl<C: Side> LlConnection<C> {
                 };
             }
             answer_alert = Some(rustls::AlertDescription::IllegalParameter);
+        }
+        if self.close_notify_sent {
+            // Nothing follows our close_notify, not even the alert rustls
+            // queued for this error (rustls's record layer takes its
+            // close_notify for a fatal alert, rustls/rustls#959: in release
+            // builds it seals another).
+            let error = Error::Tls {
+                error,
+                alert_sent: None,
+            };
+            self.failed = Some(error.clone());
+            return error;
         }
         let missing_alert = framing::rfc_alert_for(&error);
         // rustls answers a record that fails to open with bad_record_mac,

@@ -88,7 +88,10 @@ impl Peer {
     /// answers with an encrypted bad_record_mac alert. Anything rustls had queued before
     /// comes first, intact.
     fn corrupt_record(&mut self) -> Vec<u8> {
-        self.tls.writer().write_all(b"this record arrives corrupted").unwrap();
+        self.tls
+            .writer()
+            .write_all(b"this record arrives corrupted")
+            .unwrap();
         let mut records = self.take_records();
         *records.last_mut().unwrap() ^= 1;
         records
@@ -163,8 +166,12 @@ fn line_with<'a>(log: &'a str, needle: &str) -> Option<&'a str> {
 /// port `port`, and returns it.
 fn server_closing_line(server: &LlServer, port: u16, bound: Duration) -> String {
     let needle = format!(":{port}: closed ");
-    server.proc.wait_stderr(&needle, bound, |log| line_with(log, &needle).is_some());
-    line_with(&server.proc.stderr(), &needle).unwrap().to_owned()
+    server
+        .proc
+        .wait_stderr(&needle, bound, |log| line_with(log, &needle).is_some());
+    line_with(&server.proc.stderr(), &needle)
+        .unwrap()
+        .to_owned()
 }
 
 /// llclient's line saying how it closed its connection.
@@ -182,7 +189,9 @@ fn dropped(line: &str) -> usize {
         .nth(1)
         .unwrap_or_else(|| panic!("no count of dropped bytes: {line}"));
     let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
-    digits.parse().unwrap_or_else(|_| panic!("bad count: {line}"))
+    digits
+        .parse()
+        .unwrap_or_else(|_| panic!("bad count: {line}"))
 }
 
 /// Asserts a closing line says the connection lingered after sending `last` and its FIN, until
@@ -301,7 +310,12 @@ fn llclient_fatal_alert_reaches_a_server_that_keeps_sending() {
     assert_bad_record_mac(peer.open(&answer));
     peer.send_after_fin_then_close();
     let out = client.finish(TIMEOUT);
-    assert_eq!(out.status.code(), Some(1), "{}", out.frame("expected a failure"));
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        out.frame("expected a failure")
+    );
     assert_lingered_until_peer_fin(&client_closing_line(&out.stderr), "fatal alert");
     let last = out.stderr.lines().last().unwrap_or_default();
     assert!(last.contains("(sent fatal alert bad_record_mac)"), "{last}");
@@ -321,7 +335,11 @@ fn llclient_close_notify_reaches_a_server_that_keeps_sending() {
     assert!(state.peer_has_closed(), "llclient sent close_notify");
     peer.send_after_fin_then_close();
     let out = client.finish(TIMEOUT);
-    assert!(out.success().is_empty(), "{}", out.frame("no data was sent"));
+    assert!(
+        out.success().is_empty(),
+        "{}",
+        out.frame("no data was sent")
+    );
     out.assert_connection_closed();
     assert_lingered_until_peer_fin(&client_closing_line(&out.stderr), "close_notify");
 }
@@ -350,7 +368,10 @@ fn llserver_lingers_for_at_most_the_byte_limit() {
         );
     };
     assert!(
-        matches!(error.kind(), ErrorKind::ConnectionReset | ErrorKind::BrokenPipe),
+        matches!(
+            error.kind(),
+            ErrorKind::ConnectionReset | ErrorKind::BrokenPipe
+        ),
         "expected a reset: {error}"
     );
     assert!(
@@ -398,7 +419,12 @@ fn llclient_lingers_for_at_most_the_time_limit() {
     let answer = peer.read_to_fin();
     assert_bad_record_mac(peer.open(&answer));
     let out = client.finish(TIME_LIMIT_BOUND);
-    assert_eq!(out.status.code(), Some(1), "{}", out.frame("expected a failure"));
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        out.frame("expected a failure")
+    );
     let line = client_closing_line(&out.stderr);
     assert!(
         line.contains(
@@ -447,14 +473,22 @@ fn llclient_does_not_linger_after_the_peers_fatal_alert() {
     alert.resize(alert.len() + (64 << 10), 0x17);
     let _ = peer.socket.write_all(&alert);
     let out = client.finish(TIMEOUT);
-    assert_eq!(out.status.code(), Some(1), "{}", out.frame("expected a failure"));
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        out.frame("expected a failure")
+    );
     let line = client_closing_line(&out.stderr);
     assert!(
         line.contains("closed without lingering: the peer sent a fatal alert"),
         "{line}"
     );
     let last = out.stderr.lines().last().unwrap_or_default();
-    assert!(last.contains("peer sent fatal alert handshake_failure"), "{last}");
+    assert!(
+        last.contains("peer sent fatal alert handshake_failure"),
+        "{last}"
+    );
     drop(peer);
 }
 

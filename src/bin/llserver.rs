@@ -17,7 +17,8 @@ use clap::Parser;
 use lltls::programs::cli::{ServerArgs, ServerMode};
 use lltls::programs::config::{server_setup, ConfigError};
 use lltls::programs::net::{
-    Check, Closed, Handler, LingerEnd, NetError, Outbox, PlainConn, TlsConn, VerifyPool, BACKLOG_LIMIT,
+    Check, Closed, Handler, LingerEnd, NetError, Outbox, PlainConn, TlsConn, VerifyPool,
+    BACKLOG_LIMIT,
 };
 use lltls::programs::trace_output::{DiagramError, TraceOutput, TraceSettings};
 use lltls::trace::Role;

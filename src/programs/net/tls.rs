@@ -172,7 +172,9 @@ impl fmt::Display for Closed {
         // What close(2) does now: a reset when the peer's data is unread;
         // otherwise a FIN, unless ours went already.
         let close = |f: &mut fmt::Formatter<'_>, unread: bool, fin: bool| match (unread, fin) {
-            (true, _) => f.write_str("; data from the peer unread: the kernel resets the connection (RST)"),
+            (true, _) => {
+                f.write_str("; data from the peer unread: the kernel resets the connection (RST)")
+            }
             (false, true) => f.write_str("; socket closed"),
             (false, false) => f.write_str("; socket closed: the kernel sends FIN"),
         };
@@ -275,7 +277,8 @@ impl<C: Side> TlsConn<C> {
                 .socket
                 .interest(linger.write_shut, !self.outgoing_tls.is_empty());
         }
-        let write = !self.outgoing_tls.is_empty() && !matches!(self.phase, Phase::Broken | Phase::Over);
+        let write =
+            !self.outgoing_tls.is_empty() && !matches!(self.phase, Phase::Broken | Phase::Over);
         self.socket.interest(self.wants_read(), write)
     }
 
@@ -578,7 +581,8 @@ impl<C: Side> TlsConn<C> {
     /// e.g. lltls's own buffer limit), after the peer's fatal alert, or
     /// after a socket error. The caller then drops it.
     pub fn start_linger(&mut self) -> Option<Closed> {
-        let reason = if self.socket.connecting || matches!(self.phase, Phase::Broken | Phase::Over) {
+        let reason = if self.socket.connecting || matches!(self.phase, Phase::Broken | Phase::Over)
+        {
             Some(NoLinger::SocketFailed)
         } else if self.peer_alert {
             Some(NoLinger::PeerAlert)

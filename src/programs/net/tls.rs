@@ -170,8 +170,9 @@ impl Closed {
 impl fmt::Display for Closed {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         // What close(2) does now: a reset when the peer's data is unread;
-        // otherwise a FIN, unless ours went already.
-        let close = |f: &mut fmt::Formatter<'_>, unread: bool, fin: bool| match (unread, fin) {
+        // otherwise a FIN, unless ours went already or the socket failed.
+        let close = |f: &mut fmt::Formatter<'_>, unread: bool, silent: bool| match (unread, silent)
+        {
             (true, _) => {
                 f.write_str("; data from the peer unread: the kernel resets the connection (RST)")
             }
@@ -186,7 +187,7 @@ impl fmt::Display for Closed {
                     NoLinger::PeerAlert => "the peer sent a fatal alert",
                     NoLinger::SocketFailed => "the socket failed",
                 })?;
-                close(f, *unread, false)
+                close(f, *unread, *reason == NoLinger::SocketFailed)
             }
             Self::Lingered {
                 last,
@@ -212,7 +213,8 @@ impl fmt::Display for Closed {
                     LingerEnd::Socket(error) => write!(f, "a socket error: {error}")?,
                     LingerEnd::EventLoop(error) => write!(f, "the event loop failed: {error}")?,
                 }
-                close(f, *unread, *fin)
+                let failed = matches!(end, LingerEnd::Socket(_));
+                close(f, *unread, *fin || failed)
             }
         }
     }

@@ -901,14 +901,16 @@ impl<C: Side> TlsConn<C> {
     /// growth means an alert of ours is on its way.
     fn fail(&mut self, error: Error, before: usize) -> NetError {
         self.phase = Phase::Failed;
-        if error.alert_received().is_some() {
-            self.peer_alert = true;
-        } else if self.outgoing_tls.len() > before {
+        if self.outgoing_tls.len() > before {
             self.last_record = Some(match error {
                 // The TLS 1.2 key limit: a close_notify went instead.
                 Error::EncryptExhausted => LastRecord::CloseNotify,
+                // Also rustls's answer to a peer's alert it does not take
+                // as the last word (TLS 1.2, an unknown level).
                 _ => LastRecord::FatalAlert,
             });
+        } else if error.alert_received().is_some() {
+            self.peer_alert = true;
         }
         if !self.socket.connecting && !self.outgoing_tls.is_empty() {
             // Best effort: a peer that does not read does not get it.

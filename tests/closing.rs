@@ -222,20 +222,26 @@ fn assert_bad_record_mac(result: Result<rustls::IoState, rustls::Error>) {
     );
 }
 
+/// `--record-layer`'s values: the alert is sealed by lltls's record layer or by rustls's.
+const RECORD_LAYERS: [&str; 2] = ["in-place", "rustls"];
+
 /// A peer sends a corrupted record after the handshake and a burst right behind it: it
 /// reads llserver's encrypted fatal alert and a FIN, and llserver reads what it sends after.
 #[test]
 fn llserver_fatal_alert_reaches_a_peer_that_keeps_sending() {
-    let mut server = llserver(&["--linger-ms", LONG_LINGER, "echo"]);
-    let mut peer = Peer::client(server.port, Pki::Ecdsa);
-    peer.handshake();
-    let trigger = peer.corrupt_record();
-    let answer = peer.close_with_junk(&trigger);
-    assert_bad_record_mac(peer.open(&answer));
-    peer.send_after_fin_then_close();
-    let line = server_closing_line(&server, peer.port(), TIMEOUT);
-    assert_lingered_until_peer_fin(&line, "fatal alert");
-    server.assert_healthy();
+    for layer in RECORD_LAYERS {
+        let args = ["--linger-ms", LONG_LINGER, "--record-layer", layer, "echo"];
+        let mut server = llserver(&args);
+        let mut peer = Peer::client(server.port, Pki::Ecdsa);
+        peer.handshake();
+        let trigger = peer.corrupt_record();
+        let answer = peer.close_with_junk(&trigger);
+        assert_bad_record_mac(peer.open(&answer));
+        peer.send_after_fin_then_close();
+        let line = server_closing_line(&server, peer.port(), TIMEOUT);
+        assert_lingered_until_peer_fin(&line, "fatal alert");
+        server.assert_healthy();
+    }
 }
 
 /// The same with a record no TLS peer sends, as the first bytes: the plaintext
@@ -302,23 +308,29 @@ fn llclient_and_peer(args: &[&str], input: Input) -> (Proc, Peer) {
 /// encrypted fatal alert and a FIN, and llclient reads what it sends after.
 #[test]
 fn llclient_fatal_alert_reaches_a_server_that_keeps_sending() {
-    // Stdin stays open: llclient sends nothing of its own.
-    let (client, mut peer) = llclient_and_peer(&["--linger-ms", LONG_LINGER], Input::Piped);
-    peer.handshake();
-    let trigger = peer.corrupt_record();
-    let answer = peer.close_with_junk(&trigger);
-    assert_bad_record_mac(peer.open(&answer));
-    peer.send_after_fin_then_close();
-    let out = client.finish(TIMEOUT);
-    assert_eq!(
-        out.status.code(),
-        Some(1),
-        "{}",
-        out.frame("expected a failure")
-    );
-    assert_lingered_until_peer_fin(&client_closing_line(&out.stderr), "fatal alert");
-    let last = out.stderr.lines().last().unwrap_or_default();
-    assert!(last.contains("(sent fatal alert bad_record_mac)"), "{last}");
+    for layer in RECORD_LAYERS {
+        let args = ["--linger-ms", LONG_LINGER, "--record-layer", layer];
+        // Stdin stays open: llclient sends nothing of its own.
+        let (client, mut peer) = llclient_and_peer(&args, Input::Piped);
+        peer.handshake();
+        let trigger = peer.corrupt_record();
+        let answer = peer.close_with_junk(&trigger);
+        assert_bad_record_mac(peer.open(&answer));
+        peer.send_after_fin_then_close();
+        let out = client.finish(TIMEOUT);
+        assert_eq!(
+            out.status.code(),
+            Some(1),
+            "{}",
+            out.frame("expected a failure")
+        );
+        assert_lingered_until_peer_fin(&client_closing_line(&out.stderr), "fatal alert");
+        let last = out.stderr.lines().last().unwrap_or_default();
+        assert!(
+            last.contains("(sent fatal alert bad_record_mac)"),
+            "{layer}: {last}"
+        );
+    }
 }
 
 /// A server sends close_notify and a burst right behind it: it reads llclient's close_notify

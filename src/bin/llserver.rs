@@ -399,9 +399,10 @@ impl Server {
                 // A verdict not given in time counts as a slow handshake
                 // (`is_handshaking` includes the wait for it).
                 if conn.tls.is_handshaking() && !conn.lingering {
-                    // No alert is sent for a peer that stalls: no lingering.
-                    warn!("{}: handshake timed out: closing, no alert sent", conn.addr);
-                    self.close(registry, id);
+                    // No alert is sent for a peer that stalls: `finish`
+                    // closes at once, and says so.
+                    warn!("{}: handshake timed out", conn.addr);
+                    self.finish(registry, id);
                 }
             }
         }

@@ -458,7 +458,7 @@ impl<C: Side> TlsConn<C> {
             .queue_close_notify(&mut self.incoming_tls, &mut self.outgoing_tls)
             .map_err(|e| self.fail(e, before))?;
         if queued {
-            debug!("answered the peer's close_notify");
+            debug!("queued close_notify, answering the peer's");
             self.last_record.get_or_insert(LastRecord::CloseNotify);
         }
         Ok(())

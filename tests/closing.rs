@@ -244,18 +244,28 @@ fn llserver_fatal_alert_reaches_a_peer_that_keeps_sending() {
     }
 }
 
-/// The same with a record no TLS peer sends, as the first bytes: the plaintext
-/// unexpected_message alert of the handshake.
+/// The same with plaintext alerts of the handshake, answering the first bytes: a record no
+/// TLS peer sends, and an alert of an unknown level, which rustls answers (the peer's alert,
+/// but not its last word: ours is the last record).
 #[test]
 fn llserver_plaintext_fatal_alert_reaches_a_peer_that_keeps_sending() {
     let mut server = llserver(&["--linger-ms", LONG_LINGER, "echo"]);
-    let mut peer = Peer::client(server.port, Pki::Ecdsa);
-    // An unknown content type: unexpected_message (RFC 8446 §5).
-    let answer = peer.close_with_junk(&[0x80, 3, 3, 0, 1, 0]);
-    assert_eq!(answer, [21, 3, 3, 0, 2, 2, 10], "the plaintext fatal alert");
-    peer.send_after_fin_then_close();
-    let line = server_closing_line(&server, peer.port(), TIMEOUT);
-    assert_lingered_until_peer_fin(&line, "fatal alert");
+    for (trigger, answer) in [
+        // An unknown content type: unexpected_message (RFC 8446 §5).
+        ([0x80, 3, 3, 0, 1, 0].as_slice(), [21, 3, 3, 0, 2, 2, 10]),
+        // Level 3, handshake_failure: illegal_parameter.
+        (&[21, 3, 3, 0, 2, 3, 40], [21, 3, 3, 0, 2, 2, 47]),
+    ] {
+        let mut peer = Peer::client(server.port, Pki::Ecdsa);
+        assert_eq!(
+            peer.close_with_junk(trigger),
+            answer,
+            "the plaintext fatal alert"
+        );
+        peer.send_after_fin_then_close();
+        let line = server_closing_line(&server, peer.port(), TIMEOUT);
+        assert_lingered_until_peer_fin(&line, "fatal alert");
+    }
     server.assert_healthy();
 }
 

@@ -20,7 +20,7 @@ use clap::Parser;
 use lltls::programs::cli::ClientArgs;
 use lltls::programs::config::{client_setup, deferred_client_config, ConfigError};
 use lltls::programs::net::{
-    Check, Handler, NetError, Outbox, TlsConn, VerifyPool, BACKLOG_LIMIT, LINGER_TIME,
+    Check, Closed, Handler, LingerEnd, NetError, Outbox, TlsConn, VerifyPool, BACKLOG_LIMIT,
 };
 use lltls::programs::report::Readable;
 use lltls::programs::trace_output::{DiagramError, TraceOutput, TraceSettings};
@@ -68,6 +68,7 @@ fn run(args: &ClientArgs) -> Result<ExitCode, ClientError> {
     }
     .map_err(NetError::Tls)?;
 
+    let linger_time = Duration::from_millis(args.linger_ms);
     let mut poll = Poll::new().map_err(ClientError::Poll)?;
     let verify = match args.verify_async {
         true => Some(verify_pool(&poll, setup.verifier, args.verify_delay_ms)?),
@@ -174,7 +175,7 @@ fn run(args: &ClientArgs) -> Result<ExitCode, ClientError> {
                 // The peer gets to read our fatal alert before the close;
                 // the trace (of a failed connection: the interesting one)
                 // ends after it.
-                linger(&mut poll, &mut tls);
+                linger(&mut poll, &mut tls, linger_time);
                 finish_trace(&mut trace, &mut tls)?;
                 return Err(ClientError::Net {
                     error,
@@ -198,7 +199,7 @@ fn run(args: &ClientArgs) -> Result<ExitCode, ClientError> {
             if unsent {
                 // The server closed before we sent all we had: an error,
                 // not a clean end.
-                linger(&mut poll, &mut tls);
+                linger(&mut poll, &mut tls, linger_time);
                 finish_trace(&mut trace, &mut tls)?;
                 return Err(ClientError::PeerClosedEarly {
                     sent: tls.plaintext_sent(),
@@ -210,7 +211,7 @@ fn run(args: &ClientArgs) -> Result<ExitCode, ClientError> {
     }
     // Our last record (the answer to the server's close_notify) leaves
     // while lingering: the trace ends after it.
-    linger(&mut poll, &mut tls);
+    linger(&mut poll, &mut tls, linger_time);
     finish_trace(&mut trace, &mut tls)?;
     if let Err(e) = stdout.0.flush() {
         return stdout_error(e);
@@ -309,29 +310,44 @@ fn unsent_input(args: &ClientArgs, tls: &mut TlsConn<UnbufferedClientConnection>
     queued || (!args.http && !tls.outbox().is_closing())
 }
 
-/// Closes gracefully: our last bytes (close_notify or a fatal alert) go
-/// out, the write side is shut down, and what the server still sends is
-/// read and dropped until it closes, for at most `LINGER_TIME`, so that it
-/// can read them rather than get a reset.
-fn linger(poll: &mut Poll, tls: &mut TlsConn<UnbufferedClientConnection>) {
-    if !tls.start_linger() {
-        return;
-    }
-    let deadline = Instant::now() + LINGER_TIME;
+/// Closes: when we queued a last record (close_notify or a fatal alert),
+/// it goes out, the write side is shut down, and what the server still
+/// sends is read and dropped until it closes, for at most `time`, so that
+/// it can read that record rather than get a reset. Logs what the close
+/// did on the wire.
+fn linger(poll: &mut Poll, tls: &mut TlsConn<UnbufferedClientConnection>, time: Duration) {
+    let closed = match tls.start_linger() {
+        Some(closed) => closed,
+        None => linger_loop(poll, tls, Instant::now() + time),
+    };
+    debug!("{closed}");
+}
+
+/// Drives lingering until it ends or `deadline` passes.
+fn linger_loop(
+    poll: &mut Poll,
+    tls: &mut TlsConn<UnbufferedClientConnection>,
+    deadline: Instant,
+) -> Closed {
     let mut events = Events::with_capacity(8);
     loop {
         let now = Instant::now();
-        if now >= deadline || tls.reregister(poll.registry()).is_err() {
-            return;
+        if now >= deadline {
+            return tls.stop_linger(LingerEnd::TimeLimit);
+        }
+        if let Err(e) = tls.reregister(poll.registry()) {
+            return tls.stop_linger(LingerEnd::EventLoop(e));
         }
         match poll.poll(&mut events, Some(deadline - now)) {
             Ok(()) => {}
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(_) => return,
+            Err(e) => return tls.stop_linger(LingerEnd::EventLoop(e)),
         }
         for event in events.iter() {
-            if event.token() == CLIENT && !tls.linger(Some(event)) {
-                return;
+            if event.token() == CLIENT {
+                if let Some(closed) = tls.linger(Some(event)) {
+                    return closed;
+                }
             }
         }
     }

@@ -16,6 +16,11 @@ use std::path::PathBuf;
 use clap::error::ErrorKind;
 use clap::{value_parser, Arg, ArgGroup, ArgMatches, Command, FromArgMatches, Parser, Subcommand};
 
+use crate::programs::net::LINGER_TIME;
+
+/// `--linger-ms`'s default: [`LINGER_TIME`].
+const LINGER_MS: u64 = LINGER_TIME.as_millis() as u64;
+
 /// The upstream `tlsclient-mio` description, verbatim.
 const CLIENT_ABOUT: &str =
     "Connects to the TLS server at hostname:PORT.  The default PORT is 443.  \
@@ -141,6 +146,10 @@ pub struct ClientArgs {
     /// With --verify-async: wait this many milliseconds before each verification (tests)
     #[arg(long, value_name = "MS", default_value_t = 0, hide = true)]
     pub verify_delay_ms: u64,
+
+    /// Linger at most this many milliseconds after our close_notify or fatal alert (tests)
+    #[arg(long, value_name = "MS", default_value_t = LINGER_MS, hide = true)]
+    pub linger_ms: u64,
 
     /// Print one line per TLS record to stderr (lltls)
     #[arg(long)]
@@ -338,6 +347,10 @@ pub struct ServerArgs {
     /// With --verify-async: wait this many milliseconds before each verification (tests)
     #[arg(long, value_name = "MS", default_value_t = 0, hide = true)]
     pub verify_delay_ms: u64,
+
+    /// Linger at most this many milliseconds after our close_notify or fatal alert (tests)
+    #[arg(long, value_name = "MS", default_value_t = LINGER_MS, hide = true)]
+    pub linger_ms: u64,
 
     /// Print one line per TLS record to stderr (lltls)
     #[arg(long)]

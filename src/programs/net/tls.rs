@@ -42,14 +42,21 @@ pub struct TlsConn<C: Side> {
     tracer: Option<(Box<Tracer>, Role)>,
     /// Deferred mode: the chain the peer presented, not yet taken to verify.
     presented: Option<PeerCertificates>,
+    /// Our last record, once queued: what the peer must be able to read
+    /// before the socket closes, and the reason to linger.
+    last_record: Option<LastRecord>,
+    /// The connection ended with the peer's fatal alert: it reads nothing
+    /// more of ours.
+    peer_alert: bool,
 }
 
 /// Where a [`TlsConn`] is in its life. It only moves down this list:
 /// `Open` until `process` reports `Closed` (both sides sent close_notify),
 /// or until anything fails, from either state; then, if the caller asks
-/// for it ([`TlsConn::start_linger`]), `Lingering` until the peer has had
-/// the chance to read our last bytes. Whether our own close_notify went out
-/// is the core's to say (`close_notify_sent`).
+/// for it ([`TlsConn::start_linger`]) and we queued a last record,
+/// `Lingering` until the peer has had the chance to read it, then `Over`.
+/// Whether our own close_notify went out is the core's to say
+/// (`close_notify_sent`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Phase {
     /// Handshaking or exchanging data.
@@ -63,7 +70,157 @@ enum Phase {
     Broken,
     /// Closing: what is left to send goes out, then the write side is shut
     /// down and what the peer still sends is read and dropped.
-    Lingering { discarded: usize, write_shut: bool },
+    Lingering(Linger),
+    /// Lingering ended: the caller drops the connection.
+    Over,
+}
+
+/// What lingering has done so far.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Linger {
+    /// The record the peer must be able to read.
+    last: LastRecord,
+    /// Bytes of the peer's read and dropped.
+    discarded: usize,
+    /// Our write side is shut down: the FIN went after everything else.
+    write_shut: bool,
+}
+
+/// The last record a connection sends, which its peer must be able to read
+/// before the socket closes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LastRecord {
+    /// Our close_notify.
+    CloseNotify,
+    /// Our fatal alert.
+    FatalAlert,
+}
+
+impl fmt::Display for LastRecord {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::CloseNotify => "close_notify",
+            Self::FatalAlert => "fatal alert",
+        })
+    }
+}
+
+/// Why a connection closed without lingering.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NoLinger {
+    /// We queued neither close_notify nor a fatal alert: there is no last
+    /// record of ours for the peer to read (e.g. lltls's own buffer limit,
+    /// for which no alert exists, or a peer that left before any).
+    NothingToDeliver,
+    /// The peer ended the connection with its own fatal alert: it reads
+    /// nothing more.
+    PeerAlert,
+    /// The socket failed (or never connected): nothing more can go out.
+    SocketFailed,
+}
+
+/// Why lingering ended.
+#[derive(Debug)]
+pub enum LingerEnd {
+    /// The peer closed its side (FIN): it has read what it wanted.
+    PeerClosed,
+    /// [`LINGER_LIMIT`] bytes were dropped and the peer still sends.
+    Limit,
+    /// The caller's time limit passed ([`TlsConn::stop_linger`]).
+    TimeLimit,
+    /// The caller's event loop failed ([`TlsConn::stop_linger`]).
+    EventLoop(io::Error),
+    /// Writing or reading the socket failed (e.g. the peer reset it).
+    Socket(io::Error),
+}
+
+/// What closing a connection did on the wire: the log line saying so.
+#[derive(Debug)]
+pub enum Closed {
+    /// Closed without lingering.
+    AtOnce {
+        /// Why not.
+        reason: NoLinger,
+        /// Data from the peer was left unread, so the kernel answers the
+        /// close with a reset (RST) instead of a FIN.
+        unread: bool,
+    },
+    /// Closed after lingering.
+    Lingered {
+        /// What the peer was to read.
+        last: LastRecord,
+        /// Why lingering stopped.
+        end: LingerEnd,
+        /// Bytes of ours that never left (the peer stopped reading).
+        unsent: usize,
+        /// Our FIN went after our last record.
+        fin: bool,
+        /// Bytes of the peer's read and dropped while lingering.
+        dropped: usize,
+        /// As in `AtOnce`.
+        unread: bool,
+    },
+}
+
+impl Closed {
+    /// Whether the connection lingered.
+    #[must_use]
+    pub fn lingered(&self) -> bool {
+        matches!(self, Self::Lingered { .. })
+    }
+}
+
+impl fmt::Display for Closed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // What close(2) does now: a reset when the peer's data is unread;
+        // otherwise a FIN, unless ours went already or the socket failed.
+        let close = |f: &mut fmt::Formatter<'_>, unread: bool, silent: bool| match (unread, silent)
+        {
+            (true, _) => {
+                f.write_str("; data from the peer unread: the kernel resets the connection (RST)")
+            }
+            (false, true) => f.write_str("; socket closed"),
+            (false, false) => f.write_str("; socket closed: the kernel sends FIN"),
+        };
+        match self {
+            Self::AtOnce { reason, unread } => {
+                f.write_str("closed without lingering: ")?;
+                f.write_str(match reason {
+                    NoLinger::NothingToDeliver => "we sent no close_notify or fatal alert",
+                    NoLinger::PeerAlert => "the peer sent a fatal alert",
+                    NoLinger::SocketFailed => "the socket failed",
+                })?;
+                close(f, *unread, *reason == NoLinger::SocketFailed)
+            }
+            Self::Lingered {
+                last,
+                end,
+                unsent,
+                fin,
+                dropped,
+                unread,
+            } => {
+                f.write_str("closed after lingering: ")?;
+                match unsent {
+                    0 => write!(f, "our {last} sent")?,
+                    n => write!(f, "our {last} not all sent ({n}B left)")?,
+                }
+                if *fin {
+                    f.write_str(", then FIN")?;
+                }
+                write!(f, "; read and dropped {dropped}B of the peer's, until ")?;
+                match end {
+                    LingerEnd::PeerClosed => f.write_str("the peer closed its side (FIN)")?,
+                    LingerEnd::Limit => write!(f, "the limit ({LINGER_LIMIT}B)")?,
+                    LingerEnd::TimeLimit => f.write_str("the time limit")?,
+                    LingerEnd::Socket(error) => write!(f, "a socket error: {error}")?,
+                    LingerEnd::EventLoop(error) => write!(f, "the event loop failed: {error}")?,
+                }
+                let failed = matches!(end, LingerEnd::Socket(_));
+                close(f, *unread, *fin || failed)
+            }
+        }
+    }
 }
 
 /// A closing connection reads and drops at most this much of what the peer
@@ -72,7 +229,8 @@ enum Phase {
 /// the peer reads it (nginx and haproxy linger the same way).
 pub const LINGER_LIMIT: usize = 4 << 20;
 
-/// How long the caller SHOULD let a connection linger at most.
+/// How long the caller SHOULD let a connection linger at most (the
+/// programs' default; see [`TlsConn::stop_linger`]).
 pub const LINGER_TIME: std::time::Duration = std::time::Duration::from_secs(2);
 
 impl<C: Side> TlsConn<C> {
@@ -95,6 +253,8 @@ impl<C: Side> TlsConn<C> {
             plaintext_sent: 0,
             tracer: None,
             presented: None,
+            last_record: None,
+            peer_alert: false,
         }
     }
 
@@ -117,12 +277,13 @@ impl<C: Side> TlsConn<C> {
     /// READABLE, and the event, if any, is only remembered.
     #[must_use]
     pub fn interest(&self) -> Interest {
-        if let Phase::Lingering { write_shut, .. } = self.phase {
+        if let Phase::Lingering(linger) = self.phase {
             return self
                 .socket
-                .interest(write_shut, !self.outgoing_tls.is_empty());
+                .interest(linger.write_shut, !self.outgoing_tls.is_empty());
         }
-        let write = !self.outgoing_tls.is_empty() && self.phase != Phase::Broken;
+        let write =
+            !self.outgoing_tls.is_empty() && !matches!(self.phase, Phase::Broken | Phase::Over);
         self.socket.interest(self.wants_read(), write)
     }
 
@@ -205,13 +366,14 @@ impl<C: Side> TlsConn<C> {
         {
             return Ok(None);
         }
+        let before = self.outgoing_tls.len();
         let room = self
             .conn
             .record_room(&mut self.incoming_tls, &mut self.outgoing_tls);
         let mut room = match room {
             Ok(Some(room)) => room,
             Ok(None) => return Ok(None),
-            Err(error) => return Err(self.fail(error)),
+            Err(error) => return Err(self.fail(error, before)),
         };
         let num_bytes = match fill(room.buf()) {
             Ok(num_bytes) => num_bytes,
@@ -222,7 +384,7 @@ impl<C: Side> TlsConn<C> {
                 self.plaintext_sent += sealed as u64;
                 Ok(Some(Ok(sealed)))
             }
-            Err(error) => Err(self.fail(error)),
+            Err(error) => Err(self.fail(error, before)),
         }
     }
 
@@ -293,12 +455,14 @@ impl<C: Side> TlsConn<C> {
             debug!("the peer closed: dropping {}B not sent", self.outbox.len());
             self.outbox.consume(self.outbox.len());
         }
+        let before = self.outgoing_tls.len();
         let queued = self
             .conn
             .queue_close_notify(&mut self.incoming_tls, &mut self.outgoing_tls)
-            .map_err(|e| self.fail(e))?;
+            .map_err(|e| self.fail(e, before))?;
         if queued {
-            debug!("answered the peer's close_notify");
+            debug!("queued close_notify, answering the peer's");
+            self.last_record.get_or_insert(LastRecord::CloseNotify);
         }
         Ok(())
     }
@@ -314,7 +478,11 @@ impl<C: Side> TlsConn<C> {
     /// [`drive`](Self::drive) afterwards: it releases what was held, or
     /// sends the rejection's alert and fails.
     pub fn peer_verified(&mut self, verdict: Result<(), rustls::Error>) -> Result<(), NetError> {
-        self.conn.peer_verified(verdict).map_err(|e| self.fail(e))
+        // Only records the verdict: the alert, if any, comes with `drive`.
+        let before = self.outgoing_tls.len();
+        self.conn
+            .peer_verified(verdict)
+            .map_err(|e| self.fail(e, before))
     }
 
     /// Whether the handshake is still in progress, for the application: in
@@ -368,7 +536,7 @@ impl<C: Side> TlsConn<C> {
     #[must_use]
     pub fn is_done(&self) -> bool {
         match self.phase {
-            Phase::Failed | Phase::Broken | Phase::Lingering { .. } => return true,
+            Phase::Failed | Phase::Broken | Phase::Lingering(_) | Phase::Over => return true,
             _ if !self.outgoing_tls.is_empty() => return false,
             Phase::Closed => return true,
             Phase::Open => {}
@@ -406,25 +574,51 @@ impl<C: Side> TlsConn<C> {
         self.socket.shutdown_write();
     }
 
-    /// Starts closing the connection gracefully, once it is done or has
-    /// failed (not after a socket error): what is left in the outgoing
-    /// buffer (our close_notify or fatal alert) goes out, then the write
-    /// side is shut down, and what the peer still sends is read and dropped
-    /// until it closes its side or [`LINGER_LIMIT`] bytes came. The caller
-    /// keeps the connection registered, calls [`linger`](Self::linger) on
-    /// each event, and drops it at the latest after [`LINGER_TIME`].
+    /// Starts closing the connection, once it is done or has failed.
     ///
-    /// Returns whether to keep it for that: `false` when there is nothing to
-    /// wait for (the peer closed its side already, or the socket failed).
-    pub fn start_linger(&mut self) -> bool {
-        if self.socket.eof || self.phase == Phase::Broken || self.socket.connecting {
-            return false;
-        }
-        debug!("lingering: {}B left to send", self.outgoing_tls.len());
-        self.phase = Phase::Lingering {
+    /// When we queued a last record the peer must be able to read (our
+    /// close_notify or fatal alert), the connection lingers: what is left
+    /// in the outgoing buffer goes out, then the write side is shut down
+    /// (FIN), and what the peer still sends is read and dropped until it
+    /// closes its side or [`LINGER_LIMIT`] bytes came. Closing a socket
+    /// with unread data makes the kernel answer with a reset, which can
+    /// destroy that record before the peer reads it (nginx and haproxy
+    /// linger the same way). The caller keeps the connection registered,
+    /// calls [`linger`](Self::linger) on each event, and
+    /// [`stop_linger`](Self::stop_linger) at its time limit (at most
+    /// [`LINGER_TIME`] is the programs' default).
+    ///
+    /// Returns `None` while lingering, or how the connection closed: at
+    /// once when there is no such record (no alert is due for every error,
+    /// e.g. lltls's own buffer limit), after the peer's fatal alert, or
+    /// after a socket error. The caller then drops it.
+    pub fn start_linger(&mut self) -> Option<Closed> {
+        let reason = if self.socket.connecting || matches!(self.phase, Phase::Broken | Phase::Over)
+        {
+            Some(NoLinger::SocketFailed)
+        } else if self.peer_alert {
+            Some(NoLinger::PeerAlert)
+        } else {
+            None
+        };
+        let last = match (reason, self.last_record) {
+            (None, Some(last)) => last,
+            (reason, _) => {
+                return Some(Closed::AtOnce {
+                    reason: reason.unwrap_or(NoLinger::NothingToDeliver),
+                    unread: self.unread(),
+                })
+            }
+        };
+        debug!(
+            "lingering: our {last} queued, {}B left to send",
+            self.outgoing_tls.len()
+        );
+        self.phase = Phase::Lingering(Linger {
+            last,
             discarded: 0,
             write_shut: false,
-        };
+        });
         // What is received from now on is dropped, unread.
         self.incoming_tls.release();
         self.outbox.release();
@@ -432,49 +626,80 @@ impl<C: Side> TlsConn<C> {
     }
 
     /// Does what lingering can do now, after `event` if one came. Returns
-    /// whether to keep lingering.
-    pub fn linger(&mut self, event: Option<&Event>) -> bool {
-        if let Some(event) = event {
-            if !matches!(self.socket.ready(event), Ok(true)) {
-                return false;
-            }
-        }
-        let Phase::Lingering {
-            mut discarded,
-            mut write_shut,
-        } = self.phase
-        else {
-            return false;
+    /// `None` while lingering goes on, or how the connection closed.
+    pub fn linger(&mut self, event: Option<&Event>) -> Option<Closed> {
+        let Phase::Lingering(mut linger) = self.phase else {
+            return None;
         };
-        if !write_shut {
-            if self.socket.writable && self.transmit().is_err() {
-                return false;
+        if let Some(event) = event {
+            // Only notes readiness: the connect completed before lingering
+            // started (`start_linger` checked), so nothing can fail here.
+            let _ = self.socket.ready(event);
+        }
+        if !linger.write_shut {
+            if self.socket.writable {
+                if let Err(error) = self.write_out() {
+                    return Some(self.lingered(linger, LingerEnd::Socket(error)));
+                }
             }
             if !self.outgoing_tls.is_empty() {
-                return true;
+                self.phase = Phase::Lingering(linger);
+                return None;
             }
             self.socket.shutdown_write();
-            write_shut = true;
+            linger.write_shut = true;
+            debug!("lingering: our {} sent, then FIN", linger.last);
         }
         let mut buf = [0; 16 * 1024];
-        let keep = loop {
+        let end = loop {
             match self.socket.read(&mut buf) {
                 Ok(Input::Data(num_bytes)) => {
-                    discarded += num_bytes;
-                    if discarded >= LINGER_LIMIT {
-                        debug!("lingering: dropped {discarded}B, closing");
-                        break false;
+                    linger.discarded += num_bytes;
+                    if linger.discarded >= LINGER_LIMIT {
+                        break LingerEnd::Limit;
                     }
                 }
-                Ok(Input::WouldBlock) => break true,
-                Ok(Input::Eof) | Err(_) => break false,
+                Ok(Input::WouldBlock) => {
+                    self.phase = Phase::Lingering(linger);
+                    return None;
+                }
+                Ok(Input::Eof) => break LingerEnd::PeerClosed,
+                Err(error) => break LingerEnd::Socket(error),
             }
         };
-        self.phase = Phase::Lingering {
-            discarded,
-            write_shut,
-        };
-        keep
+        Some(self.lingered(linger, end))
+    }
+
+    /// The caller stops lingering (`end` says why: its time limit,
+    /// usually): how the connection closes now. The caller drops it.
+    pub fn stop_linger(&mut self, end: LingerEnd) -> Closed {
+        match self.phase {
+            Phase::Lingering(linger) => self.lingered(linger, end),
+            // Not lingering: nothing was waited for.
+            _ => Closed::AtOnce {
+                reason: NoLinger::NothingToDeliver,
+                unread: self.unread(),
+            },
+        }
+    }
+
+    /// Lingering is over: what it achieved.
+    fn lingered(&mut self, linger: Linger, end: LingerEnd) -> Closed {
+        self.phase = Phase::Over;
+        Closed::Lingered {
+            last: linger.last,
+            end,
+            unsent: self.outgoing_tls.len(),
+            fin: linger.write_shut,
+            dropped: linger.discarded,
+            unread: self.unread(),
+        }
+    }
+
+    /// Whether data from the peer waits unread in the socket: closing it
+    /// now makes the kernel send a reset.
+    fn unread(&self) -> bool {
+        matches!(self.socket.stream().peek(&mut [0]), Ok(1..))
     }
 
     fn wants_read(&self) -> bool {
@@ -513,15 +738,17 @@ impl<C: Side> TlsConn<C> {
 
     fn process_statuses<H: Handler>(&mut self, handler: &mut H) -> Result<(), NetError> {
         loop {
+            let before = self.outgoing_tls.len();
             // Queued plaintext goes first, to keep the order.
             if handler.echoes() && self.outbox.is_empty() {
                 let echoed = self
                     .conn
                     .echo_app_data(&mut self.incoming_tls, &mut self.outgoing_tls)
-                    .map_err(|e| self.fail(e))?;
+                    .map_err(|e| self.fail(e, before))?;
                 self.plaintext_sent += echoed as u64;
             }
             let mut failure = None;
+            let before = self.outgoing_tls.len();
             let status = self
                 .conn
                 .process(&mut self.incoming_tls, &mut self.outgoing_tls);
@@ -562,7 +789,7 @@ impl<C: Side> TlsConn<C> {
                 Err(error) => failure = Some(error),
             }
             if let Some(error) = failure {
-                return Err(self.fail(error));
+                return Err(self.fail(error, before));
             }
         }
     }
@@ -577,6 +804,7 @@ impl<C: Side> TlsConn<C> {
             return Ok(());
         }
         while !self.outbox.is_empty() {
+            let before = self.outgoing_tls.len();
             let taken = self
                 .conn
                 .encrypt(
@@ -584,7 +812,7 @@ impl<C: Side> TlsConn<C> {
                     &mut self.incoming_tls,
                     &mut self.outgoing_tls,
                 )
-                .map_err(|e| self.fail(e))?;
+                .map_err(|e| self.fail(e, before))?;
             if taken == 0 {
                 // Not yet possible (handshake): keep it for the next round.
                 return Ok(());
@@ -593,12 +821,14 @@ impl<C: Side> TlsConn<C> {
             self.plaintext_sent += taken as u64;
         }
         if self.outbox.is_closing() {
+            let before = self.outgoing_tls.len();
             let queued = self
                 .conn
                 .queue_close_notify(&mut self.incoming_tls, &mut self.outgoing_tls)
-                .map_err(|e| self.fail(e))?;
+                .map_err(|e| self.fail(e, before))?;
             if queued {
                 debug!("queued close_notify");
+                self.last_record.get_or_insert(LastRecord::CloseNotify);
             }
         }
         Ok(())
@@ -606,6 +836,14 @@ impl<C: Side> TlsConn<C> {
 
     /// Writes `outgoing_tls` until it is empty or the socket would block.
     fn transmit(&mut self) -> Result<(), NetError> {
+        self.write_out().map_err(|e| {
+            self.phase = Phase::Broken;
+            NetError::Io(e)
+        })
+    }
+
+    /// [`transmit`](Self::transmit) without the change of phase.
+    fn write_out(&mut self) -> io::Result<()> {
         while !self.outgoing_tls.is_empty() {
             let written = self.socket.write(self.outgoing_tls.filled());
             match written {
@@ -621,10 +859,7 @@ impl<C: Side> TlsConn<C> {
                     trace!("socket full, {}B wait", self.outgoing_tls.len());
                     return Ok(());
                 }
-                Err(e) => {
-                    self.phase = Phase::Broken;
-                    return Err(NetError::Io(e));
-                }
+                Err(e) => return Err(e),
             }
         }
         Ok(())
@@ -667,10 +902,26 @@ impl<C: Side> TlsConn<C> {
     }
 
     /// Marks the connection failed and offers the fatal alert (already in
-    /// `outgoing_tls`) to the socket once, without waiting: the socket is
-    /// closed right after.
-    fn fail(&mut self, error: Error) -> NetError {
+    /// `outgoing_tls`) to the socket once, without waiting; lingering
+    /// ([`start_linger`](Self::start_linger)) sends the rest.
+    ///
+    /// `before` is the length of `outgoing_tls` before the call that failed:
+    /// the core appends the fatal alert due, if any, in that call (and
+    /// empties the buffer when the peer's own fatal alert ended it), so
+    /// growth means an alert of ours is on its way.
+    fn fail(&mut self, error: Error, before: usize) -> NetError {
         self.phase = Phase::Failed;
+        if self.outgoing_tls.len() > before {
+            self.last_record = Some(match error {
+                // The TLS 1.2 key limit: a close_notify went instead.
+                Error::EncryptExhausted => LastRecord::CloseNotify,
+                // Also rustls's answer to a peer's alert it does not take
+                // as the last word (TLS 1.2, an unknown level).
+                _ => LastRecord::FatalAlert,
+            });
+        } else if error.alert_received().is_some() {
+            self.peer_alert = true;
+        }
         if !self.socket.connecting && !self.outgoing_tls.is_empty() {
             // Best effort: a peer that does not read does not get it.
             let _ = self.transmit();

@@ -601,3 +601,116 @@ fn whole_connections_are_byte_identical_in_both_modes() {
         }
     }
 }
+
+/// Both sides update their keys at the same moment, again and again, while
+/// records sealed with their old keys are in flight both ways, delivered in
+/// seeded random chunks: each side reads the peer's old-key records, then
+/// its KeyUpdate, answers it, and every byte arrives, in either record
+/// layer and across them. Between deterministic peers (see [`scripted`])
+/// the bytes on the wire are the same in every combination: the in-place
+/// layer answers each update where rustls does.
+#[test]
+fn crossing_key_updates_with_records_in_flight_both_ways() {
+    let profiles = deterministic_profiles();
+    for profile in profiles.into_iter().filter(|p| p.tls12 == Some(false)) {
+        for seed in [1, 2, 3] {
+            let reference = crossing_updates(profile, [RUSTLS, RUSTLS], seed);
+            for layers in [[IN_PLACE, IN_PLACE], [IN_PLACE, RUSTLS], [RUSTLS, IN_PLACE]] {
+                let what = format!("{profile:?}, {}, seed {seed}", layer_name(layers));
+                let (client, server) = crossing_updates(profile, layers, seed);
+                assert_eq!(first_difference(&client, &reference.0), None, "{what}: client");
+                assert_eq!(first_difference(&server, &reference.1), None, "{what}: server");
+            }
+        }
+    }
+}
+
+/// One connection of [`crossing_key_updates_with_records_in_flight_both_ways`];
+/// returns what each side sent.
+fn crossing_updates(
+    profile: harness::hostile::Profile,
+    layers: [RecordLayer; 2],
+    seed: u64,
+) -> (Vec<u8>, Vec<u8>) {
+    use harness::hostile::{self, deterministic};
+    let what = format!("{profile:?}, {}, seed {seed}", layer_name(layers));
+    deterministic::reseed(seed);
+    let mut pair = Pair::with_record_layers(
+        Arc::new(hostile::client_config(profile)),
+        Arc::new(hostile::server_config(profile)),
+        layers,
+    );
+    pair.connect();
+    pair.delivery = Delivery::Random { seed, max: 5000 };
+    let mut rng = Rng::new(seed);
+    let client_data = rng.bytes(300_000);
+    let server_data = rng.bytes(300_000);
+    let (mut crossings, mut steps) = (0, 0);
+    loop {
+        // Plaintext offered a little at a time, so records under every key
+        // mix on the wire.
+        for (data, to_send) in [
+            (&client_data, &mut pair.client.to_send),
+            (&server_data, &mut pair.server.to_send),
+        ] {
+            let next = (to_send.len() + 1 + rng.below(6000)).min(data.len());
+            to_send.extend_from_slice(&data[to_send.len()..next]);
+        }
+        let progress = pair.step();
+        steps += 1;
+        if steps % 5 == 0 {
+            // What arrived is read first (rustls's layer refuses to update
+            // while received plaintext waits), then both update, each with
+            // its old-key records still on their way and the other's
+            // KeyUpdate not yet seen.
+            pair.client.pump();
+            pair.server.pump();
+            if !pair.client.outgoing.is_empty() && !pair.server.outgoing.is_empty() {
+                for refreshed in [
+                    pair.client
+                        .conn
+                        .refresh_traffic_keys(&mut pair.client.incoming, &mut pair.client.outgoing),
+                    pair.server
+                        .conn
+                        .refresh_traffic_keys(&mut pair.server.incoming, &mut pair.server.outgoing),
+                ] {
+                    assert!(refreshed.unwrap(), "{what}");
+                }
+                // The in-place sender starts its new keys at 0.
+                for (layer, numbers) in [
+                    (layers[0], pair.client.conn.sequence_numbers()),
+                    (layers[1], pair.server.conn.sequence_numbers()),
+                ] {
+                    if layer == IN_PLACE {
+                        assert_eq!(numbers.unwrap().0, 0, "{what}");
+                    }
+                }
+                crossings += 1;
+            }
+        }
+        let all_offered = pair.client.to_send.len() == client_data.len()
+            && pair.server.to_send.len() == server_data.len();
+        if all_offered && !progress {
+            break;
+        }
+        assert!(steps < 100_000, "{what}: does not settle");
+    }
+    assert!(crossings >= 10, "{what}: {crossings} crossings");
+    pair.client.close_after_send = true;
+    pair.server.close_after_send = true;
+    pair.drive();
+    pair.assert_clean_exchange(&what);
+    // An in-place receiver took the peer's new keys: it counts records from
+    // the last update only.
+    for (layer, numbers, peer_wire) in [
+        (layers[0], pair.client.conn.sequence_numbers(), &pair.server.wire),
+        (layers[1], pair.server.conn.sequence_numbers(), &pair.client.wire),
+    ] {
+        if layer == IN_PLACE {
+            let (_, rx) = numbers.unwrap();
+            let peer_records = records(peer_wire).len() as u64;
+            assert!(rx < peer_records / 4, "{what}: {rx} of {peer_records}");
+        }
+    }
+    (pair.client.wire, pair.server.wire)
+}

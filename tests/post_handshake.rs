@@ -7,8 +7,8 @@
 mod harness;
 
 use harness::data::Rng;
-use harness::hostile::records::{fuzz_records, seed_ops};
-use harness::hostile::{fuzz_input, End, Profile};
+use harness::hostile::records::{fuzz_records, seed_ops, RecordPeer};
+use harness::hostile::{feed, fuzz_input, pattern, Chunker, End, Profile, CHUNK_SIZES};
 use rustls::{AlertDescription, Error as TlsError};
 
 fn profiles() -> Vec<Profile> {
@@ -150,4 +150,69 @@ fn mutated_post_handshake_records_end_cleanly() {
         }
     }
     assert!(runs > 0);
+}
+
+/// TLS 1.2 AES-GCM: the sender chooses each record's explicit nonce (RFC
+/// 5288 §3); rustls and lltls send the IV's last 8 bytes XOR the sequence
+/// number, OpenSSL counts up from a random start. Records with such nonces
+/// open; a record whose nonce was changed on the way fails its tag check.
+#[test]
+fn tls12_gcm_records_open_with_any_explicit_nonce_the_sender_chose() {
+    let mut rng = Rng::new(0x6e6f_6e63_65);
+    for chunk_class in [0, 4, 7] {
+        let profile = Profile {
+            tls12: Some(true),
+            chacha: false,
+            client_auth: false,
+            alpn: false,
+            chunk_class,
+        };
+        let what = format!("{profile:?}");
+        let chunks = || Chunker::new(5, CHUNK_SIZES[usize::from(chunk_class)]);
+
+        // A random starting counter, then one more per record.
+        let mut peer = RecordPeer::new(profile).expect("handshake");
+        assert!(peer.has_explicit_nonce(), "{what}: an AES-GCM suite");
+        let start = rng.next_u64();
+        let (mut wire, mut sent) = (Vec::new(), Vec::new());
+        for i in 0..40u64 {
+            let body = pattern(1 + rng.below(if i % 10 == 0 { 16_384 } else { 500 }), i as u8);
+            let nonce = start.wrapping_add(i).to_be_bytes();
+            wire.extend(peer.seal_with_explicit_nonce(23, &body, nonce));
+            sent.extend(body);
+        }
+        // And one not derived from anything (and a close_notify so the
+        // server ends cleanly).
+        let body = b"any nonce at all".to_vec();
+        let nonce = rng.next_u64().to_be_bytes();
+        wire.extend(peer.seal_with_explicit_nonce(23, &body, nonce));
+        sent.extend(body);
+        wire.extend(peer.seal_with_explicit_nonce(21, &[1, 0], nonce));
+        let mut server = peer.server;
+        feed(&mut server, &wire, &mut chunks());
+        assert!(server.received == sent, "{what}: plaintext differs");
+        assert!(
+            matches!(server.end, Some(End::Closed)),
+            "{what}: {:?}",
+            server.end
+        );
+
+        // The nonce changed in transit: bad_record_mac, nothing of it
+        // delivered, the record before it delivered.
+        let mut peer = RecordPeer::new(profile).expect("handshake");
+        let mut wire = peer.seal_with_explicit_nonce(23, b"first", start.to_be_bytes());
+        let at = wire.len();
+        wire.extend(peer.seal_with_explicit_nonce(23, b"second", start.to_be_bytes()));
+        // The last byte of the explicit nonce, after the 5-byte header.
+        wire[at + 5 + 7] ^= 1;
+        let mut server = peer.server;
+        feed(&mut server, &wire, &mut chunks());
+        assert_eq!(server.received, b"first", "{what}");
+        assert_eq!(
+            alert_received_or_sent(server.end.as_ref().unwrap()),
+            Some(AlertDescription::BadRecordMac),
+            "{what}: {:?}",
+            server.end
+        );
+    }
 }

@@ -121,7 +121,10 @@ pub struct RecordPeer {
     pub server: Peer<UnbufferedServerConnection>,
     sealer: PeerSealer,
     kernel: KernelConnection<ClientConnectionData>,
-    tls13: bool,
+    pub tls13: bool,
+    /// Every record sealed, in order: the content type asked for and the
+    /// body (TLS 1.3: the inner plaintext is the body, then the type).
+    pub sealed: Vec<(u8, Vec<u8>)>,
 }
 
 impl RecordPeer {
@@ -169,11 +172,13 @@ impl RecordPeer {
             sealer: PeerSealer::new(&tx, seq, tls13),
             kernel,
             tls13,
+            sealed: Vec::new(),
         })
     }
 
     /// The next record, sealed as rustls would.
     pub fn seal(&mut self, content_type: u8, body: &[u8]) -> Vec<u8> {
+        self.sealed.push((content_type, body.to_vec()));
         self.sealer.seal(content_type, body)
     }
 
@@ -186,6 +191,7 @@ impl RecordPeer {
         explicit: [u8; 8],
     ) -> Vec<u8> {
         assert!(self.sealer.explicit_nonce, "a suite with explicit nonces");
+        self.sealed.push((content_type, body.to_vec()));
         self.sealer.seal_with(content_type, body, Some(explicit))
     }
 
@@ -200,10 +206,10 @@ impl RecordPeer {
         let message = [24, 0, 0, 1, request & 0x7f];
         let mut wire = Vec::new();
         if request & 0x80 == 0 {
-            wire.extend(self.sealer.seal(22, &message));
+            wire.extend(self.seal(22, &message));
         } else {
-            wire.extend(self.sealer.seal(22, &message[..2]));
-            wire.extend(self.sealer.seal(22, &message[2..]));
+            wire.extend(self.seal(22, &message[..2]));
+            wire.extend(self.seal(22, &message[2..]));
         }
         if let Ok((seq, next)) = self.kernel.update_tx_secret() {
             self.sealer = PeerSealer::new(&next, seq, self.tls13);
@@ -215,6 +221,19 @@ impl RecordPeer {
 /// Runs the `records` fuzz target; `None` when the input is too short or the
 /// profile's handshake does not complete.
 pub fn fuzz_records(data: &[u8]) -> Option<Peer<UnbufferedServerConnection>> {
+    run_records(data).map(|run| run.server)
+}
+
+/// A run of the `records` target: the server as it ended, and what the peer
+/// sealed for it ([`RecordPeer::sealed`]).
+pub struct RecordsRun {
+    pub server: Peer<UnbufferedServerConnection>,
+    pub sealed: Vec<(u8, Vec<u8>)>,
+    pub tls13: bool,
+}
+
+/// [`fuzz_records`], keeping what the peer sealed.
+pub fn run_records(data: &[u8]) -> Option<RecordsRun> {
     let (profile, mut chunker, ops) = parse_fuzz_input(data)?;
     let mut peer = RecordPeer::new(profile)?;
     let mut wire = Vec::new();
@@ -257,7 +276,11 @@ pub fn fuzz_records(data: &[u8]) -> Option<Peer<UnbufferedServerConnection>> {
     let mut server = peer.server;
     feed(&mut server, &wire, &mut chunker);
     server.assert_bounded("server after the handshake");
-    Some(server)
+    Some(RecordsRun {
+        server,
+        sealed: peer.sealed,
+        tls13: peer.tls13,
+    })
 }
 
 /// Inputs that take the target through its main paths, for the seed corpus

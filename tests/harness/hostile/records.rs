@@ -37,7 +37,7 @@ use super::{client_config, echo_server, feed, parse_fuzz_input, Peer, Profile};
 
 /// The peer's sending keys, sealing as RFC 8446 §5.2 (TLS 1.3), RFC 5288
 /// (TLS 1.2 AES-GCM) and RFC 7905 (TLS 1.2 ChaCha20-Poly1305) say.
-struct PeerSealer {
+pub struct PeerSealer {
     key: LessSafeKey,
     iv: [u8; 12],
     seq: u64,
@@ -46,7 +46,7 @@ struct PeerSealer {
 }
 
 impl PeerSealer {
-    fn new(secrets: &ConnectionTrafficSecrets, seq: u64, tls13: bool) -> Self {
+    pub fn new(secrets: &ConnectionTrafficSecrets, seq: u64, tls13: bool) -> Self {
         let (algorithm, key, iv): (&'static Algorithm, _, _) = match secrets {
             ConnectionTrafficSecrets::Aes128Gcm { key, iv } => (&AES_128_GCM, key, iv),
             ConnectionTrafficSecrets::Aes256Gcm { key, iv } => (&AES_256_GCM, key, iv),
@@ -65,7 +65,7 @@ impl PeerSealer {
     /// Seals the next record, choosing nonces as rustls does (TLS 1.2
     /// AES-GCM: the explicit nonce is the IV's last 8 bytes XOR the sequence
     /// number).
-    fn seal(&mut self, content_type: u8, body: &[u8]) -> Vec<u8> {
+    pub fn seal(&mut self, content_type: u8, body: &[u8]) -> Vec<u8> {
         self.seal_with(content_type, body, None)
     }
 
@@ -164,7 +164,7 @@ impl RecordPeer {
         assert_eq!(server.conn.record_layer(), RecordLayer::InPlace);
         let tls13 =
             client.handshake.as_ref()?.protocol_version == Some(rustls::ProtocolVersion::TLSv1_3);
-        let rustls_client = client.conn.into_rustls()?;
+        let rustls_client = client.conn.into_rustls().ok()?;
         let (secrets, kernel) = rustls_client.dangerous_into_kernel_connection().ok()?;
         let (seq, tx) = secrets.tx;
         Some(Self {

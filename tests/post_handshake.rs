@@ -133,9 +133,12 @@ fn deliverable(sealed: &[(u8, Vec<u8>)], tls13: bool) -> (Vec<u8>, bool) {
         };
         match (content_type, plaintext.as_slice()) {
             (23, _) => data.extend_from_slice(&plaintext),
+            // TLS 1.3 ignores the level (RFC 8446 §6); TLS 1.2 knows two.
+            (21, [_, 0]) if tls13 => return (data, true),
             (21, [1 | 2, 0]) => return (data, true),
-            // Harmless warnings: any in TLS 1.2, user_canceled in TLS 1.3.
-            (21, [1, description]) if !tls13 || *description == 90 => {}
+            // Harmless: user_canceled in TLS 1.3, any warning in TLS 1.2.
+            (21, [_, 90]) if tls13 => {}
+            (21, [1, _]) if !tls13 => {}
             (21, _) => return (data, false),
             _ => {}
         }

@@ -462,7 +462,10 @@ fn key_update_mid_stream() {
     pair.drive();
     let (client_tx, _) = pair.client.conn.sequence_numbers().unwrap();
     let (_, server_rx) = pair.server.conn.sequence_numbers().unwrap();
-    assert!(client_tx > 6 && server_rx == client_tx, "{client_tx} {server_rx}");
+    assert!(
+        client_tx > 6 && server_rx == client_tx,
+        "{client_tx} {server_rx}"
+    );
     let before = (pair.client.wire.len(), pair.server.wire.len());
     assert!(pair
         .client

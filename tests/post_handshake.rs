@@ -244,7 +244,7 @@ fn mutated_post_handshake_records_end_cleanly() {
 /// open; a record whose nonce was changed on the way fails its tag check.
 #[test]
 fn tls12_gcm_records_open_with_any_explicit_nonce_the_sender_chose() {
-    let mut rng = Rng::new(0x6e6f_6e63_65);
+    let mut rng = Rng::new(0x006e_6f6e_6365);
     for chunk_class in [0, 4, 7] {
         let profile = Profile {
             tls12: Some(true),
@@ -262,7 +262,10 @@ fn tls12_gcm_records_open_with_any_explicit_nonce_the_sender_chose() {
         let start = rng.next_u64();
         let (mut wire, mut sent) = (Vec::new(), Vec::new());
         for i in 0..40u64 {
-            let body = pattern(1 + rng.below(if i % 10 == 0 { 16_384 } else { 500 }), i as u8);
+            let body = pattern(
+                1 + rng.below(if i % 10 == 0 { 16_384 } else { 500 }),
+                i as u8,
+            );
             let nonce = start.wrapping_add(i).to_be_bytes();
             wire.extend(peer.seal_with_explicit_nonce(23, &body, nonce));
             sent.extend(body);

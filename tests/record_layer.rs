@@ -174,8 +174,16 @@ fn record_room_sends_the_same_bytes_in_both_modes() {
         let (_, client, server) = run(RUSTLS, false);
         for (layer, use_room) in [(RUSTLS, true), (IN_PLACE, true), (IN_PLACE, false)] {
             let (what, client_wire, server_wire) = run(layer, use_room);
-            assert_eq!(first_difference(&client_wire, &client), None, "{what}: client");
-            assert_eq!(first_difference(&server_wire, &server), None, "{what}: server");
+            assert_eq!(
+                first_difference(&client_wire, &client),
+                None,
+                "{what}: client"
+            );
+            assert_eq!(
+                first_difference(&server_wire, &server),
+                None,
+                "{what}: server"
+            );
         }
     }
 }
@@ -541,9 +549,15 @@ fn scripted(
         let (tx, rx) = client.conn.sequence_numbers().unwrap();
         // TLS 1.3 started again at 0 with the update halfway.
         let least = if tls13 { ROUNDS / 2 } else { 2 * ROUNDS };
-        assert!(tx as usize > least && rx as usize > least, "{what}: {tx} {rx}");
+        assert!(
+            tx as usize > least && rx as usize > least,
+            "{what}: {tx} {rx}"
+        );
     }
-    (std::mem::take(&mut client.wire), std::mem::take(&mut server.wire))
+    (
+        std::mem::take(&mut client.wire),
+        std::mem::take(&mut server.wire),
+    )
 }
 
 /// Moves what `from` sent to `to` and reads it there, as many times as the
@@ -618,8 +632,16 @@ fn crossing_key_updates_with_records_in_flight_both_ways() {
             for layers in [[IN_PLACE, IN_PLACE], [IN_PLACE, RUSTLS], [RUSTLS, IN_PLACE]] {
                 let what = format!("{profile:?}, {}, seed {seed}", layer_name(layers));
                 let (client, server) = crossing_updates(profile, layers, seed);
-                assert_eq!(first_difference(&client, &reference.0), None, "{what}: client");
-                assert_eq!(first_difference(&server, &reference.1), None, "{what}: server");
+                assert_eq!(
+                    first_difference(&client, &reference.0),
+                    None,
+                    "{what}: client"
+                );
+                assert_eq!(
+                    first_difference(&server, &reference.1),
+                    None,
+                    "{what}: server"
+                );
             }
         }
     }
@@ -703,8 +725,16 @@ fn crossing_updates(
     // An in-place receiver took the peer's new keys: it counts records from
     // the last update only.
     for (layer, numbers, peer_wire) in [
-        (layers[0], pair.client.conn.sequence_numbers(), &pair.server.wire),
-        (layers[1], pair.server.conn.sequence_numbers(), &pair.client.wire),
+        (
+            layers[0],
+            pair.client.conn.sequence_numbers(),
+            &pair.server.wire,
+        ),
+        (
+            layers[1],
+            pair.server.conn.sequence_numbers(),
+            &pair.client.wire,
+        ),
     ] {
         if layer == IN_PLACE {
             let (_, rx) = numbers.unwrap();

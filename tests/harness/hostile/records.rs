@@ -27,9 +27,9 @@ use aws_lc_rs::aead::{
     Aad, Algorithm, LessSafeKey, Nonce, UnboundKey, AES_128_GCM, AES_256_GCM, CHACHA20_POLY1305,
 };
 use lltls::{LlClientConnection, RecordLayer};
-use rustls::pki_types::ServerName;
 use rustls::client::ClientConnectionData;
 use rustls::kernel::KernelConnection;
+use rustls::pki_types::ServerName;
 use rustls::server::UnbufferedServerConnection;
 use rustls::ConnectionTrafficSecrets;
 

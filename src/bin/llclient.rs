@@ -22,6 +22,7 @@ use lltls::programs::config::{client_setup, deferred_client_config, ConfigError}
 use lltls::programs::net::{
     Check, Handler, NetError, Outbox, TlsConn, VerifyPool, BACKLOG_LIMIT, LINGER_TIME,
 };
+use lltls::programs::report::Readable;
 use lltls::programs::trace_output::{DiagramError, TraceOutput, TraceSettings};
 use lltls::trace::Role;
 use lltls::{HandshakeInfo, LlClientConnection};
@@ -96,9 +97,20 @@ fn run(args: &ClientArgs) -> Result<ExitCode, ClientError> {
 
     let mut stdout = Stdout(io::stdout().lock());
     let mut events = Events::with_capacity(64);
+    let deadline = HandshakeDeadline::start(args);
     loop {
         let input_ready = stdin_file.as_ref().is_some_and(|input| input.wants(&tls));
-        let timeout = (tls.needs_drive() || input_ready).then_some(Duration::ZERO);
+        let mut timeout = (tls.needs_drive() || input_ready).then_some(Duration::ZERO);
+        if let Some(deadline) = &deadline {
+            match deadline.time_left(&tls) {
+                Some(left) => timeout = Some(timeout.map_or(left, |t| t.min(left))),
+                None if tls.is_handshaking() => {
+                    finish_trace(&mut trace, &mut tls)?;
+                    return Err(deadline.expired(args, &tls));
+                }
+                None => {}
+            }
+        }
         match poll.poll(&mut events, timeout) {
             Ok(()) => {}
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
@@ -207,6 +219,44 @@ fn run(args: &ClientArgs) -> Result<ExitCode, ClientError> {
     // peer's data alone, so that `llclient < in > out` echoes byte for byte.
     eprintln!("Connection closed");
     Ok(ExitCode::SUCCESS)
+}
+
+/// `--handshake-timeout`: when connecting and the handshake (with
+/// `--verify-async`, the verdict too) must be over.
+struct HandshakeDeadline {
+    at: Instant,
+    secs: u64,
+}
+
+impl HandshakeDeadline {
+    /// `None` for `--handshake-timeout 0`: no limit.
+    fn start(args: &ClientArgs) -> Option<Self> {
+        let secs = args.handshake_timeout;
+        (secs > 0).then(|| Self {
+            at: Instant::now() + Duration::from_secs(secs),
+            secs,
+        })
+    }
+
+    /// How long the loop may sleep before the deadline, while the handshake
+    /// is in progress; `None` once it is over or the deadline passed.
+    fn time_left(&self, tls: &TlsConn<UnbufferedClientConnection>) -> Option<Duration> {
+        let left = self.at.saturating_duration_since(Instant::now());
+        (tls.is_handshaking() && !left.is_zero()).then_some(left)
+    }
+
+    fn expired(&self, args: &ClientArgs, tls: &TlsConn<UnbufferedClientConnection>) -> ClientError {
+        let what = match tls.is_connecting() {
+            true => "connecting to",
+            false => "waiting for the TLS handshake with",
+        };
+        ClientError::Timeout {
+            what,
+            secs: self.secs,
+            hostname: args.hostname.clone(),
+            port: args.port,
+        }
+    }
 }
 
 /// `--verify-async`: one worker thread checks the server's chain with the
@@ -529,6 +579,14 @@ enum ClientError {
         port: u16,
         error: io::Error,
     },
+    /// `--handshake-timeout` passed: `what` (e.g. "connecting to") was
+    /// still going on.
+    Timeout {
+        what: &'static str,
+        secs: u64,
+        hostname: String,
+        port: u16,
+    },
     Net {
         error: NetError,
         /// What the certificate verifier noted, when it rejected the server's.
@@ -568,12 +626,21 @@ impl fmt::Display for ClientError {
                 port,
                 error,
             } => write!(f, "cannot connect to {hostname}:{port}: {error}"),
+            Self::Timeout {
+                what,
+                secs,
+                hostname,
+                port,
+            } => write!(
+                f,
+                "timed out after {secs}s {what} {hostname}:{port} (--handshake-timeout)"
+            ),
             Self::Net {
                 error,
                 detail,
                 unsent,
             } => {
-                write!(f, "{error}")?;
+                write!(f, "{}", Readable(error))?;
                 if let Some(detail) = detail {
                     write!(f, ": {detail}")?;
                 }

@@ -19,6 +19,7 @@ use lltls::programs::config::{server_setup, ConfigError};
 use lltls::programs::net::{
     Check, Handler, NetError, Outbox, PlainConn, TlsConn, VerifyPool, BACKLOG_LIMIT, LINGER_TIME,
 };
+use lltls::programs::report::Readable;
 use lltls::programs::trace_output::{DiagramError, TraceOutput, TraceSettings};
 use lltls::trace::Role;
 use lltls::{DeferredServerConfig, LlServerConnection, RecordLayer};
@@ -555,7 +556,7 @@ impl Conn {
                 ),
                 _ => error!("{}: {error}", self.addr),
             },
-            _ => error!("{}: {error}", self.addr),
+            _ => error!("{}: {}", self.addr, Readable(error)),
         }
     }
 }

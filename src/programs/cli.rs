@@ -8,6 +8,9 @@
 //! [`clap::Parser::try_parse_from`] without running a binary. [`crate::programs::config`] turns them into
 //! rustls configurations.
 
+#[allow(unused_imports)] // The std prelude: the crate root is no_std.
+use std::prelude::rust_2021::*;
+
 use std::path::PathBuf;
 
 use clap::error::ErrorKind;
@@ -25,8 +28,8 @@ replaces this with a basic HTTP GET request for /.
 
 If --cafile is not supplied, a built-in set of CA certificates are used from the webpki-roots crate.";
 
-const CLIENT_AFTER_LONG_HELP: &str =
-    "lltls: --record-layer, --verify-async, --trace and --sequence-diagram are lltls additions.";
+const CLIENT_AFTER_LONG_HELP: &str = "lltls: --handshake-timeout, --record-layer, --verify-async, \
+--verify-async-with-auth, --trace and --sequence-diagram are lltls additions.";
 
 /// The upstream `tlsserver-mio` description, verbatim.
 const SERVER_ABOUT: &str = "Runs a TLS server on :PORT. The default PORT is 443.";
@@ -120,10 +123,20 @@ pub struct ClientArgs {
     #[arg(long, value_enum, value_name = "LAYER", default_value_t = RecordLayerArg::InPlace)]
     pub record_layer: RecordLayerArg,
 
+    /// Give up when connecting and the TLS handshake take longer than this many seconds in
+    /// all; 0 waits for ever (lltls)
+    #[arg(long, value_name = "SECS", default_value_t = 10)]
+    pub handshake_timeout: u64,
+
     /// Verify the server's certificate on a worker thread while the event loop goes on
     /// (deferred verification: nothing is exchanged before the verdict) (lltls)
     #[arg(long)]
     pub verify_async: bool,
+
+    /// With --verify-async and --auth-certs: send the client certificate with the handshake,
+    /// before the server is verified (a server rejected afterwards has seen it) (lltls)
+    #[arg(long)]
+    pub verify_async_with_auth: bool,
 
     /// With --verify-async: wait this many milliseconds before each verification (tests)
     #[arg(long, value_name = "MS", default_value_t = 0, hide = true)]

@@ -1,5 +1,8 @@
 //! [`TlsConn`]: one TLS connection over a non-blocking mio socket.
 
+#[allow(unused_imports)] // The std prelude: the crate root is no_std.
+use std::prelude::rust_2021::*;
+
 use core::fmt;
 use std::io;
 
@@ -320,6 +323,13 @@ impl<C: Side> TlsConn<C> {
     #[must_use]
     pub fn is_handshaking(&self) -> bool {
         self.socket.connecting || self.conn.is_handshaking() || self.conn.awaiting_verdict()
+    }
+
+    /// Whether the socket's connect is still in progress (see
+    /// [`connecting`](Self::connecting)).
+    #[must_use]
+    pub fn is_connecting(&self) -> bool {
+        self.socket.connecting
     }
 
     /// What the handshake negotiated, once it completed.

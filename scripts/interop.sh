@@ -5,6 +5,7 @@
 # Exits non-zero unless both responses arrive whole.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/common.sh
 
 cargo build --bins
 cargo build --example https_client --no-default-features --features std,ring \
@@ -15,13 +16,7 @@ for version in 1.3 1.2; do
     exec 3< <(exec timeout 60 target/debug/llserver --certs certs/ --port 0 \
         --protover "$version" http 2>/dev/null)
     server=$!
-    port=
-    while read -r -t 10 -u 3 line; do
-        case "$line" in
-        "listening on "*) port=${line##*:}; break ;;
-        esac
-    done
-    [ -n "$port" ] || { echo "interop: llserver did not report its address" >&2; exit 1; }
+    port=$(llserver_port 3)
     response=$(timeout 30 "$client" "127.0.0.1:$port" localhost certs/ca.pem)
     kill "$server" 2>/dev/null || true
     wait "$server" 2>/dev/null || true

@@ -152,14 +152,10 @@ impl<C: Side, I: Storage, O: Storage> Pump<C, I, O> {
     /// call (one copy of the rest, only then).
     pub fn read(&mut self, buf: &mut [u8]) -> Result<usize, Error> {
         if self.partial_at < self.partial.len() {
-            let rest = &self.partial[self.partial_at..];
+            let rest = self.buffered_plaintext();
             let num_bytes = rest.len().min(buf.len());
             buf[..num_bytes].copy_from_slice(&rest[..num_bytes]);
-            self.partial_at += num_bytes;
-            if self.partial_at == self.partial.len() {
-                self.partial.clear();
-                self.partial_at = 0;
-            }
+            self.consume_plaintext(num_bytes);
             return Ok(num_bytes);
         }
         let (partial, held) = (&mut self.partial, &mut self.held);
@@ -186,6 +182,39 @@ impl<C: Side, I: Storage, O: Storage> Pump<C, I, O> {
             filled += num_bytes;
         }
         Ok(filled)
+    }
+
+    /// Takes every plaintext record waiting in the connection into the
+    /// pump's own buffer (one copy) and returns all that is buffered: for
+    /// drivers that hand out a buffer (`BufRead`), and to clear the way for
+    /// `send`, which rustls's record layer refuses while received plaintext
+    /// waits.
+    pub fn buffer_plaintext(&mut self) -> Result<&[u8], Error> {
+        let (partial, held) = (&mut self.partial, &mut self.held);
+        if let Some(mut records) =
+            plaintext(&mut self.conn, &mut self.incoming, &mut self.outgoing, held)?
+        {
+            while let Some(record) = records.next_record() {
+                partial.extend_from_slice(record?);
+            }
+        }
+        Ok(self.buffered_plaintext())
+    }
+
+    /// Plaintext in the pump's own buffer, not read yet.
+    #[must_use]
+    pub fn buffered_plaintext(&self) -> &[u8] {
+        &self.partial[self.partial_at..]
+    }
+
+    /// The first `num_bytes` of [`buffered_plaintext`](Self::buffered_plaintext)
+    /// were used.
+    pub fn consume_plaintext(&mut self, num_bytes: usize) {
+        self.partial_at = (self.partial_at + num_bytes).min(self.partial.len());
+        if self.partial_at == self.partial.len() {
+            self.partial.clear();
+            self.partial_at = 0;
+        }
     }
 
     /// The received plaintext records themselves, lent where they were

@@ -260,6 +260,12 @@ impl<C: Side, I: Storage, O: Storage> Pump<C, I, O> {
         &self.conn
     }
 
+    /// The buffers, for their getters.
+    #[must_use]
+    pub fn buffers(&self) -> (&IncomingTls<I>, &OutgoingTls<O>) {
+        (&self.incoming, &self.outgoing)
+    }
+
     /// The connection and its buffers, for calls the pump does not wrap.
     pub fn parts(
         &mut self,

@@ -13,10 +13,11 @@ use mio::{Interest, Registry, Token};
 
 use super::socket::{Input, Socket};
 use super::{Handler, NetError, Outbox, BACKLOG_LIMIT, READS_PER_TURN, TRANSMIT_BATCH};
+use crate::conn::{LlConnection, Next, Pump, Side};
+use crate::error::Error;
+use crate::status::HandshakeInfo;
 use crate::trace::{Role, Tracer};
-use crate::{
-    Error, HandshakeInfo, IncomingTls, LlConnection, OutgoingTls, PeerCertificates, Side, Status,
-};
+use crate::verify::PeerCertificates;
 
 /// One TLS connection over a non-blocking mio socket.
 ///
@@ -26,9 +27,8 @@ use crate::{
 /// the interest follows what is pending.
 pub struct TlsConn<C: Side> {
     socket: Socket,
-    conn: LlConnection<C>,
-    incoming_tls: IncomingTls,
-    outgoing_tls: OutgoingTls,
+    /// The connection with its TLS buffers; it says what to do next.
+    pump: Pump<C>,
     outbox: Outbox,
     phase: Phase,
     /// The application asked to stop reading (its own backpressure).
@@ -242,9 +242,7 @@ impl<C: Side> TlsConn<C> {
     fn with_socket(socket: Socket, conn: LlConnection<C>) -> Self {
         Self {
             socket,
-            conn,
-            incoming_tls: IncomingTls::new(),
-            outgoing_tls: OutgoingTls::new(),
+            pump: Pump::new(conn),
             outbox: Outbox::default(),
             phase: Phase::Open,
             read_paused: false,
@@ -280,10 +278,9 @@ impl<C: Side> TlsConn<C> {
         if let Phase::Lingering(linger) = self.phase {
             return self
                 .socket
-                .interest(linger.write_shut, !self.outgoing_tls.is_empty());
+                .interest(linger.write_shut, self.pending_tls() > 0);
         }
-        let write =
-            !self.outgoing_tls.is_empty() && !matches!(self.phase, Phase::Broken | Phase::Over);
+        let write = self.pending_tls() > 0 && !matches!(self.phase, Phase::Broken | Phase::Over);
         self.socket.interest(self.wants_read(), write)
     }
 
@@ -313,7 +310,7 @@ impl<C: Side> TlsConn<C> {
             self.encrypt_outbox()?;
             // Batch: one write for several records read in this turn, rather
             // than a system call per record.
-            if self.socket.writable && self.outgoing_tls.len() >= TRANSMIT_BATCH {
+            if self.socket.writable && self.pending_tls() >= TRANSMIT_BATCH {
                 self.transmit()?;
             }
             if !self.wants_read() || !self.socket.readable || reads == READS_PER_TURN {
@@ -329,6 +326,11 @@ impl<C: Side> TlsConn<C> {
         }
         self.release_if_idle();
         Ok(())
+    }
+
+    /// TLS bytes waiting to be transmitted.
+    fn pending_tls(&self) -> usize {
+        self.pump.to_transmit().len()
     }
 
     /// Whether [`drive`](Self::drive) stopped with work left (its read
@@ -361,15 +363,14 @@ impl<C: Side> TlsConn<C> {
     ) -> Result<Option<Result<usize, E>>, NetError> {
         if self.socket.connecting
             || !matches!(self.phase, Phase::Open | Phase::Closed)
-            || self.conn.close_notify_sent()
+            || self.pump.conn().close_notify_sent()
             || !self.outbox.is_empty()
         {
             return Ok(None);
         }
-        let before = self.outgoing_tls.len();
-        let room = self
-            .conn
-            .record_room(&mut self.incoming_tls, &mut self.outgoing_tls);
+        let before = self.pending_tls();
+        let (conn, incoming_tls, outgoing_tls) = self.pump.parts();
+        let room = conn.record_room(incoming_tls, outgoing_tls);
         let mut room = match room {
             Ok(Some(room)) => room,
             Ok(None) => return Ok(None),
@@ -429,7 +430,7 @@ impl<C: Side> TlsConn<C> {
     /// Bytes waiting to leave: queued plaintext plus TLS bytes.
     #[must_use]
     pub fn backlog(&self) -> usize {
-        self.outbox.len() + self.outgoing_tls.len()
+        self.outbox.len() + self.pending_tls()
     }
 
     /// Plaintext bytes taken to be sent so far (queued ones not included).
@@ -445,8 +446,8 @@ impl<C: Side> TlsConn<C> {
     /// one was due, went instead). The caller transmits it, e.g. with
     /// [`start_linger`](Self::start_linger).
     pub fn answer_close_notify(&mut self) -> Result<(), NetError> {
-        if !self.conn.peer_closed()
-            || self.conn.close_notify_sent()
+        if !self.pump.conn().peer_closed()
+            || self.pump.conn().close_notify_sent()
             || !matches!(self.phase, Phase::Open | Phase::Closed)
         {
             return Ok(());
@@ -455,11 +456,8 @@ impl<C: Side> TlsConn<C> {
             debug!("the peer closed: dropping {}B not sent", self.outbox.len());
             self.outbox.consume(self.outbox.len());
         }
-        let before = self.outgoing_tls.len();
-        let queued = self
-            .conn
-            .queue_close_notify(&mut self.incoming_tls, &mut self.outgoing_tls)
-            .map_err(|e| self.fail(e, before))?;
+        let before = self.pending_tls();
+        let queued = self.pump.close().map_err(|e| self.fail(e, before))?;
         if queued {
             debug!("queued close_notify, answering the peer's");
             self.last_record.get_or_insert(LastRecord::CloseNotify);
@@ -479,8 +477,8 @@ impl<C: Side> TlsConn<C> {
     /// sends the rejection's alert and fails.
     pub fn peer_verified(&mut self, verdict: Result<(), rustls::Error>) -> Result<(), NetError> {
         // Only records the verdict: the alert, if any, comes with `drive`.
-        let before = self.outgoing_tls.len();
-        self.conn
+        let before = self.pending_tls();
+        self.pump
             .peer_verified(verdict)
             .map_err(|e| self.fail(e, before))
     }
@@ -490,7 +488,9 @@ impl<C: Side> TlsConn<C> {
     /// certificate, as nothing can be sent before it either.
     #[must_use]
     pub fn is_handshaking(&self) -> bool {
-        self.socket.connecting || self.conn.is_handshaking() || self.conn.awaiting_verdict()
+        self.socket.connecting
+            || self.pump.conn().is_handshaking()
+            || self.pump.conn().awaiting_verdict()
     }
 
     /// Whether the socket's connect is still in progress (see
@@ -509,13 +509,13 @@ impl<C: Side> TlsConn<C> {
     /// Whether the peer's `close_notify` arrived.
     #[must_use]
     pub fn peer_closed(&self) -> bool {
-        self.conn.peer_closed()
+        self.pump.conn().peer_closed()
     }
 
     /// Whether our `close_notify` was queued.
     #[must_use]
     pub fn close_notify_queued(&self) -> bool {
-        self.conn.close_notify_sent()
+        self.pump.conn().close_notify_sent()
     }
 
     /// Whether the socket reached end-of-file.
@@ -527,7 +527,7 @@ impl<C: Side> TlsConn<C> {
     /// Whether every TLS byte was handed to the socket.
     #[must_use]
     pub fn is_flushed(&self) -> bool {
-        self.outgoing_tls.is_empty()
+        self.pending_tls() == 0
     }
 
     /// Whether nothing more can happen on this connection: both sides closed
@@ -537,22 +537,22 @@ impl<C: Side> TlsConn<C> {
     pub fn is_done(&self) -> bool {
         match self.phase {
             Phase::Failed | Phase::Broken | Phase::Lingering(_) | Phase::Over => return true,
-            _ if !self.outgoing_tls.is_empty() => return false,
+            _ if self.pending_tls() > 0 => return false,
             Phase::Closed => return true,
             Phase::Open => {}
         }
         // Both close_notify went (a peer that closes first need not close
         // its TCP side before we answer), or the transport ended.
-        (self.conn.peer_closed() && self.conn.close_notify_sent())
+        (self.pump.conn().peer_closed() && self.pump.conn().close_notify_sent())
             || self.socket.eof
-                && (self.conn.close_notify_sent()
+                && (self.pump.conn().close_notify_sent()
                     || (self.outbox.is_empty() && !self.outbox.is_closing()))
     }
 
     /// The connection inside.
     #[must_use]
     pub fn connection(&self) -> &LlConnection<C> {
-        &self.conn
+        self.pump.conn()
     }
 
     /// The socket.
@@ -565,7 +565,8 @@ impl<C: Side> TlsConn<C> {
     /// queued plaintext), for tests and diagnostics.
     #[must_use]
     pub fn buffer_capacity(&self) -> usize {
-        self.incoming_tls.capacity() + self.outgoing_tls.capacity() + self.outbox.capacity()
+        let (incoming_tls, outgoing_tls) = self.pump.buffers();
+        incoming_tls.capacity() + outgoing_tls.capacity() + self.outbox.capacity()
     }
 
     /// Shuts down the socket's write half (TCP FIN), once everything was
@@ -612,7 +613,7 @@ impl<C: Side> TlsConn<C> {
         };
         debug!(
             "lingering: our {last} queued, {}B left to send",
-            self.outgoing_tls.len()
+            self.pending_tls()
         );
         self.phase = Phase::Lingering(Linger {
             last,
@@ -620,7 +621,7 @@ impl<C: Side> TlsConn<C> {
             write_shut: false,
         });
         // What is received from now on is dropped, unread.
-        self.incoming_tls.release();
+        self.pump.parts().1.release();
         self.outbox.release();
         self.linger(None)
     }
@@ -642,7 +643,7 @@ impl<C: Side> TlsConn<C> {
                     return Some(self.lingered(linger, LingerEnd::Socket(error)));
                 }
             }
-            if !self.outgoing_tls.is_empty() {
+            if self.pending_tls() > 0 {
                 self.phase = Phase::Lingering(linger);
                 return None;
             }
@@ -689,7 +690,7 @@ impl<C: Side> TlsConn<C> {
         Closed::Lingered {
             last: linger.last,
             end,
-            unsent: self.outgoing_tls.len(),
+            unsent: self.pending_tls(),
             fin: linger.write_shut,
             dropped: linger.discarded,
             unread: self.unread(),
@@ -706,7 +707,7 @@ impl<C: Side> TlsConn<C> {
         if self.phase != Phase::Open && self.phase != Phase::Closed
             || self.socket.eof
             || self.read_paused
-            || !self.conn.wants_read()
+            || !self.pump.conn().wants_read()
         {
             return false;
         }
@@ -717,8 +718,8 @@ impl<C: Side> TlsConn<C> {
     /// handshake cannot leave before the handshake completes, which needs
     /// reading: counting it would stall the connection for good.
     fn send_backlog(&self) -> usize {
-        if self.conn.is_handshaking() {
-            self.outgoing_tls.len()
+        if self.pump.conn().is_handshaking() {
+            self.pending_tls()
         } else {
             self.backlog()
         }
@@ -727,9 +728,9 @@ impl<C: Side> TlsConn<C> {
     /// Calls `process` until it wants the socket, acting on each status;
     /// logs how much of `IncomingTls` it consumed.
     fn process<H: Handler>(&mut self, handler: &mut H) -> Result<(), NetError> {
-        let before = self.incoming_tls.filled().len();
+        let before = self.pump.buffers().0.filled().len();
         let result = self.process_statuses(handler);
-        let left = self.incoming_tls.filled().len();
+        let left = self.pump.buffers().0.filled().len();
         if before > left {
             debug!("discarded {}B of IncomingTls, {left}B left", before - left);
         }
@@ -738,65 +739,67 @@ impl<C: Side> TlsConn<C> {
 
     fn process_statuses<H: Handler>(&mut self, handler: &mut H) -> Result<(), NetError> {
         loop {
-            let before = self.outgoing_tls.len();
             // Queued plaintext goes first, to keep the order.
             if handler.echoes() && self.outbox.is_empty() {
-                let echoed = self
-                    .conn
-                    .echo_app_data(&mut self.incoming_tls, &mut self.outgoing_tls)
+                let before = self.pending_tls();
+                let (conn, incoming_tls, outgoing_tls) = self.pump.parts();
+                let echoed = conn
+                    .echo_app_data(incoming_tls, outgoing_tls)
                     .map_err(|e| self.fail(e, before))?;
                 self.plaintext_sent += echoed as u64;
             }
-            let mut failure = None;
-            let before = self.outgoing_tls.len();
-            let status = self
-                .conn
-                .process(&mut self.incoming_tls, &mut self.outgoing_tls);
-            match status {
-                Ok(Status::AppDataAvailable(mut app_data))
-                | Ok(Status::EarlyDataAvailable(mut app_data)) => {
-                    while let Some(record) = app_data.next_record() {
-                        match record {
-                            Ok(plaintext) => {
-                                trace!("plaintext {}B", plaintext.len());
-                                handler
-                                    .plaintext(plaintext, &mut self.outbox)
-                                    .map_err(|e| {
+            let before = self.pending_tls();
+            let next = self.pump.poll().map_err(|e| self.fail(e, before))?;
+            match next {
+                Next::Plaintext => {
+                    let mut failure = None;
+                    let records = match self.pump.plaintext() {
+                        Ok(records) => records,
+                        Err(error) => return Err(self.fail(error, before)),
+                    };
+                    if let Some(mut records) = records {
+                        while let Some(record) = records.next_record() {
+                            match record {
+                                Ok(plaintext) => {
+                                    trace!("plaintext {}B", plaintext.len());
+                                    if let Err(e) = handler.plaintext(plaintext, &mut self.outbox) {
                                         self.phase = Phase::Failed;
-                                        NetError::Sink(e)
-                                    })?;
-                            }
-                            Err(error) => {
-                                failure = Some(error);
-                                break;
+                                        return Err(NetError::Sink(e));
+                                    }
+                                }
+                                Err(error) => {
+                                    failure = Some(error);
+                                    break;
+                                }
                             }
                         }
                     }
+                    if let Some(error) = failure {
+                        return Err(self.fail(error, before));
+                    }
                 }
-                Ok(Status::HandshakeComplete(info)) => {
+                Next::HandshakeComplete(info) => {
                     handler.handshake_complete(&info, &mut self.outbox);
                     self.handshake = Some(info);
                 }
-                Ok(Status::PeerClosed) => handler.peer_closed(&mut self.outbox),
-                Ok(Status::Closed) => {
+                Next::PeerClosed => handler.peer_closed(&mut self.outbox),
+                Next::Closed => {
                     self.phase = Phase::Closed;
                     return Ok(());
                 }
-                Ok(Status::NeedsMoreTlsData) | Ok(Status::MustTransmitTlsData) => return Ok(()),
-                Ok(Status::VerifyPeer(certificates)) => self.presented = Some(certificates),
+                // `drive` transmits in batches and reads when the socket
+                // has data.
+                Next::Transmit | Next::Receive => return Ok(()),
+                Next::VerifyPeer(certificates) => self.presented = Some(certificates),
                 // Nothing to do until `peer_verified`, which drives again.
-                Ok(Status::AwaitingVerdict) => return Ok(()),
-                Err(error) => failure = Some(error),
-            }
-            if let Some(error) = failure {
-                return Err(self.fail(error, before));
+                Next::AwaitingVerdict => return Ok(()),
             }
         }
     }
 
     /// Offers queued plaintext to `encrypt`, then `close_notify` if asked.
     fn encrypt_outbox(&mut self) -> Result<(), NetError> {
-        if self.conn.close_notify_sent() {
+        if self.pump.conn().close_notify_sent() {
             if !self.outbox.is_empty() {
                 debug!("dropping {}B queued after close_notify", self.outbox.len());
                 self.outbox.consume(self.outbox.len());
@@ -804,14 +807,10 @@ impl<C: Side> TlsConn<C> {
             return Ok(());
         }
         while !self.outbox.is_empty() {
-            let before = self.outgoing_tls.len();
+            let before = self.pending_tls();
             let taken = self
-                .conn
-                .encrypt(
-                    self.outbox.pending(),
-                    &mut self.incoming_tls,
-                    &mut self.outgoing_tls,
-                )
+                .pump
+                .send(self.outbox.pending())
                 .map_err(|e| self.fail(e, before))?;
             if taken == 0 {
                 // Not yet possible (handshake): keep it for the next round.
@@ -821,11 +820,8 @@ impl<C: Side> TlsConn<C> {
             self.plaintext_sent += taken as u64;
         }
         if self.outbox.is_closing() {
-            let before = self.outgoing_tls.len();
-            let queued = self
-                .conn
-                .queue_close_notify(&mut self.incoming_tls, &mut self.outgoing_tls)
-                .map_err(|e| self.fail(e, before))?;
+            let before = self.pending_tls();
+            let queued = self.pump.close().map_err(|e| self.fail(e, before))?;
             if queued {
                 debug!("queued close_notify");
                 self.last_record.get_or_insert(LastRecord::CloseNotify);
@@ -844,19 +840,19 @@ impl<C: Side> TlsConn<C> {
 
     /// [`transmit`](Self::transmit) without the change of phase.
     fn write_out(&mut self) -> io::Result<()> {
-        while !self.outgoing_tls.is_empty() {
-            let written = self.socket.write(self.outgoing_tls.filled());
+        while !self.pump.to_transmit().is_empty() {
+            let written = self.socket.write(self.pump.to_transmit());
             match written {
                 Ok(Some(num_bytes)) => {
                     debug!("transmitted {num_bytes}B");
                     if let Some((tracer, role)) = &mut self.tracer {
-                        let sent = &self.outgoing_tls.filled()[..num_bytes];
+                        let sent = &self.pump.to_transmit()[..num_bytes];
                         tracer.observe(role.sending(), sent);
                     }
-                    self.outgoing_tls.discard(num_bytes);
+                    self.pump.transmitted(num_bytes);
                 }
                 Ok(None) => {
-                    trace!("socket full, {}B wait", self.outgoing_tls.len());
+                    trace!("socket full, {}B wait", self.pending_tls());
                     return Ok(());
                 }
                 Err(e) => return Err(e),
@@ -867,7 +863,7 @@ impl<C: Side> TlsConn<C> {
 
     /// One socket read into `incoming_tls`. Returns whether to go on reading.
     fn receive(&mut self) -> Result<bool, NetError> {
-        let unfilled = self.incoming_tls.unfilled();
+        let unfilled = self.pump.receive_buffer();
         if unfilled.is_empty() {
             // `process` makes room before it asks for more; without room
             // there is nothing to read into until it runs again.
@@ -876,7 +872,7 @@ impl<C: Side> TlsConn<C> {
         match self.socket.read(unfilled) {
             Ok(Input::Eof) => {
                 debug!("socket eof");
-                if let Err(error) = self.conn.handle_eof() {
+                if let Err(error) = self.pump.received(0) {
                     self.phase = Phase::Failed;
                     return Err(NetError::Tls(error));
                 }
@@ -886,9 +882,12 @@ impl<C: Side> TlsConn<C> {
             }
             Ok(Input::Data(num_bytes)) => {
                 debug!("read {num_bytes}B into IncomingTls");
-                self.incoming_tls.advance(num_bytes);
+                if let Err(error) = self.pump.received(num_bytes) {
+                    self.phase = Phase::Failed;
+                    return Err(NetError::Tls(error));
+                }
                 if let Some((tracer, role)) = &mut self.tracer {
-                    let filled = self.incoming_tls.filled();
+                    let filled = self.pump.buffers().0.filled();
                     tracer.observe(role.receiving(), &filled[filled.len() - num_bytes..]);
                 }
                 Ok(true)
@@ -911,7 +910,7 @@ impl<C: Side> TlsConn<C> {
     /// growth means an alert of ours is on its way.
     fn fail(&mut self, error: Error, before: usize) -> NetError {
         self.phase = Phase::Failed;
-        if self.outgoing_tls.len() > before {
+        if self.pending_tls() > before {
             self.last_record = Some(match error {
                 // The TLS 1.2 key limit: a close_notify went instead.
                 Error::EncryptExhausted => LastRecord::CloseNotify,
@@ -922,7 +921,7 @@ impl<C: Side> TlsConn<C> {
         } else if error.alert_received().is_some() {
             self.peer_alert = true;
         }
-        if !self.socket.connecting && !self.outgoing_tls.is_empty() {
+        if !self.socket.connecting && self.pending_tls() > 0 {
             // Best effort: a peer that does not read does not get it.
             let _ = self.transmit();
         }
@@ -936,8 +935,9 @@ impl<C: Side> TlsConn<C> {
             // More input is waiting; the buffers will be needed right away.
             return;
         }
-        let incoming = self.incoming_tls.release();
-        let outgoing = self.outgoing_tls.release();
+        let (_, incoming_tls, outgoing_tls) = self.pump.parts();
+        let incoming = incoming_tls.release();
+        let outgoing = outgoing_tls.release();
         self.outbox.release();
         if incoming && outgoing {
             trace!("idle: buffers released");
@@ -950,8 +950,8 @@ impl<C: Side> fmt::Debug for TlsConn<C> {
         f.debug_struct("TlsConn")
             .field("token", &self.socket.token())
             .field("connecting", &self.socket.connecting)
-            .field("incoming_tls", &self.incoming_tls.filled().len())
-            .field("outgoing_tls", &self.outgoing_tls.len())
+            .field("incoming_tls", &self.pump.buffers().0.filled().len())
+            .field("outgoing_tls", &self.pending_tls())
             .field("outbox", &self.outbox.len())
             .field("eof", &self.socket.eof)
             .field("phase", &self.phase)

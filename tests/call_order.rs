@@ -470,10 +470,12 @@ fn warning_alerts_of_the_handshake_count_after_the_switch() {
 }
 
 /// With rustls's record layer too, nothing follows our close_notify: not
-/// the KeyUpdate rustls would answer the peer's request with. (Nor the fatal
-/// alert rustls would seal for a forged record; but rustls takes its own
+/// the KeyUpdate rustls owes the peer's request (rustls holds it until it
+/// seals something else, and after close_notify nothing else is sealed:
+/// `sending_inputs_take_nothing_after_our_close_notify`). The fatal alert
+/// rustls would seal for a forged record is not tried here: rustls takes its
 /// close_notify for a fatal alert and, in debug builds, asserts it sends no
-/// second one, rustls/rustls#959, so that case is not run here.)
+/// second one (rustls/rustls#959).
 #[test]
 fn rustls_record_layer_sends_nothing_after_our_close_notify() {
     let (mut client, mut server) = pair(false, RecordLayer::Rustls);
@@ -524,5 +526,69 @@ fn rustls_record_layer_sends_no_renegotiation_refusal_after_our_close_notify() {
         client.outgoing.len(),
         closed_at,
         "a no_renegotiation warning after close_notify"
+    );
+}
+
+/// Nothing the caller offers after our close_notify is sealed, on rustls's
+/// record layer (whose own `encrypt` takes data after its close_notify) as
+/// on lltls's, and before the switch: `encrypt` takes 0, `record_room`
+/// gives no room, `refresh_traffic_keys` sends no KeyUpdate, and nothing is
+/// added to what is waiting to be sent.
+#[test]
+fn sending_inputs_take_nothing_after_our_close_notify() {
+    for tls12 in [false, true] {
+        for record_layer in [RecordLayer::Rustls, RecordLayer::InPlace] {
+            let what = format!("TLS1.2={tls12} {record_layer:?}");
+            let (mut client, mut server) = pair(tls12, record_layer);
+            handshake(&mut client, &mut server);
+            assert!(client.close().unwrap(), "{what}");
+            check_nothing_taken(&mut client, &what);
+        }
+        // Before the switch: a TLS 1.3 server closes with the record that
+        // completes its handshake still unprocessed by `process`.
+        let (mut client, mut server) = pair(false, RecordLayer::InPlace);
+        client.pump().unwrap();
+        client.send_to(&mut server);
+        server.pump().unwrap();
+        server.send_to(&mut client);
+        client.pump().unwrap();
+        client.send_to(&mut server);
+        assert_eq!(server.encrypt(b"before").unwrap(), 6);
+        assert!(server.close().unwrap());
+        assert_eq!(
+            server.conn.record_layer(),
+            RecordLayer::Rustls,
+            "before the switch"
+        );
+        check_nothing_taken(&mut server, "before the switch");
+    }
+}
+
+fn check_nothing_taken<C: Side>(end: &mut End<C>, what: &str) {
+    let closed_at = end.outgoing.len();
+    assert_eq!(end.encrypt(b"after close").unwrap(), 0, "{what}: encrypt");
+    let room = end
+        .conn
+        .record_room(&mut end.incoming, &mut end.outgoing)
+        .unwrap();
+    assert!(room.is_none(), "{what}: record_room");
+    assert!(
+        !end.conn
+            .refresh_traffic_keys(&mut end.incoming, &mut end.outgoing)
+            .unwrap(),
+        "{what}: refresh_traffic_keys"
+    );
+    assert_eq!(
+        end.conn
+            .echo_app_data(&mut end.incoming, &mut end.outgoing)
+            .unwrap(),
+        0,
+        "{what}: echo"
+    );
+    assert!(end.close().unwrap(), "{what}: a second close");
+    assert_eq!(
+        end.outgoing.len(),
+        closed_at,
+        "{what}: sealed after close_notify"
     );
 }

@@ -170,9 +170,9 @@ impl<C: Side> LlConnection<C> {
                     match outgoing_tls.write_with(|buf| encode_result(encoder.encode(buf))) {
                         Ok(num_bytes) if self.close_notify_sent => {
                             // Nothing follows our close_notify. rustls's
-                            // record layer may still queue something (a
-                            // KeyUpdate answer, a renegotiation refusal):
-                            // encoded, so rustls moves on, and taken back.
+                            // record layer may still queue something (a TLS
+                            // 1.2 renegotiation refusal): encoded, so rustls
+                            // moves on, and taken back.
                             outgoing_tls.unwrite(num_bytes);
                             debug!("dropped {num_bytes}B rustls encoded after our close_notify");
                             Ok(None)
@@ -324,7 +324,11 @@ impl<C: Side> LlConnection<C> {
         let missing_alert = framing::rfc_alert_for(&error);
         // rustls answers a record that fails to open with bad_record_mac,
         // and a Finished or signature that fails to verify, in a record it
-        // opened, with decrypt_error.
+        // opened, with decrypt_error. "Opened" is read off its discard, which
+        // covers the record only if the message that failed was its last:
+        // a Finished with more handshake bytes behind it in its record is
+        // taken for a record that failed to open, when the alert is sealed
+        // (in the clear, the alert itself is read below).
         let decrypt_alert = (error == rustls::Error::DecryptError && opened)
             .then_some(rustls::AlertDescription::DecryptError);
         let mut error = Error::tls(error);
@@ -354,6 +358,13 @@ impl<C: Side> LlConnection<C> {
             incoming_tls.discard(discard);
             if !encoded {
                 break;
+            }
+        }
+        if let [21, 3, _, 0, 2, 2, description] = outgoing_tls.filled()[before..] {
+            // rustls's alert went out in the clear: it says which it is,
+            // whatever the error's type suggests.
+            if let Error::Tls { alert_sent, .. } = &mut error {
+                *alert_sent = Some(rustls::AlertDescription::from(description));
             }
         }
         if outgoing_tls.len() == before {

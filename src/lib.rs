@@ -174,7 +174,8 @@ pub mod programs;
 
 pub use buffer::{IncomingTls, OutgoingTls, Storage, MAX_HANDSHAKE_BUFFER, MAX_RECORD_SIZE};
 pub use conn::{
-    LlClientConnection, LlConnection, LlServerConnection, RecordRoom, Side, MAX_ENCRYPT_CHUNK,
+    LlClientConnection, LlConnection, LlServerConnection, Next, Pump, RecordRoom, Side,
+    MAX_ENCRYPT_CHUNK,
 };
 pub use error::Error;
 pub use record::RecordLayer;

@@ -103,6 +103,19 @@ fn pair(tls12: bool, record_layer: RecordLayer) -> (Client, Server) {
     )
 }
 
+/// Runs both sides, flight by flight, until the handshake is over (the
+/// client's ClientHello first; what the client already put in the server's
+/// buffer goes along).
+fn handshake(client: &mut Client, server: &mut Server) {
+    for _ in 0..4 {
+        client.pump().unwrap();
+        client.send_to(server);
+        server.pump().unwrap();
+        server.send_to(client);
+    }
+    assert!(!client.conn.is_handshaking() && !server.conn.is_handshaking());
+}
+
 /// The records a side put on the wire, after the first `skip` bytes.
 fn record_types(wire: &[u8], skip: usize) -> Vec<u8> {
     records(&wire[skip..])
@@ -393,12 +406,7 @@ fn rustls_connection_is_withheld_until_the_verdict() {
     assert!(client.conn.into_rustls().is_ok());
     // ...and refused after it.
     let (mut client, mut server) = pair(false, RecordLayer::InPlace);
-    for _ in 0..4 {
-        client.pump().unwrap();
-        client.send_to(&mut server);
-        server.pump().unwrap();
-        server.send_to(&mut client);
-    }
+    handshake(&mut client, &mut server);
     assert_eq!(client.conn.record_layer(), RecordLayer::InPlace);
     assert!(matches!(
         client.conn.into_rustls(),
@@ -425,12 +433,7 @@ fn warning_alerts_of_the_handshake_count_after_the_switch() {
             server.incoming.unfilled()[..7].copy_from_slice(&warning);
             server.incoming.advance(7);
         }
-        for _ in 0..4 {
-            server.pump().unwrap();
-            server.send_to(&mut client);
-            client.pump().unwrap();
-            client.send_to(&mut server);
-        }
+        handshake(&mut client, &mut server);
         assert_eq!(server.conn.record_layer(), RecordLayer::InPlace);
         // The client's keys, to seal post-handshake warnings with.
         let (secrets, _kernel) = client
@@ -474,12 +477,7 @@ fn warning_alerts_of_the_handshake_count_after_the_switch() {
 #[test]
 fn rustls_record_layer_sends_nothing_after_our_close_notify() {
     let (mut client, mut server) = pair(false, RecordLayer::Rustls);
-    for _ in 0..4 {
-        client.pump().unwrap();
-        client.send_to(&mut server);
-        server.pump().unwrap();
-        server.send_to(&mut client);
-    }
+    handshake(&mut client, &mut server);
     assert!(!client.conn.is_handshaking() && !server.conn.is_handshaking());
     assert!(client.close().unwrap());
     let closed_at = client.outgoing.len();
@@ -506,12 +504,7 @@ fn rustls_record_layer_sends_nothing_after_our_close_notify() {
 #[test]
 fn rustls_record_layer_sends_no_renegotiation_refusal_after_our_close_notify() {
     let (mut client, mut server) = pair(true, RecordLayer::Rustls);
-    for _ in 0..4 {
-        client.pump().unwrap();
-        client.send_to(&mut server);
-        server.pump().unwrap();
-        server.send_to(&mut client);
-    }
+    handshake(&mut client, &mut server);
     assert!(client.close().unwrap());
     let closed_at = client.outgoing.len();
     // The server's keys, to seal a HelloRequest with.

@@ -13,6 +13,7 @@ pub use client::LlClientConnection;
 pub use server::LlServerConnection;
 
 mod framing;
+mod pump;
 mod room;
 mod rustls_phase;
 #[cfg(test)]
@@ -20,6 +21,7 @@ mod tests;
 
 use rustls_phase::{rustls_input, write_encrypted, Stop, Written};
 
+pub use pump::{Next, Pump};
 pub use room::RecordRoom;
 
 use core::ops::DerefMut;

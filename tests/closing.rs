@@ -694,3 +694,95 @@ fn close_notify_before_any_request_closes_the_connection() {
         server.assert_healthy();
     }
 }
+
+/// llclient with its stdin a pipe the test holds and no data on it, against a server that
+/// sends close_notify right after the handshake: the test reads llclient's answering
+/// close_notify, closes its side so llclient stops lingering, waits until llclient says it is
+/// waiting for stdin to end (it has heard nothing of stdin so far), then does `then` to
+/// llclient's stdin; llclient's result.
+fn server_closes_first(then: impl FnOnce(&mut Proc)) -> harness::process::Finished {
+    let (mut client, mut peer) = llclient_and_peer(&["--linger-ms", LONG_LINGER], Input::Piped);
+    peer.handshake();
+    let close_notify = peer.close_notify_record();
+    peer.socket
+        .write_all(&close_notify)
+        .expect("send close_notify");
+    peer.await_close_notify();
+    peer.socket.shutdown(Shutdown::Write).unwrap();
+    peer.read_to_fin();
+    let waiting = client.stderr_shows("for stdin to end", TIMEOUT);
+    then(&mut client);
+    let out = client.finish(TIMEOUT);
+    assert!(
+        waiting,
+        "{}",
+        out.frame("llclient did not wait for stdin to end")
+    );
+    out
+}
+
+/// The line a failed llclient ended its stderr with (after its debug log lines).
+fn last_failure_line(out: &harness::process::Finished) -> String {
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        out.frame("expected exit code 1")
+    );
+    assert!(
+        !out.stderr.contains("panicked"),
+        "{}",
+        out.frame("panicked")
+    );
+    let line = out.stderr.lines().last().unwrap_or_default();
+    assert!(
+        line.starts_with("llclient: "),
+        "{}",
+        out.frame("expected a failure line")
+    );
+    line.to_owned()
+}
+
+/// Stdin that ends with no data only after the server's close_notify reached llclient (as
+/// `/dev/null` may, from llclient's stdin thread, when the server closes right after the
+/// handshake): all of llclient's input (none) was sent, so it exits 0.
+#[test]
+fn llclient_empty_stdin_ending_after_the_servers_close_notify_is_a_clean_close() {
+    let out = server_closes_first(Proc::close_stdin);
+    assert!(
+        out.success().is_empty(),
+        "{}",
+        out.frame("the server sent no data")
+    );
+    out.assert_connection_closed();
+}
+
+/// Data on stdin after the server's close_notify was never sent: llclient exits 1 and says so.
+#[test]
+fn llclient_stdin_data_after_the_servers_close_notify_is_unsent() {
+    let out = server_closes_first(|client| {
+        client.write(b"too late");
+        client.close_stdin();
+    });
+    let line = last_failure_line(&out);
+    assert!(
+        line.contains(
+            "the server closed the connection (close_notify) after 0B sent, with more to send"
+        ),
+        "{line}"
+    );
+}
+
+/// Stdin that stays open, with no data, after the server's close_notify: llclient waits for
+/// it only so long, then exits 1 saying its input had not ended.
+#[test]
+fn llclient_stdin_still_open_after_the_servers_close_notify_is_unsent() {
+    let mut stdin = None;
+    let out = server_closes_first(|client| stdin = Some(client.take_stdin()));
+    let line = last_failure_line(&out);
+    assert!(
+        line.contains("the server closed the connection (close_notify) after 0B sent, before the end of stdin"),
+        "{line}"
+    );
+    drop(stdin);
+}

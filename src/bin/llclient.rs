@@ -11,7 +11,7 @@ use std::io::{self, Read, Write};
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::os::fd::AsFd;
 use std::process::ExitCode;
-use std::sync::mpsc::{self, Receiver, SyncSender, TryRecvError};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender, TryRecvError};
 use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
@@ -42,6 +42,12 @@ const VERIFY: Token = Token(2);
 const STDIN_CHUNK: usize = 64 * 1024;
 /// Chunks the stdin thread may read ahead of the connection.
 const STDIN_QUEUE: usize = 4;
+/// How long, once the server stopped the transfer, llclient waits for the
+/// stdin thread's next report (data or end of input) before it takes stdin
+/// for still open. Reading a stdin that has ended takes the thread no time;
+/// this bounds the wait for one that stays open (a terminal, a pipe whose
+/// writer is idle).
+const STDIN_END_WAIT: Duration = Duration::from_secs(1);
 
 fn main() -> ExitCode {
     let args = ClientArgs::parse();
@@ -171,16 +177,20 @@ fn run(args: &ClientArgs) -> Result<ExitCode, ClientError> {
                 return Ok(ExitCode::SUCCESS);
             }
             Err(error) => {
-                let unsent = unsent_input(args, &mut tls);
+                let queued = !tls.outbox().is_empty();
                 // The peer gets to read our fatal alert before the close;
                 // the trace (of a failed connection: the interesting one)
                 // ends after it.
                 linger(&mut poll, &mut tls, linger_time);
                 finish_trace(&mut trace, &mut tls)?;
+                // A stdin error matters less than the connection's: it
+                // counts as input left.
+                let unsent = unsent_input(args, &mut tls, queued, stdin.as_ref())
+                    .unwrap_or(Some(Unsent::More));
                 return Err(ClientError::Net {
                     error,
                     detail: diagnostics.last_rejection(),
-                    unsent: unsent.then_some(tls.plaintext_sent()),
+                    unsent: unsent.map(|unsent| (tls.plaintext_sent(), unsent)),
                 });
             }
         }
@@ -190,29 +200,30 @@ fn run(args: &ClientArgs) -> Result<ExitCode, ClientError> {
         // Done once the server closed and everything we had to send is out
         // (also when the server closes first, as in http mode).
         if tls.is_done() || (tls.peer_closed() && tls.is_flushed()) {
-            let unsent = unsent_input(args, &mut tls);
+            // Taken before the answer, which drops what is queued.
+            let queued = !tls.outbox().is_empty();
             // Our close_notify answers the server's (upstream's client
             // sends none).
             if let Err(error) = tls.answer_close_notify() {
                 debug!("cannot answer the server's close_notify: {error}");
             }
-            if unsent {
+            // Our last record leaves while lingering: the trace ends after
+            // it. Whether input was left is decided after that, as it may
+            // wait for stdin.
+            linger(&mut poll, &mut tls, linger_time);
+            finish_trace(&mut trace, &mut tls)?;
+            if let Some(unsent) = unsent_input(args, &mut tls, queued, stdin.as_ref())? {
                 // The server closed before we sent all we had: an error,
                 // not a clean end.
-                linger(&mut poll, &mut tls, linger_time);
-                finish_trace(&mut trace, &mut tls)?;
                 return Err(ClientError::PeerClosedEarly {
                     sent: tls.plaintext_sent(),
+                    unsent,
                 });
             }
             break;
         }
         tls.reregister(poll.registry()).map_err(ClientError::Poll)?;
     }
-    // Our last record (the answer to the server's close_notify) leaves
-    // while lingering: the trace ends after it.
-    linger(&mut poll, &mut tls, linger_time);
-    finish_trace(&mut trace, &mut tls)?;
     if let Err(e) = stdout.0.flush() {
         return stdout_error(e);
     }
@@ -297,17 +308,62 @@ fn verify_async(
     Ok(())
 }
 
+/// What was left to send when the server stopped the transfer.
+#[derive(Debug, Clone, Copy)]
+enum Unsent {
+    /// Plaintext queued, or read from stdin and not sent.
+    More,
+    /// Stdin neither gave data nor ended within [`STDIN_END_WAIT`].
+    StdinOpen,
+}
+
+impl fmt::Display for Unsent {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::More => write!(f, "with more to send"),
+            Self::StdinOpen => write!(
+                f,
+                "before the end of stdin (still open {}s later)",
+                STDIN_END_WAIT.as_secs()
+            ),
+        }
+    }
+}
+
 /// Whether some of what we were to send after the handshake had not been
-/// sent: stdin not read to its end, or plaintext still queued. (`--http`
+/// sent, once the connection is over: plaintext still queued (`queued`, as
+/// it was when the server stopped), or stdin not read to its end. (`--http`
 /// sends one request and no end of input: only what is queued counts.)
-fn unsent_input(args: &ClientArgs, tls: &mut TlsConn<UnbufferedClientConnection>) -> bool {
+///
+/// Stdin the thread reads may have ended without the event loop hearing of
+/// it yet: then this waits (boundedly) for the thread's next report.
+fn unsent_input(
+    args: &ClientArgs,
+    tls: &mut TlsConn<UnbufferedClientConnection>,
+    queued: bool,
+    stdin: Option<&StdinReader>,
+) -> Result<Option<Unsent>, ClientError> {
     // Before the handshake completes nothing is sent, and the error says
     // enough on its own.
     if tls.handshake_info().is_none() {
-        return false;
+        return Ok(None);
     }
-    let queued = !tls.outbox().is_empty();
-    queued || (!args.http && !tls.outbox().is_closing())
+    if queued {
+        return Ok(Some(Unsent::More));
+    }
+    if args.http || tls.outbox().is_closing() {
+        return Ok(None);
+    }
+    match stdin {
+        Some(reader) => match reader.next_report(STDIN_END_WAIT) {
+            StdinReport::Ended => Ok(None),
+            StdinReport::Data => Ok(Some(Unsent::More)),
+            StdinReport::Open => Ok(Some(Unsent::StdinOpen)),
+            StdinReport::Failed(error) => Err(ClientError::Stdin(error)),
+        },
+        // A regular file not read to its end.
+        None => Ok(Some(Unsent::More)),
+    }
 }
 
 /// Closes: when we queued a last record (close_notify or a fatal alert),
@@ -542,6 +598,46 @@ impl StdinReader {
         }
         Ok(fed)
     }
+
+    /// Waits at most `bound` for the thread's next report, for a connection
+    /// that is over: its end-of-input may still be on its way. Blocks on the
+    /// channel (no polling); a report already waiting comes at once.
+    fn next_report(&self, bound: Duration) -> StdinReport {
+        let report = match self.chunks.try_recv() {
+            Ok(chunk) => Ok(chunk),
+            Err(TryRecvError::Disconnected) => Err(RecvTimeoutError::Disconnected),
+            Err(TryRecvError::Empty) => {
+                debug!("the connection is over: waiting up to {bound:?} for stdin to end");
+                self.chunks.recv_timeout(bound)
+            }
+        };
+        match report {
+            Ok(StdinChunk::Data(chunk)) => {
+                debug!("stdin: {}B more after the connection ended", chunk.len());
+                StdinReport::Data
+            }
+            Ok(StdinChunk::Eof) | Err(RecvTimeoutError::Disconnected) => {
+                debug!("stdin eof, after the connection ended");
+                StdinReport::Ended
+            }
+            Ok(StdinChunk::Failed(error)) => StdinReport::Failed(error),
+            Err(RecvTimeoutError::Timeout) => {
+                debug!("stdin still open {bound:?} after the connection ended");
+                StdinReport::Open
+            }
+        }
+    }
+}
+
+/// The stdin thread's next report, awaited once the connection is over.
+enum StdinReport {
+    /// Stdin ended (or the thread is gone).
+    Ended,
+    /// More data: input that was never sent.
+    Data,
+    /// Nothing came within the bound.
+    Open,
+    Failed(io::Error),
 }
 
 /// What the stdin thread sends.
@@ -607,13 +703,15 @@ enum ClientError {
         error: NetError,
         /// What the certificate verifier noted, when it rejected the server's.
         detail: Option<String>,
-        /// Bytes sent when it failed with more input left to send.
-        unsent: Option<u64>,
+        /// Bytes sent when it failed with input left to send, and what was
+        /// left.
+        unsent: Option<(u64, Unsent)>,
     },
     /// The server sent close_notify before all of our input was sent.
     PeerClosedEarly {
         /// Bytes sent by then.
         sent: u64,
+        unsent: Unsent,
     },
     Stdin(io::Error),
     Stdout(io::Error),
@@ -660,14 +758,14 @@ impl fmt::Display for ClientError {
                 if let Some(detail) = detail {
                     write!(f, ": {detail}")?;
                 }
-                if let Some(sent) = unsent {
-                    write!(f, " (after {sent}B sent, with more to send)")?;
+                if let Some((sent, unsent)) = unsent {
+                    write!(f, " (after {sent}B sent, {unsent})")?;
                 }
                 Ok(())
             }
-            Self::PeerClosedEarly { sent } => write!(
+            Self::PeerClosedEarly { sent, unsent } => write!(
                 f,
-                "the server closed the connection (close_notify) after {sent}B sent, with more to send"
+                "the server closed the connection (close_notify) after {sent}B sent, {unsent}"
             ),
             Self::Stdin(e) => write!(f, "cannot read stdin: {e}"),
             Self::Stdout(e) => write!(f, "cannot write stdout: {e}"),

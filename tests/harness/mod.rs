@@ -19,6 +19,7 @@
 // Each test binary includes the whole harness and uses a different part of it.
 #![allow(dead_code)]
 
+pub mod api_model;
 pub mod configs;
 pub mod data;
 pub mod hostile;

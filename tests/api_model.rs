@@ -1,0 +1,122 @@
+//! The API model (`tests/harness/api_model/`) on seeded random inputs, on every setup, and on
+//! the inputs kept in `tests/data/fuzz-regressions/api/` (crashes the `api` fuzz target found,
+//! and reproducers of call-order defects). Any broken invariant panics with the operation log
+//! and the input, which replays with `API_MODEL_INPUT=<hex> cargo test --test api_model replay`.
+
+mod harness;
+
+use std::fs;
+
+use harness::api_model::wire::Dir;
+use harness::api_model::{self, input, Op, Setup, Who};
+use harness::data::Rng;
+
+/// Seeded inputs per run of `random_inputs`.
+const SEEDS: u64 = 300;
+
+/// Every setup byte (both versions, the three suites, client authentication, resumption,
+/// 0-RTT, deferred client and server) with both record sizes.
+fn setups() -> Vec<[u8; 2]> {
+    (0..=255u8).flat_map(|a| [[a, 0], [a, 1]]).collect()
+}
+
+/// Random operations, weighted toward the ones that make progress.
+fn random_ops(rng: &mut Rng, len: usize) -> Vec<u8> {
+    let mut ops = Vec::with_capacity(2 * len);
+    for _ in 0..len {
+        let op = rng.next_u64() as u8;
+        let param = rng.next_u64() as u8;
+        ops.extend([op, param]);
+    }
+    ops
+}
+
+#[test]
+fn random_inputs() {
+    let setups = setups();
+    let mut rng = Rng::new(0xa91_5eed);
+    for seed in 0..SEEDS {
+        let setup = setups[rng.below(setups.len())];
+        let len = 20 + rng.below(120);
+        let mut data = setup.to_vec();
+        data.extend(random_ops(&mut rng, len));
+        let _ = seed;
+        api_model::run(&data);
+    }
+}
+
+/// A well-behaved exchange on every setup: handshake, data both ways, key update, close.
+#[test]
+fn every_setup_closes_cleanly() {
+    for [a, b] in setups() {
+        let setup = Setup::from_bytes(a, b);
+        let ops = [
+            Op::EarlyData { len: 100 },
+            Op::Encrypt {
+                who: Who::Client,
+                len: 1_000,
+            },
+            Op::Process {
+                who: Who::Client,
+                calls: 64,
+                take_all: true,
+            },
+            Op::Deliver {
+                dir: Dir::ClientToServer,
+                max: 17,
+            },
+            Op::Process {
+                who: Who::Server,
+                calls: 64,
+                take_all: true,
+            },
+            Op::Verdict {
+                who: Who::Server,
+                accept: true,
+            },
+            Op::Encrypt {
+                who: Who::Server,
+                len: 20_000,
+            },
+            Op::KeyUpdate { who: Who::Client },
+        ];
+        api_model::run(&input(setup, &ops));
+    }
+}
+
+/// Inputs kept from the fuzzer and from defects found; each must run clean.
+#[test]
+fn regressions_replay_cleanly() {
+    let dir = harness::repo("tests/data/fuzz-regressions/api");
+    let mut count = 0;
+    for entry in fs::read_dir(&dir).expect("regression directory") {
+        let path = entry.expect("directory entry").path();
+        let data = fs::read(&path).expect("regression input");
+        let result = std::panic::catch_unwind(|| api_model::run(&data));
+        if let Err(panic) = result {
+            std::panic::resume_unwind(Box::new(format!(
+                "{}: {}",
+                path.display(),
+                panic
+                    .downcast_ref::<String>()
+                    .cloned()
+                    .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+                    .unwrap_or_default()
+            )));
+        }
+        count += 1;
+    }
+    assert!(count > 0, "no regression inputs in {dir}");
+}
+
+/// Replays one input given in hex by `API_MODEL_INPUT` (a failure message prints it).
+#[test]
+fn replay() {
+    let Ok(hex) = std::env::var("API_MODEL_INPUT") else {
+        return;
+    };
+    let data: Vec<u8> = (0..hex.len() / 2)
+        .map(|i| u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).expect("hex input"))
+        .collect();
+    api_model::run(&data);
+}

@@ -823,6 +823,9 @@ impl Model {
         self.note("-- close".into());
         for _ in 0..4 {
             for who in [Who::Client, Who::Server] {
+                if !self.healthy(who) {
+                    continue;
+                }
                 self.apply(Op::Close { who });
             }
             self.settle();
@@ -834,6 +837,9 @@ impl Model {
         for _ in 0..SETTLE_ROUNDS {
             let before = self.fingerprint();
             for who in [Who::Client, Who::Server] {
+                if !self.healthy(who) {
+                    continue;
+                }
                 self.apply(Op::Process {
                     who,
                     calls: PROCESS_CALLS,
@@ -858,6 +864,13 @@ impl Model {
             if before == self.fingerprint() {
                 return;
             }
+        }
+    }
+
+    fn healthy(&self, who: Who) -> bool {
+        match who {
+            Who::Client => self.client.healthy(),
+            Who::Server => self.server.healthy(),
         }
     }
 
@@ -1530,5 +1543,8 @@ pub fn run_with(setup: Setup, ops: &[Op], input: &[u8]) -> Outcome {
         model.apply(op);
     }
     model.finish();
+    if std::env::var_os("API_MODEL_LOG").is_some() {
+        eprintln!("{setup:?}\n  {}", model.log.join("\n  "));
+    }
     model.outcome()
 }

@@ -57,6 +57,13 @@ pub enum Error {
     /// `peer_verified` was called with no certificate awaiting a verdict
     /// (not in deferred mode, before `Status::VerifyPeer`, or twice).
     NoVerdictPending,
+    /// Deferred mode: the peer's certificate awaits the caller's verdict, and
+    /// what was asked for depends on it (rustls's connection, whose
+    /// handshake took the chain unverified).
+    AwaitingVerdict,
+    /// rustls's connection was asked for after the in-place record layer
+    /// took its secrets over.
+    RecordLayerSwitched,
 }
 
 impl Error {
@@ -151,6 +158,12 @@ impl fmt::Display for Error {
             Self::Config(reason) => f.write_str(reason),
             Self::NoVerdictPending => {
                 f.write_str("no peer certificate awaits a verdict on this connection")
+            }
+            Self::AwaitingVerdict => {
+                f.write_str("the peer's certificate awaits the caller's verdict")
+            }
+            Self::RecordLayerSwitched => {
+                f.write_str("rustls's connection was given up to the in-place record layer")
             }
         }
     }

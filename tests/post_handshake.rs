@@ -151,3 +151,43 @@ fn mutated_post_handshake_records_end_cleanly() {
     }
     assert!(runs > 0);
 }
+
+/// A TLS 1.2 alert with an unknown level is answered with illegal_parameter
+/// (as rustls answers it), and the error says so: the alert is on the wire. In TLS 1.3 the level is
+/// ignored (RFC 8446 §6): it is the peer's error alert, and nothing follows.
+#[test]
+fn alert_with_an_unknown_level_error_and_wire_agree() {
+    for tls12 in [true, false] {
+        let profile = Profile {
+            tls12: Some(tls12),
+            chacha: false,
+            client_auth: false,
+            alpn: false,
+            chunk_class: 7,
+        };
+        let sealed = |typ: u8, body: &[u8]| {
+            let mut op = vec![0, typ];
+            op.extend((body.len() as u16).to_be_bytes());
+            op.extend_from_slice(body);
+            op
+        };
+        let bad = fuzz_records(&fuzz_input(profile, 3, &sealed(21, &[3, 40]))).expect("runs");
+        // What the server sent after the handshake.
+        let after = &bad.transmitted;
+        let Some(End::Failed(lltls::Error::Tls { error, alert_sent })) = &bad.end else {
+            panic!("{tls12}: {:?}", bad.end)
+        };
+        assert_eq!(
+            error,
+            &TlsError::AlertReceived(AlertDescription::HandshakeFailure)
+        );
+        if tls12 {
+            assert_eq!(*alert_sent, Some(AlertDescription::IllegalParameter));
+            // One AES-GCM alert record: header, explicit nonce, alert, tag.
+            assert_eq!((after[0], after.len()), (21, 5 + 8 + 2 + 16), "{after:?}");
+        } else {
+            assert_eq!(*alert_sent, None);
+            assert!(after.is_empty(), "sent after the peer's alert: {after:?}");
+        }
+    }
+}

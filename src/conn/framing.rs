@@ -35,6 +35,10 @@ pub(super) struct Framing {
     /// This side has sent an encrypted record (or, in TLS 1.2, its
     /// change_cipher_spec): an alert can no longer go out in the clear.
     sending_encrypted: bool,
+    /// Alert records shown to rustls. One that did not end the connection
+    /// was a warning rustls counted; TLS 1.3 hides the type of its
+    /// encrypted records, so those are not seen here.
+    alerts: u8,
 }
 
 /// A framing violation: the error, and the alert the RFC asks for.
@@ -70,6 +74,9 @@ impl Framing {
                 }
             }
             ContentType::Handshake | ContentType::Alert => {
+                if content_type == ContentType::Alert {
+                    self.alerts = self.alerts.saturating_add(1);
+                }
                 // TLS 1.3 protects these inside application_data records:
                 // as themselves they are always plaintext.
                 let limit = match (version, self.peer_switched) {
@@ -98,6 +105,11 @@ impl Framing {
             }
         }
         Ok(())
+    }
+
+    /// How many alert records rustls was shown (see `alerts`).
+    pub(super) fn alerts_shown(&self) -> u8 {
+        self.alerts
     }
 
     /// Takes note of records this side just encoded.
@@ -143,13 +155,18 @@ impl Framing {
 }
 
 /// Whether rustls refuses this record itself (and so sends an alert it can
-/// seal when lltls cannot): unknown content types, lengths of 18,432 bytes
-/// or more, and a malformed change_cipher_spec.
-pub(super) fn rustls_refuses(record: &[u8]) -> bool {
+/// seal when lltls cannot): unknown content types, lengths over 18,432
+/// bytes, a malformed change_cipher_spec, and TLS 1.3 ciphertext over the
+/// RFC's limit, which rustls opens and refuses (bad_record_mac on the tag,
+/// or record_overflow on the plaintext's size).
+pub(super) fn rustls_refuses(record: &[u8], version: Option<ProtocolVersion>) -> bool {
     let len = usize::from(u16::from_be_bytes([record[3], record[4]]));
     match ContentType::from(record[0]) {
         ContentType::Unknown(_) => true,
         ContentType::ChangeCipherSpec => len != 1 || record.get(5).is_some_and(|&byte| byte != 1),
+        ContentType::ApplicationData if version == Some(ProtocolVersion::TLSv1_3) => {
+            len > MAX_TLS13_CIPHERTEXT
+        }
         _ => len >= RUSTLS_REFUSES_FROM,
     }
 }

@@ -320,7 +320,11 @@ impl<C: Side> LlConnection<C> {
         let event = match layer.advance(incoming_tls.filled_mut(), outgoing_tls) {
             Ok(event) => event,
             Err(error) => {
-                if let Some(alert) = error.alert_received() {
+                if let Error::Tls {
+                    error: rustls::Error::AlertReceived(alert),
+                    alert_sent: None,
+                } = error
+                {
                     send_nothing_after(alert, outgoing_tls);
                 }
                 self.failed = Some(error.clone());
@@ -493,14 +497,14 @@ impl<C: Side> LlConnection<C> {
 
     /// Sends a TLS 1.3 KeyUpdate and switches to new sending keys, asking the
     /// peer to do the same. Returns `Ok(false)` when not possible now (as
-    /// `queue_close_notify`).
+    /// `queue_close_notify`), and always in TLS 1.2, which has no KeyUpdate.
     pub fn refresh_traffic_keys<I: Storage, O: Storage>(
         &mut self,
         incoming_tls: &mut IncomingTls<I>,
         outgoing_tls: &mut OutgoingTls<O>,
     ) -> Result<bool, Error> {
         self.check_failed()?;
-        if self.withholds() {
+        if self.withholds() || self.version() == Some(rustls::ProtocolVersion::TLSv1_2) {
             return Ok(false);
         }
         if !matches!(self.conn, Layer::InPlace(_)) {
@@ -554,6 +558,14 @@ impl<C: Side> LlConnection<C> {
         };
         self.failed = Some(error.clone());
         Err(error)
+    }
+
+    /// The protocol version, once negotiated.
+    fn version(&self) -> Option<rustls::ProtocolVersion> {
+        match (&self.conn, &self.info) {
+            (Layer::Rustls(conn), _) => conn.protocol_version(),
+            (_, info) => info.as_ref().and_then(|info| info.protocol_version),
+        }
     }
 
     /// Whether the handshake is still in progress.
@@ -694,23 +706,34 @@ impl<C: Side> LlConnection<C> {
     }
 
     /// The rustls connection inside, for what lltls does not wrap; `None`
-    /// once the in-place record layer took over.
+    /// once the in-place record layer took over, and in deferred mode while
+    /// the peer's certificate awaits its verdict (see
+    /// [`into_rustls`](Self::into_rustls)).
     #[must_use]
     pub fn rustls(&self) -> Option<&C> {
         match &self.conn {
-            Layer::Rustls(conn) => Some(conn),
-            Layer::InPlace(_) | Layer::Gone => None,
+            Layer::Rustls(conn) if !self.withholds() => Some(conn),
+            Layer::Rustls(_) | Layer::InPlace(_) | Layer::Gone => None,
         }
     }
 
     /// Gives back rustls's connection, e.g. to take its secrets for another
-    /// record layer (kTLS) with `dangerous_into_kernel_connection`; `None`
-    /// once the in-place record layer took over.
-    #[must_use]
-    pub fn into_rustls(self) -> Option<C> {
+    /// record layer (kTLS) with `dangerous_into_kernel_connection`.
+    ///
+    /// Fails with [`Error::AwaitingVerdict`] in deferred mode while the
+    /// peer's certificate awaits its verdict: rustls's handshake took the
+    /// chain unverified, and its connection would send and receive data
+    /// without asking. Fails with [`Error::RecordLayerSwitched`] once the
+    /// in-place record layer took over, and with the connection's error if
+    /// that switch failed.
+    pub fn into_rustls(self) -> Result<C, Error> {
+        if self.withholds() {
+            return Err(Error::AwaitingVerdict);
+        }
         match self.conn {
-            Layer::Rustls(conn) => Some(*conn),
-            Layer::InPlace(_) | Layer::Gone => None,
+            Layer::Rustls(conn) => Ok(*conn),
+            Layer::InPlace(_) => Err(Error::RecordLayerSwitched),
+            Layer::Gone => Err(self.failed.unwrap_or(Error::RecordLayerSwitched)),
         }
     }
 

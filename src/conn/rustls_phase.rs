@@ -11,7 +11,7 @@ use rustls::unbuffered::{
 
 use super::{framing, Layer, LlConnection, Side, SideKernel};
 use crate::buffer::{Storage, WriteError};
-use crate::record::{InPlace, RecordLayer};
+use crate::record::{Handover, InPlace, RecordLayer};
 use crate::verify::{self, Deferred};
 use crate::{Error, IncomingTls, OutgoingTls};
 
@@ -116,7 +116,11 @@ impl<C: Side> LlConnection<C> {
                 SideKernel(kernel, self.deferred.clone()),
                 secrets,
                 self.max_fragment,
-                self.peer_closed,
+                Handover {
+                    peer_closed: self.peer_closed,
+                    close_notify_sent: self.close_notify_sent,
+                    warning_alerts: self.framing.alerts_shown(),
+                },
             )
         });
         match layer {
@@ -233,7 +237,7 @@ impl<C: Side> LlConnection<C> {
                                 // clear, a record rustls refuses too is left
                                 // to rustls: it seals its own alert.
                                 if self.framing.sends_in_clear(version)
-                                    || !framing::rustls_refuses(record)
+                                    || !framing::rustls_refuses(record, version)
                                 {
                                     return Err(self.refuse(violation, outgoing_tls));
                                 }
@@ -245,7 +249,12 @@ impl<C: Side> LlConnection<C> {
                 }
                 Ok(Some(stop)) => return Ok(stop),
                 Ok(None) => continue,
-                Err(error) => return Err(self.fail(error, incoming_tls, outgoing_tls)),
+                Err(error) => {
+                    // rustls consumes a record it opened before a message in
+                    // it fails; one that fails to open stays.
+                    let opened = feed.is_some_and(|shown| shown > 0 && self.shown == 0);
+                    return Err(self.fail(error, opened, incoming_tls, outgoing_tls));
+                }
             }
         }
     }
@@ -258,17 +267,50 @@ impl<C: Side> LlConnection<C> {
     pub(super) fn fail<I: Storage, O: Storage>(
         &mut self,
         error: rustls::Error,
+        opened: bool,
         incoming_tls: &mut IncomingTls<I>,
         outgoing_tls: &mut OutgoingTls<O>,
     ) -> Error {
         debug!("TLS error: {error}");
+        let tls13 = self.rustls_version() == Some(rustls::ProtocolVersion::TLSv1_3);
+        // rustls is shown one record at a time and hands out what a record
+        // made it queue before it reads the next: whatever it wants to send
+        // now is its answer to the record that failed.
+        let answers = matches!(&self.conn, Layer::Rustls(conn) if conn.wants_write());
+        let mut answer_alert = None;
         if let rustls::Error::AlertReceived(alert) = &error {
-            // A TLS 1.3 client's change_cipher_spec after the ServerHello,
-            // say, is dropped.
-            super::send_nothing_after(*alert, outgoing_tls);
+            // rustls answers a received alert only when it is not one it
+            // takes as the peer's last word: an unknown level
+            // (illegal_parameter) or, in TLS 1.3, a warning (decode_error).
+            // TLS 1.3 (§6) ignores the level: every alert but the closure
+            // alerts is an error alert, after which nothing is sent.
+            if tls13 || !answers {
+                // A TLS 1.3 client's change_cipher_spec after the
+                // ServerHello, say, is dropped.
+                super::send_nothing_after(*alert, outgoing_tls);
+                self.failed = Some(Error::Tls {
+                    error: error.clone(),
+                    alert_sent: None,
+                });
+                return Error::Tls {
+                    error,
+                    alert_sent: None,
+                };
+            }
+            answer_alert = Some(rustls::AlertDescription::IllegalParameter);
         }
         let missing_alert = framing::rfc_alert_for(&error);
+        // rustls answers a record that fails to open with bad_record_mac,
+        // and a Finished or signature that fails to verify, in a record it
+        // opened, with decrypt_error.
+        let decrypt_alert = (error == rustls::Error::DecryptError && opened)
+            .then_some(rustls::AlertDescription::DecryptError);
         let mut error = Error::tls(error);
+        if let Error::Tls { alert_sent, .. } = &mut error {
+            if let Some(alert) = answer_alert.or(decrypt_alert) {
+                *alert_sent = Some(alert);
+            }
+        }
         let before = outgoing_tls.len();
         // Call again only while rustls holds messages to send: with nothing
         // queued it would parse the offending record once more.

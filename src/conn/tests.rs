@@ -179,19 +179,25 @@ fn malformed_change_cipher_spec_after_the_keys_change_is_left_to_rustls() {
 }
 
 /// RFC 8446 §5.2: more than 2^14 + 256 bytes of TLS 1.3 ciphertext is
-/// record_overflow (rustls would read it and fail on the tag:
-/// bad_record_mac). The client's keys have changed, so the error is
-/// reported and no alert can go out.
+/// record_overflow. The client's keys have changed and lltls holds none, so
+/// the record goes to rustls, which opens it and refuses it with an alert it
+/// seals (bad_record_mac here: the bytes are not a record of the server's);
+/// refusing it silently would leave the peer without an answer.
 #[test]
-fn oversized_tls13_ciphertext_during_the_handshake_is_record_overflow() {
+fn oversized_tls13_ciphertext_during_the_handshake_is_answered_by_rustls() {
     let mut client = client_after_server_hello();
     let _compat_ccs = client.sent();
-    let len = (16_384u16 + 257).to_be_bytes();
-    client.deliver(&[23, 3, 3, len[0], len[1]]);
+    let len = 16_384 + 257;
+    let mut record = vec![23, 3, 3];
+    record.extend((len as u16).to_be_bytes());
+    record.extend(vec![0x5a; len]);
+    client.deliver(&record);
     let (error, alert) = ended_with(client.pump());
-    assert_eq!(error, TlsError::PeerSentOversizedRecord);
-    assert_eq!(alert, None);
-    assert!(client.sent().is_empty());
+    assert_eq!(error, TlsError::DecryptError);
+    assert_eq!(alert, Some(AlertDescription::BadRecordMac));
+    let sent = client.sent();
+    assert_eq!(sent[0], 23, "an encrypted alert: {sent:?}");
+    assert_eq!(sent.len(), 5 + 2 + 1 + 16, "one sealed alert");
 }
 
 /// Splits a handshake record in two records of the same type.
@@ -249,7 +255,8 @@ fn fragmented_client_hello_is_accepted() {
 
 /// Once this side sends encrypted records it has no keys to seal an alert
 /// with before the in-place layer takes over: a violation rustls accepts
-/// ends the connection with no alert, and the error says so.
+/// ends the connection with no alert, and the error says so. (A plaintext
+/// handshake record over 2^14 bytes after the keys changed.)
 #[test]
 fn no_alert_once_this_side_encrypts_and_rustls_would_accept() {
     let mut server = server(TLS13);
@@ -257,13 +264,33 @@ fn no_alert_once_this_side_encrypts_and_rustls_would_accept() {
     assert!(server.pump().is_none());
     let flight = server.sent();
     assert!(flight.contains(&23), "the server's flight is encrypted");
-    // 2^14 + 300 bytes of ciphertext: over the TLS 1.3 limit, under rustls's.
     let len = (16_384u16 + 300).to_be_bytes();
-    server.deliver(&[23, 3, 3, len[0], len[1]]);
+    server.deliver(&[22, 3, 3, len[0], len[1]]);
     let (error, alert) = ended_with(server.pump());
     assert_eq!(error, TlsError::PeerSentOversizedRecord);
     assert_eq!(alert, None);
     assert!(server.sent().is_empty());
+}
+
+/// The same oversized ciphertext at a server that sent its flight: rustls
+/// answers it, sealed with the server's handshake keys.
+#[test]
+fn oversized_tls13_ciphertext_after_the_servers_flight_is_answered() {
+    let mut server = server(TLS13);
+    server.deliver(&client_hello(TLS13));
+    assert!(server.pump().is_none());
+    let _flight = server.sent();
+    let len = 16_384 + 300;
+    let mut record = vec![23, 3, 3];
+    record.extend((len as u16).to_be_bytes());
+    record.extend(vec![0xa5; len]);
+    server.deliver(&record);
+    let (error, alert) = ended_with(server.pump());
+    assert_eq!(
+        (error, alert),
+        (TlsError::DecryptError, Some(AlertDescription::BadRecordMac))
+    );
+    assert_eq!(server.sent()[0], 23, "a sealed alert went out");
 }
 
 /// RFC 8446 §6.2: after the peer's fatal alert nothing more is sent. On an
@@ -291,4 +318,38 @@ fn nothing_is_sent_after_the_peers_fatal_alert() {
         Some(AlertDescription::NoApplicationProtocol)
     );
     assert!(client.sent().is_empty(), "nothing after the peer's alert");
+}
+
+/// rustls says `DecryptError` both for a record that fails to open
+/// (bad_record_mac) and for a Finished that fails to verify in a record it
+/// opened (decrypt_error); the error names the alert that went out. A
+/// TLS 1.2 ClientHello whose extended_master_secret extension a middlebox
+/// renamed: both sides derive the same keys without it, but their
+/// transcripts differ, so the client's Finished opens and fails.
+#[test]
+fn a_finished_that_fails_to_verify_is_decrypt_error() {
+    let mut client = client(TLS12);
+    assert!(client.pump().is_none());
+    let mut hello = client.sent();
+    let ems = [0x00, 0x17, 0x00, 0x00];
+    let at = hello
+        .windows(4)
+        .position(|w| w == ems)
+        .expect("the ClientHello offers extended_master_secret");
+    hello[at] = 0xff;
+    let mut server = server(TLS12);
+    server.deliver(&hello);
+    assert!(server.pump().is_none());
+    client.deliver(&server.sent());
+    assert!(client.pump().is_none());
+    server.deliver(&client.sent());
+    let (error, alert) = ended_with(server.pump());
+    assert_eq!(error, TlsError::DecryptError);
+    assert_eq!(alert, Some(AlertDescription::DecryptError));
+    // The server has not sent its change_cipher_spec: the alert rustls sent
+    // is in the clear and says the same.
+    assert_eq!(
+        server.sent(),
+        plaintext_alert(AlertDescription::DecryptError)
+    );
 }

@@ -80,6 +80,21 @@ pub enum RecordLayer {
     Rustls,
 }
 
+/// What the connection did before the switch that the record layer goes on
+/// from: rustls's own state of these is given up with its connection.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Handover {
+    /// The peer's close_notify arrived before the switch.
+    pub(crate) peer_closed: bool,
+    /// rustls sealed our close_notify before the switch (a caller may queue
+    /// it right after the handshake, before `process` lets the switch
+    /// happen): nothing more may be sent.
+    pub(crate) close_notify_sent: bool,
+    /// Alert records the peer sent during the handshake that did not end
+    /// it: warnings rustls counted against the same allowance as ours.
+    pub(crate) warning_alerts: u8,
+}
+
 /// The record layer after the switch, with rustls's kernel connection.
 pub(crate) struct InPlace<K> {
     kernel: K,
@@ -101,7 +116,7 @@ impl<K: Kernel> InPlace<K> {
         kernel: K,
         secrets: rustls::ExtractedSecrets,
         max_fragment: usize,
-        peer_closed: bool,
+        handover: Handover,
     ) -> Result<Self, TlsError> {
         let version = match kernel.version() {
             ProtocolVersion::TLSv1_3 => Version::Tls13,
@@ -120,16 +135,23 @@ impl<K: Kernel> InPlace<K> {
         };
         Ok(Self {
             version,
-            receiver: Receiver::new(version, Protection::new(version, &rx, rx_seq)?, peer_closed),
+            receiver: Receiver::new(
+                version,
+                Protection::new(version, &rx, rx_seq)?,
+                handover.peer_closed,
+            ),
             sender: Sender {
                 tx: Protection::new(version, &tx, tx_seq)?,
                 max_fragment,
                 limit: limit.min(SEQ_SOFT_LIMIT),
-                closed: false,
+                closed: handover.close_notify_sent,
             },
             kernel,
             key_update_owed: false,
-            warning_alerts_left: WARNING_ALERTS,
+            // rustls is never shown a post-handshake record (the switch comes
+            // first), so renegotiation requests and KeyUpdates start afresh;
+            // warnings may arrive during the handshake.
+            warning_alerts_left: WARNING_ALERTS.saturating_sub(handover.warning_alerts),
             renegotiations_left: RENEGOTIATION_REQUESTS,
         })
     }
@@ -392,6 +414,12 @@ impl<K: Kernel> InPlace<K> {
             .into());
         }
         self.renegotiations_left -= 1;
+        if self.sender.closed {
+            // Nothing follows our close_notify, not even this warning.
+            debug!("renegotiation request ignored: we closed");
+            return Ok(());
+        }
+        debug!("refusing renegotiation: sending warning alert NoRenegotiation");
         self.send_alert(
             AlertLevel::Warning,
             AlertDescription::NoRenegotiation,
@@ -402,22 +430,28 @@ impl<K: Kernel> InPlace<K> {
 
     /// Returns whether it was close_notify.
     fn handle_alert(&mut self, level: u8, description: AlertDescription) -> Result<bool, Failure> {
-        let Some(level) = AlertLevel::from_u8(level) else {
+        let level = AlertLevel::from_u8(level);
+        if level.is_none() && self.version == Version::Tls12 {
+            // Not a valid alert, so not the peer's last word: it is answered
+            // (as rustls does) with the error naming what it carried.
             return Err(RecordError::new(
                 TlsError::AlertReceived(description),
                 AlertDescription::IllegalParameter,
             )
             .into());
-        };
+        }
         if description == AlertDescription::CloseNotify {
             debug!("peer sent close_notify");
             self.receiver.peer_closed = true;
             return Ok(true);
         }
-        // TLS 1.3 (§6): every alert but close_notify and user_canceled is an
-        // error alert, whatever its level. TLS 1.2: warnings are harmless.
-        let harmless = level == AlertLevel::Warning
-            && (self.version == Version::Tls12 || description == AlertDescription::UserCanceled);
+        // TLS 1.3 (§6): the level is ignored; every alert but the closure
+        // alerts (close_notify, user_canceled) is an error alert. TLS 1.2:
+        // warnings are harmless.
+        let harmless = match self.version {
+            Version::Tls12 => level == Some(AlertLevel::Warning),
+            Version::Tls13 => description == AlertDescription::UserCanceled,
+        };
         if !harmless {
             return Err(Failure::Alert(description));
         }
@@ -631,16 +665,23 @@ impl<K: Kernel> InPlace<K> {
         error: RecordError,
         outgoing_tls: &mut OutgoingTls<O>,
     ) -> Error {
-        debug!(
-            "TLS error: {}; sending fatal alert {:?}",
-            error.error, error.alert
-        );
         let sent = !self.sender.closed
             && self.sender.tx.seq() < u64::MAX
             && self
                 .send_alert(AlertLevel::Fatal, error.alert, outgoing_tls)
                 .is_ok();
         self.sender.closed = true;
+        if sent {
+            debug!(
+                "TLS error: {}; sent fatal alert {:?}",
+                error.error, error.alert
+            );
+        } else {
+            debug!(
+                "TLS error: {}; no alert sent: nothing may follow what we sent last",
+                error.error
+            );
+        }
         Error::Tls {
             error: error.error,
             alert_sent: sent.then_some(error.alert),
@@ -713,9 +754,11 @@ fn empty(content_type: ContentType) -> RecordError {
     )
 }
 
+/// A handshake message over rustls's limit (not a record over the RFC's:
+/// that is record_overflow). rustls names and answers it the same way.
 fn too_large() -> RecordError {
     RecordError::new(
-        InvalidMessage::MessageTooLarge,
+        InvalidMessage::HandshakePayloadTooLarge,
         AlertDescription::DecodeError,
     )
 }

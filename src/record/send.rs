@@ -48,6 +48,12 @@ impl Sender {
         content_type: ContentType,
         len: usize,
     ) -> usize {
+        // Every path that seals checks `closed` first and says so to its
+        // caller; this is the one place all records pass through.
+        debug_assert!(
+            !self.closed,
+            "a record sealed after close_notify or a fatal alert"
+        );
         let seq = self.tx.seq();
         let num_bytes = self.tx.seal(content_type, outgoing_tls.unfilled(), len);
         outgoing_tls.advance(num_bytes);

@@ -279,7 +279,8 @@ thread_local! {
     static ARMED: RefCell<Option<Deferred>> = const { RefCell::new(None) };
 }
 
-/// Names a connection in this thread's slot until dropped.
+/// Names a connection in this thread's slot until dropped, then restores
+/// what the slot held before.
 pub(crate) struct Armed(Option<Deferred>);
 
 impl Drop for Armed {
@@ -303,12 +304,6 @@ impl Deferred {
     fn lock(&self) -> MutexGuard<'_, Verification> {
         // A panic elsewhere cannot leave a stage half-written.
         self.0.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    /// Names this connection in the slot for one call into rustls.
-    pub(crate) fn arm(&self) -> Armed {
-        let previous = ARMED.with(|slot| slot.borrow_mut().replace(self.clone()));
-        Armed(previous)
     }
 
     /// The chain just presented, once: it becomes pending.
@@ -376,8 +371,11 @@ impl Deferred {
     }
 }
 
-/// Names `deferred`'s connection in this thread's slot, if it is in
-/// deferred mode, until the guard is dropped.
-pub(crate) fn arm(deferred: &Option<Deferred>) -> Option<Armed> {
-    deferred.as_ref().map(Deferred::arm)
+/// Names the connection calling into rustls in this thread's slot until the
+/// guard is dropped (also when unwinding): its verification in deferred
+/// mode, and no verification otherwise, so that a connection driven from
+/// inside another's callback never records into the outer one.
+pub(crate) fn arm(deferred: &Option<Deferred>) -> Armed {
+    let previous = ARMED.with(|slot| slot.replace(deferred.clone()));
+    Armed(previous)
 }

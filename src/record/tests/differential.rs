@@ -56,7 +56,10 @@ fn handshake(
         "handshake did not finish"
     );
     assert!(c_in.is_empty() && s_in.is_empty(), "records left in flight");
-    (client.into_rustls().unwrap(), server.into_rustls().unwrap())
+    (
+        client.into_rustls().expect("rustls record layer"),
+        server.into_rustls().expect("rustls record layer"),
+    )
 }
 
 fn deliver(from: &mut OutgoingTls, to: &mut IncomingTls) -> bool {

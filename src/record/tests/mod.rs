@@ -11,11 +11,11 @@ mod differential;
 use rustls::crypto::cipher::{AeadKey, Iv};
 use rustls::{
     AlertDescription, ConnectionTrafficSecrets, ContentType, Error as TlsError, ExtractedSecrets,
-    ProtocolVersion, SupportedCipherSuite,
+    PeerMisbehaved, ProtocolVersion, SupportedCipherSuite,
 };
 
 use super::cipher::{Protection, Version, HEADER_LEN, MAX_FRAGMENT_LEN};
-use super::{Event, InPlace, Kernel};
+use super::{Event, Handover, InPlace, Kernel};
 use crate::{Error, IncomingTls, OutgoingTls};
 
 /// Secrets of one direction at one key generation: every byte of the key is
@@ -107,7 +107,7 @@ impl Harness {
             rx: (5, secrets(TO_US, 0)),
         };
         Self {
-            layer: InPlace::new(kernel, extracted, MAX_FRAGMENT_LEN, false).unwrap(),
+            layer: InPlace::new(kernel, extracted, MAX_FRAGMENT_LEN, Handover::default()).unwrap(),
             version: v,
             peer_tx: Protection::new(v, &secrets(TO_US, 0), 5).unwrap(),
             peer_rx: Protection::new(v, &secrets(FROM_US, 0), 3).unwrap(),
@@ -220,7 +220,7 @@ fn failure(result: Result<Event, Error>) -> (TlsError, Option<AlertDescription>)
 }
 
 /// The fatal alert we sent, as the peer reads it.
-fn alert_sent(h: &mut Harness) -> Vec<(ContentType, Vec<u8>)> {
+fn alert_sent_records(h: &mut Harness) -> Vec<(ContentType, Vec<u8>)> {
     h.sent()
 }
 
@@ -267,7 +267,10 @@ fn tampered_tag_is_bad_record_mac() {
             failure(end),
             (TlsError::DecryptError, Some(AlertDescription::BadRecordMac))
         );
-        assert_eq!(alert_sent(&mut h), [fatal(AlertDescription::BadRecordMac)]);
+        assert_eq!(
+            alert_sent_records(&mut h),
+            [fatal(AlertDescription::BadRecordMac)]
+        );
     }
 }
 
@@ -316,7 +319,7 @@ fn oversized_ciphertext_is_record_overflow_from_the_header() {
             "{version:?}"
         );
         assert_eq!(
-            alert_sent(&mut h),
+            alert_sent_records(&mut h),
             [fatal(AlertDescription::RecordOverflow)]
         );
     }
@@ -674,6 +677,29 @@ fn tls12_hello_request_is_refused() {
     );
 }
 
+/// Nothing follows our close_notify: a renegotiation request that arrives
+/// after it is not answered (it still counts: a second one is fatal, with
+/// no alert sent).
+#[test]
+fn tls12_renegotiation_after_our_close_notify_is_not_answered() {
+    let mut h = Harness::new(ProtocolVersion::TLSv1_2);
+    h.layer.queue_close_notify(&mut h.outgoing).unwrap();
+    assert_eq!(h.sent(), [(ContentType::Alert, vec![1, 0])]);
+    let record = h.record(ContentType::Handshake, &[0, 0, 0, 0]);
+    h.deliver(&record);
+    assert_eq!(h.pump().1.unwrap(), Event::Blocked);
+    assert!(h.sent().is_empty(), "a warning after our close_notify");
+    let record = h.record(ContentType::Handshake, &[0, 0, 0, 0]);
+    h.deliver(&record);
+    let (error, alert_sent) = failure(h.pump().1);
+    assert_eq!(
+        error,
+        TlsError::PeerMisbehaved(PeerMisbehaved::TooManyRenegotiationRequests)
+    );
+    assert_eq!(alert_sent, None);
+    assert!(h.sent().is_empty());
+}
+
 #[test]
 fn close_notify_then_garbage_is_ignored() {
     let mut h = Harness::tls13();
@@ -752,16 +778,56 @@ fn warning_alerts_by_version() {
 
 #[test]
 fn malformed_alerts_are_refused() {
-    for (body, alert) in [
-        (&[1u8, 0, 0][..], AlertDescription::DecodeError),
-        (&[1][..], AlertDescription::DecodeError),
-        (&[3, 0][..], AlertDescription::IllegalParameter),
+    for (version, body, alert) in [
+        (
+            ProtocolVersion::TLSv1_3,
+            &[1u8, 0, 0][..],
+            AlertDescription::DecodeError,
+        ),
+        (
+            ProtocolVersion::TLSv1_3,
+            &[1][..],
+            AlertDescription::DecodeError,
+        ),
+        // TLS 1.2: an unknown level makes no alert of it (rustls answers
+        // the same way).
+        (
+            ProtocolVersion::TLSv1_2,
+            &[3, 40][..],
+            AlertDescription::IllegalParameter,
+        ),
     ] {
-        let mut h = Harness::tls13();
+        let mut h = Harness::new(version);
         let record = h.record(ContentType::Alert, body);
         h.deliver(&record);
-        assert_eq!(failure(h.pump().1).1, Some(alert), "{body:?}");
+        let (error, alert_sent) = failure(h.pump().1);
+        assert_eq!(alert_sent, Some(alert), "{body:?}: {error:?}");
+        // The error names the alert that went out, and it did go out.
+        assert_eq!(alert_sent_records(&mut h), [fatal(alert)], "{body:?}");
     }
+}
+
+/// TLS 1.3 (§6) ignores the level: an alert with an unknown level is the
+/// peer's error alert (nothing is answered) or, as close_notify, a closure.
+#[test]
+fn tls13_ignores_the_alert_level() {
+    let mut h = Harness::tls13();
+    let record = h.record(ContentType::Alert, &[3, 40]);
+    h.deliver(&record);
+    let (error, alert_sent) = failure(h.pump().1);
+    assert_eq!(
+        (error, alert_sent),
+        (
+            TlsError::AlertReceived(AlertDescription::HandshakeFailure),
+            None
+        )
+    );
+    assert!(h.sent().is_empty(), "nothing after the peer's error alert");
+
+    let mut h = Harness::tls13();
+    let record = h.record(ContentType::Alert, &[7, 0]);
+    h.deliver(&record);
+    assert_eq!(h.pump().1.unwrap(), Event::PeerClosed);
 }
 
 /// Records that arrive after an error are never opened.

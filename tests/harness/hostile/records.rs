@@ -35,7 +35,7 @@ use super::{client_config, echo_server, feed, parse_fuzz_input, Peer};
 
 /// The peer's sending keys, sealing as RFC 8446 §5.2 (TLS 1.3), RFC 5288
 /// (TLS 1.2 AES-GCM) and RFC 7905 (TLS 1.2 ChaCha20-Poly1305) say.
-struct PeerSealer {
+pub struct PeerSealer {
     key: LessSafeKey,
     iv: [u8; 12],
     seq: u64,
@@ -44,7 +44,7 @@ struct PeerSealer {
 }
 
 impl PeerSealer {
-    fn new(secrets: &ConnectionTrafficSecrets, seq: u64, tls13: bool) -> Self {
+    pub fn new(secrets: &ConnectionTrafficSecrets, seq: u64, tls13: bool) -> Self {
         let (algorithm, key, iv): (&'static Algorithm, _, _) = match secrets {
             ConnectionTrafficSecrets::Aes128Gcm { key, iv } => (&AES_128_GCM, key, iv),
             ConnectionTrafficSecrets::Aes256Gcm { key, iv } => (&AES_256_GCM, key, iv),
@@ -60,7 +60,7 @@ impl PeerSealer {
         }
     }
 
-    fn seal(&mut self, content_type: u8, body: &[u8]) -> Vec<u8> {
+    pub fn seal(&mut self, content_type: u8, body: &[u8]) -> Vec<u8> {
         let mut nonce = self.iv;
         for (byte, s) in nonce[4..].iter_mut().zip(self.seq.to_be_bytes()) {
             *byte ^= s;
@@ -136,7 +136,7 @@ pub fn fuzz_records(data: &[u8]) -> Option<Peer<UnbufferedServerConnection>> {
     assert_eq!(server.conn.record_layer(), RecordLayer::InPlace);
     let tls13 =
         client.handshake.as_ref()?.protocol_version == Some(rustls::ProtocolVersion::TLSv1_3);
-    let rustls_client = client.conn.into_rustls()?;
+    let rustls_client = client.conn.into_rustls().ok()?;
     let (secrets, mut kernel) = rustls_client.dangerous_into_kernel_connection().ok()?;
     let (seq, tx) = secrets.tx;
     let mut sealer = PeerSealer::new(&tx, seq, tls13);

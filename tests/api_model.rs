@@ -79,6 +79,22 @@ fn every_setup_closes_cleanly() {
                 len: 20_000,
             },
             Op::KeyUpdate { who: Who::Client },
+            Op::Process {
+                who: Who::Client,
+                calls: 64,
+                take_all: true,
+            },
+            Op::Close { who: Who::Client },
+            // After close_notify: nothing more may be taken, nor a second close_notify sent.
+            Op::Encrypt {
+                who: Who::Client,
+                len: 10,
+            },
+            Op::Close { who: Who::Client },
+            Op::Deliver {
+                dir: Dir::ClientToServer,
+                max: usize::MAX,
+            },
         ];
         api_model::run(&input(setup, &ops));
     }
@@ -94,15 +110,12 @@ fn regressions_replay_cleanly() {
         let data = fs::read(&path).expect("regression input");
         let result = std::panic::catch_unwind(|| api_model::run(&data));
         if let Err(panic) = result {
-            std::panic::resume_unwind(Box::new(format!(
-                "{}: {}",
-                path.display(),
-                panic
-                    .downcast_ref::<String>()
-                    .cloned()
-                    .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
-                    .unwrap_or_default()
-            )));
+            let message = panic
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+                .unwrap_or_default();
+            panic!("{}: {message}", path.display());
         }
         count += 1;
     }

@@ -686,7 +686,7 @@ impl Model {
         };
         let verdict_pending = conn.awaiting_verdict();
         let borrowed = conn.rustls().is_some();
-        let taken = conn.into_rustls().is_some();
+        let taken = conn.into_rustls().is_ok();
         self.note(format!(
             "client into_rustls -> {taken} (rustls() {borrowed}, awaiting verdict {verdict_pending})"
         ));
@@ -705,7 +705,7 @@ impl Model {
         };
         let verdict_pending = conn.awaiting_verdict();
         let borrowed = conn.rustls().is_some();
-        let taken = conn.into_rustls().is_some();
+        let taken = conn.into_rustls().is_ok();
         self.note(format!(
             "server into_rustls -> {taken} (rustls() {borrowed}, awaiting verdict {verdict_pending})"
         ));
@@ -1113,7 +1113,17 @@ fn side_op<C: Side>(
             let result = conn.echo_app_data(&mut end.incoming, &mut end.outgoing);
             let line = format!("{who:?} echo_app_data -> {result:?}");
             log.push(line);
-            if let Some(n) = record_result(end, result, wire)? {
+            let failed_before = end.failed.is_some();
+            let echoed = record_result(end, result, wire)?;
+            if echoed.is_none() && !failed_before {
+                // A call that fails may have sealed part of what it took (TLS 1.2 keys
+                // running out mid-call): any of the peer's next bytes may follow on the wire.
+                let total = peer.sent.len() + peer.uncertain.len();
+                end.uncertain = peer
+                    .bytes(end.consumed, total.saturating_sub(end.consumed))
+                    .unwrap_or_default();
+            }
+            if let Some(n) = echoed {
                 if n > 0 && !end.trusted() {
                     return Err(format!("{who:?}: echoed data before the verdict"));
                 }

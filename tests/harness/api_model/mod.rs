@@ -482,7 +482,8 @@ pub struct Outcome {
     pub early_received: Vec<u8>,
     pub failed: [bool; 2],
     /// Whether the streams may be compared across record layers: no operation whose meaning
-    /// differs between them ran (echo that took data, key limits, forged records).
+    /// differs between them ran (echo that took data, key limits, forged records), and no side
+    /// ended early (`into_rustls`, EOF).
     pub comparable: bool,
 }
 
@@ -1002,7 +1003,14 @@ impl Model {
             && self.client.echoed == 0
             && self.server.echoed == 0
             && !self.client.key_limit_set
-            && !self.server.key_limit_set;
+            && !self.server.key_limit_set
+            // A side ended early stops its streams where its last `process` call happened to
+            // stop, which depends on the layer (rustls's hands out data before
+            // HandshakeComplete, the in-place layer after it).
+            && !self.client.ended
+            && !self.server.ended
+            && !self.client.eof
+            && !self.server.eof;
         Outcome {
             received: [self.client.received.clone(), self.server.received.clone()],
             early_received: self.server.early_received.clone(),

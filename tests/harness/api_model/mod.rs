@@ -1265,6 +1265,7 @@ fn send<C: Side>(
         return Ok(());
     };
     let offer = stream(who, false, end.taken, len);
+    let failed_before = end.failed.is_some();
     let conn = end.conn.as_mut().expect("checked by the caller");
     let result = match room {
         None => {
@@ -1320,7 +1321,10 @@ fn send<C: Side>(
                 end.wanted += n;
             }
         }
-        None => end.uncertain = offer,
+        // The call that failed first may have sealed part of its offer; later calls fail
+        // before they seal anything.
+        None if !failed_before => end.uncertain = offer,
+        None => {}
     }
     Ok(())
 }
@@ -1418,7 +1422,11 @@ fn process_once<C: Side>(
                 if expected.as_deref() != Some(&record[..]) {
                     if peer.forged_into_me {
                         return Err(format!(
-                            "{who:?}: plaintext delivered after a forged record"
+                            "{who:?}: plaintext delivered after a forged record (at byte {}, peer's \
+                             calls took {}B, {}B uncertain)",
+                            end.consumed,
+                            peer.sent.len(),
+                            peer.uncertain.len()
                         ));
                     }
                     return Err(format!(

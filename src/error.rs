@@ -1,7 +1,10 @@
 //! The one error type of the connection layer.
 
+use alloc::borrow::ToOwned;
+use alloc::format;
+use alloc::string::{String, ToString};
+use alloc::vec::Vec;
 use core::fmt;
-use std::io;
 
 use rustls::pki_types::ServerName;
 use rustls::{AlertDescription, CertificateError, InvalidMessage};
@@ -169,6 +172,16 @@ impl fmt::Display for Error {
     }
 }
 
+/// rustls's address as people write it (pki-types converts to `IpAddr` with
+/// std only).
+fn ip_string(ip: &rustls::pki_types::IpAddr) -> String {
+    use rustls::pki_types::IpAddr;
+    match ip {
+        IpAddr::V4(v4) => core::net::Ipv4Addr::from(*v4.as_ref()).to_string(),
+        IpAddr::V6(v6) => core::net::Ipv6Addr::from(*v6.as_ref()).to_string(),
+    }
+}
+
 fn certificate_reason(e: &CertificateError) -> String {
     match e {
         CertificateError::NotValidForNameContext {
@@ -177,7 +190,7 @@ fn certificate_reason(e: &CertificateError) -> String {
         } => {
             let expected = match expected {
                 ServerName::DnsName(name) => name.as_ref().to_owned(),
-                ServerName::IpAddress(ip) => std::net::IpAddr::from(*ip).to_string(),
+                ServerName::IpAddress(ip) => ip_string(ip),
                 other => format!("{other:?}"),
             };
             format!(
@@ -222,17 +235,19 @@ pub(crate) fn alert_name(alert: AlertDescription) -> String {
     out
 }
 
-impl std::error::Error for Error {
+impl core::error::Error for Error {
     /// `None`: the message already says what rustls reported, and an error
     /// chain printer would say it twice. [`Error::rustls_error`] gives the
     /// rustls error itself.
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+    fn source(&self) -> Option<&(dyn core::error::Error + 'static)> {
         None
     }
 }
 
-impl From<Error> for io::Error {
+#[cfg(feature = "std")]
+impl From<Error> for std::io::Error {
     fn from(error: Error) -> Self {
+        use std::io;
         let kind = match &error {
             Error::UnexpectedEof { .. } => io::ErrorKind::UnexpectedEof,
             _ => io::ErrorKind::InvalidData,
@@ -243,6 +258,8 @@ impl From<Error> for io::Error {
 
 #[cfg(test)]
 mod tests {
+    use alloc::string::ToString;
+
     use super::{alert_name, Error};
     use rustls::AlertDescription;
 
@@ -251,7 +268,7 @@ mod tests {
     #[test]
     fn display_does_not_repeat_a_source() {
         let error = Error::tls(rustls::Error::General("weird peer".into()));
-        assert!(std::error::Error::source(&error).is_none());
+        assert!(core::error::Error::source(&error).is_none());
         assert_eq!(error.to_string().matches("weird peer").count(), 1);
         assert!(error.rustls_error().is_some());
     }

@@ -36,6 +36,9 @@
 //! use rustls::pki_types::pem::PemObject;
 //! use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
 //!
+//! # // With std rustls (file reading, its clock, its default provider).
+//! # #[cfg(not(feature = "aws-lc-rs"))] fn main() {}
+//! # #[cfg(feature = "aws-lc-rs")]
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! let chain = CertificateDer::pem_file_iter("certs/fullchain.pem")?.collect::<Result<_, _>>()?;
 //! let key = PrivateKeyDer::from_pem_file("certs/server.key")?;
@@ -131,26 +134,38 @@
 //! ## Layers
 //!
 //! - The sans-IO core: the buffers (`buffer`), the connection driver
-//!   (`conn`), the record layer after the handshake (`record`), deferred
+//!   (`conn`), the record layer after the handshake (`record`) over the AEAD
+//!   backend chosen at build time (`backend`: `aws-lc-rs` or `ring`),
 //!   certificate verification ([`verify`]), [`Status`] and [`Error`]. No
-//!   sockets, threads or clocks.
-//! - On top of it: [`stream::Stream`] (blocking, over any `Read + Write`) and
-//!   the tracer ([`trace`], a passive observer of the bytes on the wire).
-//! - The programs' code ([`programs`], behind the default `programs`
-//!   feature): command line, rustls configuration, and the mio driver of
-//!   `llclient` and `llserver`. Without the feature the crate needs only
-//!   rustls, aws-lc-rs and log.
+//!   sockets, threads or clocks, and no std: the crate is `#![no_std]` +
+//!   `alloc`.
+//! - On top of it, with the `std` feature: `stream::Stream` (blocking, over
+//!   any `Read + Write`), the tracer (`trace`, a passive observer of the
+//!   bytes on the wire) and deferred verification.
+//! - The programs' code (`programs`, behind the default `programs` feature):
+//!   command line, rustls configuration, and the mio driver of `llclient`
+//!   and `llserver`.
+#![no_std]
 #![warn(missing_docs, unreachable_pub, unused_must_use)]
 #![forbid(unsafe_code)]
 
+extern crate alloc;
+// Only under the feature, so that anything the core takes from std is a
+// compile error in every build, not only in no_std ones.
+#[cfg(any(feature = "std", test))]
+extern crate std;
+
+mod backend;
 mod buffer;
 mod conn;
 mod error;
 mod record;
 mod status;
+#[cfg(feature = "std")]
 pub mod stream;
 #[cfg(test)]
 mod testing;
+#[cfg(feature = "std")]
 pub mod trace;
 pub mod verify;
 
@@ -164,4 +179,6 @@ pub use conn::{
 pub use error::Error;
 pub use record::RecordLayer;
 pub use status::{AppData, EarlyDataOutcome, HandshakeInfo, Status};
-pub use verify::{DeferredClientConfig, DeferredServerConfig, PeerCertificates};
+pub use verify::PeerCertificates;
+#[cfg(feature = "std")]
+pub use verify::{DeferredClientConfig, DeferredServerConfig};

@@ -1,5 +1,6 @@
 //! What the connection tells its caller to do next.
 
+use alloc::vec::Vec;
 use rustls::pki_types::CertificateDer;
 use rustls::unbuffered::{ReadEarlyData, ReadTraffic};
 use rustls::{

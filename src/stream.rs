@@ -38,6 +38,9 @@
 //! as well, and the same buffers MUST be used with the same connection for
 //! its whole life. [`StreamOwned`] bundles them.
 
+#[allow(unused_imports)] // The std prelude: the crate root is no_std.
+use std::prelude::rust_2021::*;
+
 use std::io::{self, BufRead, Read, Write};
 
 use crate::{

@@ -2,6 +2,8 @@
 
 use super::Storage;
 use crate::Error;
+use alloc::vec;
+use alloc::vec::Vec;
 
 /// The largest record rustls accepts: 2^14 bytes of plaintext plus 2048 bytes
 /// of ciphertext expansion (the TLS 1.2 bound; TLS 1.3 allows only 256), plus

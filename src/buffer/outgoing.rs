@@ -2,6 +2,8 @@
 
 use super::Storage;
 use crate::Error;
+use alloc::vec;
+use alloc::vec::Vec;
 
 /// TLS bytes for the peer, in storage the caller owns.
 ///

@@ -1,5 +1,7 @@
 //! What a caller-owned buffer may be backed by.
 
+use alloc::boxed::Box;
+use alloc::vec::Vec;
 /// Byte storage behind [`IncomingTls`](crate::IncomingTls) and
 /// [`OutgoingTls`](crate::OutgoingTls).
 ///

@@ -1,4 +1,4 @@
-use std::sync::Arc;
+use alloc::sync::Arc;
 
 use rustls::client::UnbufferedClientConnection;
 use rustls::client::{ClientConnectionData, EarlyDataError};
@@ -90,6 +90,7 @@ impl LlConnection<UnbufferedClientConnection> {
         Ok(Self::from_rustls(conn, record_layer, max_fragment_size))
     }
 
+    #[cfg(feature = "std")]
     /// A client in deferred mode: the caller verifies the server's
     /// certificate (see [`crate::verify`]). Always with the in-place record
     /// layer, which seals the alert of a rejection.

@@ -5,6 +5,7 @@
 //! into the caller's `OutgoingTls`, and stops only at something the caller
 //! must act on.
 
+use alloc::boxed::Box;
 mod client;
 mod server;
 
@@ -181,6 +182,7 @@ impl<C: Side> LlConnection<C> {
     }
 
     /// Puts the connection in deferred mode (see [`crate::verify`]).
+    #[cfg(feature = "std")]
     fn deferred_mode(mut self) -> Self {
         self.deferred = Some(Deferred::default());
         self

@@ -4,6 +4,7 @@
 //! the caller's `OutgoingTls`, flushes the fatal alert rustls queues on an
 //! error, and shows rustls one record at a time until the switch.
 
+use alloc::boxed::Box;
 use log::{debug, trace};
 use rustls::unbuffered::{
     ConnectionState, EncodeError, EncryptError, UnbufferedStatus, WriteTraffic,

@@ -1,4 +1,4 @@
-use std::sync::Arc;
+use alloc::sync::Arc;
 
 use rustls::kernel::KernelConnection;
 use rustls::server::{ServerConnectionData, UnbufferedServerConnection};
@@ -63,6 +63,7 @@ impl LlConnection<UnbufferedServerConnection> {
         Self::with_record_layer(config, RecordLayer::default())
     }
 
+    #[cfg(feature = "std")]
     /// A server connection in deferred mode: the caller verifies client
     /// certificates (see [`crate::verify`]). Always with the in-place record
     /// layer, which seals the alert of a rejection.

@@ -2,9 +2,12 @@
 //! rule with hand-built records, the RFC's alert in the clear while this side
 //! still sends in the clear, and the alerts rustls leaves out.
 
+use alloc::vec;
+use alloc::vec::Vec;
+
 use std::sync::Arc;
 
-use rustls::crypto::aws_lc_rs::cipher_suite;
+use crate::backend::provider::cipher_suite;
 use rustls::pki_types::ServerName;
 use rustls::{AlertDescription, Error as TlsError, SupportedCipherSuite};
 

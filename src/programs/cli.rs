@@ -8,6 +8,9 @@
 //! [`clap::Parser::try_parse_from`] without running a binary. [`crate::programs::config`] turns them into
 //! rustls configurations.
 
+#[allow(unused_imports)] // The std prelude: the crate root is no_std.
+use std::prelude::rust_2021::*;
+
 use std::path::PathBuf;
 
 use clap::error::ErrorKind;

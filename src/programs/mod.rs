@@ -6,6 +6,9 @@
 //! Behind the default `programs` feature: it brings mio, clap, env_logger and
 //! webpki-roots, which the library itself does not need.
 
+#[allow(unused_imports)] // The std prelude: the crate root is no_std.
+use std::prelude::rust_2021::*;
+
 pub mod cli;
 pub mod config;
 pub mod net;

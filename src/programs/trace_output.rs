@@ -3,6 +3,9 @@
 //! (stdout carries application data only), and the diagram written when the
 //! connection ends.
 
+#[allow(unused_imports)] // The std prelude: the crate root is no_std.
+use std::prelude::rust_2021::*;
+
 use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

@@ -15,7 +15,7 @@
 
 use core::ops::Range;
 
-use aws_lc_rs::aead::{
+use crate::backend::aead::{
     Aad, Algorithm, LessSafeKey, Nonce, UnboundKey, AES_128_GCM, AES_256_GCM, CHACHA20_POLY1305,
 };
 use rustls::{AlertDescription, ConnectionTrafficSecrets, ContentType, Error as TlsError};

@@ -14,6 +14,9 @@
 //! usage limits (rustls no longer tracks them after the switch), and the
 //! refusal of renegotiation.
 
+use alloc::format;
+use alloc::vec;
+use alloc::vec::Vec;
 mod cipher;
 mod kernel;
 mod receive;

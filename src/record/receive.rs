@@ -1,6 +1,8 @@
 //! The receiving half: finds each record in the caller's `IncomingTls`,
 //! checks its header and opens it where it lies.
 
+use alloc::vec;
+use alloc::vec::Vec;
 use core::ops::Range;
 
 use rustls::{AlertDescription, ContentType, Error as TlsError};

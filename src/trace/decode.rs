@@ -2,6 +2,9 @@
 //! what the handshake messages in it tell the tracer (client random, suite,
 //! version, key updates).
 
+#[allow(unused_imports)] // The std prelude: the crate root is no_std.
+use std::prelude::rust_2021::*;
+
 use rustls::{AlertDescription, ContentType};
 
 use super::decrypt::TrafficKey;

@@ -2,7 +2,10 @@
 //! (RFC 8446 §7.1–7.3), and the tracer's decryption of a record under the
 //! key its sender is using.
 
-use aws_lc_rs::aead::{self, Aad, LessSafeKey, Nonce, UnboundKey};
+#[allow(unused_imports)] // The std prelude: the crate root is no_std.
+use std::prelude::rust_2021::*;
+
+use crate::backend::aead::{self, Aad, LessSafeKey, Nonce, UnboundKey};
 use rustls::crypto::tls13::OkmBlock;
 use rustls::{CipherSuite, Tls13CipherSuite};
 
@@ -30,10 +33,10 @@ pub(super) struct TrafficKey {
     seq: u64,
 }
 
-/// The TLS 1.3 suites the tracer can decrypt: aws-lc-rs's (all three RFC
+/// The TLS 1.3 suites the tracer can decrypt: the backend's (all three RFC
 /// 8446 AEAD suites rustls implements).
 fn tls13_suites() -> impl Iterator<Item = &'static Tls13CipherSuite> {
-    rustls::crypto::aws_lc_rs::ALL_CIPHER_SUITES
+    crate::backend::provider::ALL_CIPHER_SUITES
         .iter()
         .filter_map(|suite| suite.tls13())
 }

@@ -1,5 +1,8 @@
 //! Sequence diagrams: a connection's events as a mermaid `sequenceDiagram`.
 
+#[allow(unused_imports)] // The std prelude: the crate root is no_std.
+use std::prelude::rust_2021::*;
+
 use rustls::ContentType;
 
 use super::record::{Contents, Event, Record};

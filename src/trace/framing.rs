@@ -1,5 +1,8 @@
 //! Record framing: one direction's bytes cut into whole records.
 
+#[allow(unused_imports)] // The std prelude: the crate root is no_std.
+use std::prelude::rust_2021::*;
+
 use std::collections::VecDeque;
 
 use rustls::ContentType;

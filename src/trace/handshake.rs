@@ -1,6 +1,9 @@
 //! Handshake messages: one direction's handshake bytes cut into messages,
 //! and the hellos read for the client random, the suite and the version.
 
+#[allow(unused_imports)] // The std prelude: the crate root is no_std.
+use std::prelude::rust_2021::*;
+
 use rustls::{CipherSuite, HandshakeType};
 
 use super::record::HandshakePart;

@@ -1,6 +1,9 @@
 //! The key log a [`Tracer`](super::Tracer) decrypts TLS 1.3 records with:
 //! every connection's traffic secrets, keyed by client random.
 
+#[allow(unused_imports)] // The std prelude: the crate root is no_std.
+use std::prelude::rust_2021::*;
+
 use core::fmt;
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};

@@ -39,6 +39,9 @@
 //! [`SequenceDiagram`] turns the events into a mermaid `sequenceDiagram` in
 //! the style of the caller-managed-buffers RFC's diagram.
 
+#[allow(unused_imports)] // The std prelude: the crate root is no_std.
+use std::prelude::rust_2021::*;
+
 use core::fmt;
 use std::collections::VecDeque;
 use std::sync::Arc;

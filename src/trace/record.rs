@@ -1,6 +1,9 @@
 //! What the tracer reports: events, records and what they carry, each with
 //! its one-line text.
 
+#[allow(unused_imports)] // The std prelude: the crate root is no_std.
+use std::prelude::rust_2021::*;
+
 use core::fmt;
 
 use rustls::{AlertDescription, ContentType, HandshakeType};

@@ -1,5 +1,8 @@
 //! What a program does with a trace: record lines, a diagram, or both.
 
+#[allow(unused_imports)] // The std prelude: the crate root is no_std.
+use std::prelude::rust_2021::*;
+
 use super::diagram::SequenceDiagram;
 use super::record::Event;
 use super::{Role, Tracer};

@@ -1,6 +1,9 @@
 //! Session stores that keep no session from a peer the caller has not
 //! accepted (resumption would skip the verification).
 
+#[allow(unused_imports)] // The std prelude: the crate root is no_std.
+use std::prelude::rust_2021::*;
+
 use std::sync::Arc;
 
 use log::debug;

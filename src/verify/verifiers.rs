@@ -2,6 +2,9 @@
 //! the connection calling into rustls and let the handshake go on, while
 //! the wrapped verifier keeps checking the handshake signatures.
 
+#[allow(unused_imports)] // The std prelude: the crate root is no_std.
+use std::prelude::rust_2021::*;
+
 use std::sync::Arc;
 
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};

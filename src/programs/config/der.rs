@@ -2,6 +2,9 @@
 //! The little DER reading the configuration needs: an OCSP response's status and a
 //! certificate's issuer.
 
+#[allow(unused_imports)] // The std prelude: the crate root is no_std.
+use std::prelude::rust_2021::*;
+
 /// Checks that `ocsp` is an `OCSPResponse ::= SEQUENCE { responseStatus ENUMERATED, .. }`
 /// (RFC 6960 §4.2.1) filling the whole file, with status `successful` (0).
 pub(super) fn check_ocsp_response(ocsp: &[u8]) -> Result<(), String> {

@@ -1,5 +1,8 @@
 //! [`ConfigError`]: why a configuration could not be built.
 
+#[allow(unused_imports)] // The std prelude: the crate root is no_std.
+use std::prelude::rust_2021::*;
+
 use std::error::Error as StdError;
 use std::fmt;
 use std::io;

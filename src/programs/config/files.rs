@@ -1,6 +1,9 @@
 //! Reading the PEM and DER files the command line names: certificates, private keys, CRLs,
 //! OCSP responses and CA files.
 
+#[allow(unused_imports)] // The std prelude: the crate root is no_std.
+use std::prelude::rust_2021::*;
+
 use std::fs;
 use std::path::Path;
 

@@ -9,6 +9,9 @@
 //!
 //! The only IO here is reading the files the arguments name.
 
+#[allow(unused_imports)] // The std prelude: the crate root is no_std.
+use std::prelude::rust_2021::*;
+
 mod der;
 mod error;
 mod files;

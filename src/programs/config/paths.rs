@@ -3,6 +3,9 @@
 //! client's authentication pair. Here rather than in `cli` so that the
 //! command line does not depend on the configuration's error type.
 
+#[allow(unused_imports)] // The std prelude: the crate root is no_std.
+use std::prelude::rust_2021::*;
+
 use std::path::{Path, PathBuf};
 
 use super::ConfigError;

@@ -1,6 +1,9 @@
 //! Certificate verifiers: the client certificate verifier for `--auth`, the server certificate
 //! verifier that explains its rejections, and the `--insecure` one.
 
+#[allow(unused_imports)] // The std prelude: the crate root is no_std.
+use std::prelude::rust_2021::*;
+
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 

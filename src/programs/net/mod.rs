@@ -14,6 +14,9 @@
 //! `WouldBlock`, so they can stop reading (backpressure, fairness) and
 //! resume later without waiting for an event that will never come.
 
+#[allow(unused_imports)] // The std prelude: the crate root is no_std.
+use std::prelude::rust_2021::*;
+
 /// `register`, `reregister` and `deregister` for a connection type with a
 /// `socket: Socket` field and an `interest()` method.
 macro_rules! registration_methods {

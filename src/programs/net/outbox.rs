@@ -1,5 +1,8 @@
 //! Plaintext queued by the application and not yet taken by the connection.
 
+#[allow(unused_imports)] // The std prelude: the crate root is no_std.
+use std::prelude::rust_2021::*;
+
 /// Below this many consumed bytes the [`Outbox`] does not bother compacting.
 const OUTBOX_COMPACT_MIN: usize = 64 * 1024;
 

@@ -1,5 +1,8 @@
 //! The plaintext side of `llserver`'s forward mode.
 
+#[allow(unused_imports)] // The std prelude: the crate root is no_std.
+use std::prelude::rust_2021::*;
+
 use core::fmt;
 use std::io;
 

@@ -3,6 +3,9 @@
 //! non-blocking connect, and reads and writes that sort out `WouldBlock`,
 //! `Interrupted` and end-of-file once.
 
+#[allow(unused_imports)] // The std prelude: the crate root is no_std.
+use std::prelude::rust_2021::*;
+
 use std::io::{self, Read, Write};
 use std::net::Shutdown;
 

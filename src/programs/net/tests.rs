@@ -1,5 +1,8 @@
 //! The mio driver end to end over loopback.
 
+#[allow(unused_imports)] // The std prelude: the crate root is no_std.
+use std::prelude::rust_2021::*;
+
 use std::time::Duration;
 
 use std::io;

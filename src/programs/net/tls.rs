@@ -1,5 +1,8 @@
 //! [`TlsConn`]: one TLS connection over a non-blocking mio socket.
 
+#[allow(unused_imports)] // The std prelude: the crate root is no_std.
+use std::prelude::rust_2021::*;
+
 use core::fmt;
 use std::io;
 

@@ -2,6 +2,9 @@
 //! fed back into the mio loop through a [`Waker`], so the loop goes on
 //! serving other connections while a check runs (or waits on IO).
 
+#[allow(unused_imports)] // The std prelude: the crate root is no_std.
+use std::prelude::rust_2021::*;
+
 use std::sync::mpsc::{self, Receiver, Sender};
 use std::sync::{Arc, Mutex};
 use std::thread;

@@ -6,6 +6,10 @@
 //! `KernelConnection` whose secrets are known, and build the peer's records
 //! with a [`Protection`] over the same secrets.
 
+use alloc::string::ToString;
+use alloc::vec;
+use alloc::vec::Vec;
+
 mod differential;
 
 use rustls::crypto::cipher::{AeadKey, Iv};
@@ -63,9 +67,9 @@ impl Kernel for FakeKernel {
     fn suite(&self) -> SupportedCipherSuite {
         match self.version {
             ProtocolVersion::TLSv1_2 => {
-                rustls::crypto::aws_lc_rs::cipher_suite::TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384
+                crate::backend::provider::cipher_suite::TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384
             }
-            _ => rustls::crypto::aws_lc_rs::cipher_suite::TLS13_AES_256_GCM_SHA384,
+            _ => crate::backend::provider::cipher_suite::TLS13_AES_256_GCM_SHA384,
         }
     }
 
@@ -842,4 +846,35 @@ fn errors_are_final() {
     let (received, end) = h.pump();
     assert!(received.is_empty());
     assert_eq!(failure(end).1, Some(AlertDescription::BadRecordMac));
+}
+
+/// A handshake message over rustls's 64 KiB limit is refused as soon as its
+/// header says so, with the alert and error rustls gives it (decode_error:
+/// a record over the RFC's size is record_overflow; a message is not a
+/// record).
+#[test]
+fn oversized_handshake_message_is_decode_error() {
+    for whole_header in [true, false] {
+        let mut h = Harness::tls13();
+        // A NewSessionTicket announcing 2^16 bytes.
+        let header = [4u8, 1, 0, 0];
+        let wire = if whole_header {
+            h.record(ContentType::Handshake, &header)
+        } else {
+            // The length spans two records: held back, then refused.
+            let mut wire = h.record(ContentType::Handshake, &header[..2]);
+            wire.extend(h.record(ContentType::Handshake, &header[2..]));
+            wire
+        };
+        h.deliver(&wire);
+        let (error, alert) = failure(h.pump().1);
+        assert_eq!(
+            (error, alert),
+            (
+                TlsError::InvalidMessage(rustls::InvalidMessage::HandshakePayloadTooLarge),
+                Some(AlertDescription::DecodeError)
+            ),
+            "whole header: {whole_header}"
+        );
+    }
 }

@@ -60,6 +60,14 @@ pub const TOLERATE_RUSTLS_SEALING_AFTER_CLOSE_NOTIFY: bool = true;
 /// rustls's record layer (it still does on the in-place one). Set it to `false` to look for it.
 pub const TOLERATE_RUSTLS_ANSWERING_AFTER_CLOSE_NOTIFY: bool = true;
 
+/// A known difference, reported and not settled yet: when a peer exceeds one of rustls's
+/// limits (too many KeyUpdate requests, renegotiation requests or warning alerts), the in-place
+/// layer ends the connection with a fatal alert (unexpected_message, no_renegotiation) and
+/// rustls's layer ends it without one, so the peer fails in one run and waits in the other.
+/// While this is `true` the layers are not compared on which sides failed once a side hit
+/// such a limit (their plaintext streams still are).
+pub const TOLERATE_LAYERS_DIFFERING_ON_PEER_LIMITS: bool = true;
+
 /// Sizes a delivery or a write picks from.
 const CHUNKS: [usize; 8] = [1, 2, 5, 17, 100, 512, 4_096, usize::MAX];
 const LENGTHS: [usize; 8] = [1, 10, 100, 1_000, 5_000, 16_384, 20_000, 70_000];
@@ -491,6 +499,9 @@ pub struct Outcome {
     pub received: [Vec<u8>; 2],
     pub early_received: Vec<u8>,
     pub failed: [bool; 2],
+    /// A side failed on one of rustls's limits on a misbehaving peer (too many key updates,
+    /// renegotiation requests, warnings), see [`TOLERATE_LAYERS_DIFFERING_ON_PEER_LIMITS`].
+    pub peer_limit: bool,
     /// Whether the streams may be compared across record layers: no operation whose meaning
     /// differs between them ran (echo that took data, key limits, forged records), and no side
     /// ended early (`into_rustls`, EOF).
@@ -1044,6 +1055,9 @@ impl Model {
             received: [self.client.received.clone(), self.server.received.clone()],
             early_received: self.server.early_received.clone(),
             failed: [self.client.failed.is_some(), self.server.failed.is_some()],
+            peer_limit: [&self.client.failed, &self.server.failed]
+                .iter()
+                .any(|failed| failed.as_deref().is_some_and(|f| f.contains("TooMany"))),
             comparable,
         }
     }
@@ -1588,7 +1602,14 @@ pub fn run(input: &[u8]) {
         ..setup
     };
     let rustls = run_with(rustls_setup, &ops, input);
-    if in_place.comparable && rustls.comparable && in_place != rustls {
+    let tolerated = TOLERATE_LAYERS_DIFFERING_ON_PEER_LIMITS
+        && (in_place.peer_limit || rustls.peer_limit)
+        && in_place.received == rustls.received
+        && in_place.early_received == rustls.early_received;
+    let same = in_place.received == rustls.received
+        && in_place.early_received == rustls.early_received
+        && in_place.failed == rustls.failed;
+    if in_place.comparable && rustls.comparable && !same && !tolerated {
         panic!(
             "the record layers disagree on the same operations ({setup:?}):\n in place: {}\n rustls: \
              {}\ninput: {}",

@@ -7,6 +7,7 @@
 #   scripts/demo.sh certs/rsa  # RSA-2048 certificates
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/common.sh
 pki=${1:-certs}
 pki=${pki%/}
 
@@ -25,17 +26,7 @@ exec 3< <(exec "$bin/llserver" --certs "$pki/" --port 0 --trace http 2>&1)
 server=$!
 trap 'kill "$server" 2>/dev/null || true' EXIT
 
-port=
-while read -r -t 10 -u 3 line; do
-    case "$line" in
-    "listening on "*) port=${line##*:}; break ;;
-    *) printf 'server: %s\n' "$line" ;;
-    esac
-done
-if [ -z "$port" ]; then
-    echo "demo: llserver did not report its address" >&2
-    exit 1
-fi
+port=$(llserver_port 3)
 echo "== llserver listening on port $port"
 echo "== llclient --http --cafile $pki/ca.pem --port $port --trace localhost"
 timeout 20 "$bin/llclient" --http --cafile "$pki/ca.pem" --port "$port" --trace localhost

@@ -61,8 +61,9 @@ pub enum Error {
     /// (not in deferred mode, before `Status::VerifyPeer`, or twice).
     NoVerdictPending,
     /// Deferred mode: the peer's certificate awaits the caller's verdict, and
-    /// what was asked for depends on it (rustls's connection, whose
-    /// handshake took the chain unverified).
+    /// what was asked for depends on it: rustls's connection (whose handshake
+    /// took the chain unverified), or a `Stream`'s next step when the chain
+    /// went to a caller outside the stream.
     AwaitingVerdict,
     /// rustls's connection was asked for after the in-place record layer
     /// took its secrets over.

@@ -40,16 +40,20 @@
 //! # #[cfg(not(feature = "aws-lc-rs"))] fn main() {}
 //! # #[cfg(feature = "aws-lc-rs")]
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! // Name the provider: with both backend features on, rustls cannot pick one.
+//! let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
 //! let chain = CertificateDer::pem_file_iter("certs/fullchain.pem")?.collect::<Result<_, _>>()?;
 //! let key = PrivateKeyDer::from_pem_file("certs/server.key")?;
-//! let mut server_config = rustls::ServerConfig::builder()
+//! let mut server_config = rustls::ServerConfig::builder_with_provider(provider.clone())
+//!     .with_safe_default_protocol_versions()?
 //!     .with_no_client_auth()
 //!     .with_single_cert(chain, key)?;
 //! // The in-place record layer takes the traffic secrets after the handshake.
 //! server_config.enable_secret_extraction = true;
 //! let mut roots = rustls::RootCertStore::empty();
 //! roots.add_parsable_certificates(CertificateDer::pem_file_iter("certs/ca.pem")?.flatten());
-//! let mut client_config = rustls::ClientConfig::builder()
+//! let mut client_config = rustls::ClientConfig::builder_with_provider(provider)
+//!     .with_safe_default_protocol_versions()?
 //!     .with_root_certificates(roots)
 //!     .with_no_client_auth();
 //! client_config.enable_secret_extraction = true;
@@ -174,7 +178,8 @@ pub mod programs;
 
 pub use buffer::{IncomingTls, OutgoingTls, Storage, MAX_HANDSHAKE_BUFFER, MAX_RECORD_SIZE};
 pub use conn::{
-    LlClientConnection, LlConnection, LlServerConnection, RecordRoom, Side, MAX_ENCRYPT_CHUNK,
+    LlClientConnection, LlConnection, LlServerConnection, Next, Pump, RecordRoom, Side,
+    MAX_ENCRYPT_CHUNK,
 };
 pub use error::Error;
 pub use record::RecordLayer;

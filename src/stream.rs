@@ -1,9 +1,10 @@
 //! A blocking [`Read`] + [`Write`] stream over any `Read + Write` transport:
 //! `rustls::Stream` on lltls's caller-managed buffers.
 //!
-//! [`Stream`] borrows a connection, the [`StreamBuffers`] that belong to it,
-//! and the transport (usually a `TcpStream`); [`StreamOwned`] owns all three.
-//! The semantics are `rustls::Stream`'s:
+//! [`Stream`] borrows a [`Pump`] (a connection with its buffers) and the
+//! transport (usually a `TcpStream`); [`StreamOwned`] owns both. It is a
+//! thin IO shell: the pump says what to do next, the stream does it with
+//! the transport. The semantics are `rustls::Stream`'s:
 //!
 //! - The handshake completes on first use (or with
 //!   [`complete_handshake`](Stream::complete_handshake)).
@@ -28,106 +29,37 @@
 //! `early_data()`); [`HandshakeInfo::early_data`](crate::HandshakeInfo)
 //! tells how much of it there was.
 //!
-//! # Why the buffers are a separate value
+//! # Why a pump, not a connection
 //!
 //! lltls keeps a connection's bytes in the caller's buffers, not in the
 //! connection: a partial record received, TLS bytes not yet written, and
 //! plaintext taken from the connection but not yet read. `rustls::Stream` can
 //! be created afresh for each call because rustls keeps all of that inside
-//! the connection; a lltls `Stream` therefore borrows its [`StreamBuffers`]
-//! as well, and the same buffers MUST be used with the same connection for
-//! its whole life. [`StreamOwned`] bundles them.
+//! the connection; a lltls `Stream` borrows the [`Pump`] that holds them,
+//! which MUST stay with its connection for its whole life.
 
 #[allow(unused_imports)] // The std prelude: the crate root is no_std.
 use std::prelude::rust_2021::*;
 
 use std::io::{self, BufRead, Read, Write};
 
-use crate::{
-    AppData, Error, IncomingTls, LlConnection, OutgoingTls, PeerCertificates, Side, Status,
-};
+use crate::conn::{LlConnection, Next, Pump, Side};
+use crate::error::Error;
+use crate::verify::PeerCertificates;
 
 /// A verifier run by a [`Stream`] when a connection in deferred mode hands
-/// out the peer's chain ([`Status::VerifyPeer`]); its result is the verdict.
+/// out the peer's chain ([`Next::VerifyPeer`]); its result is the verdict.
 pub type VerifyFn<'a> = dyn FnMut(&PeerCertificates) -> Result<(), rustls::Error> + Send + 'a;
 
-/// Everything a [`Stream`] keeps between calls: the connection's TLS buffers
-/// and the plaintext received but not read yet.
-#[derive(Debug, Default)]
-pub struct StreamBuffers {
-    incoming_tls: IncomingTls,
-    outgoing_tls: OutgoingTls,
-    /// Plaintext taken out of the connection but not yet read, from
-    /// `plaintext_start`.
-    ///
-    /// rustls 0.23 lends each record's plaintext only until the next call
-    /// into the connection, and a record cannot be taken in part: when the
-    /// caller's buffer is smaller than the record, the rest has to be kept
-    /// somewhere. That is at most one record (16 KiB), except when `write`
-    /// must take received records out of the way first (see
-    /// [`Stream::write`]). `BufRead` hands out this buffer too.
-    plaintext: Vec<u8>,
-    plaintext_start: usize,
-}
-
-impl StreamBuffers {
-    /// Empty buffers that grow as needed.
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    /// Buffers over existing TLS buffers, e.g. ones with a capacity chosen
-    /// up front.
-    pub fn with_tls_buffers(incoming_tls: IncomingTls, outgoing_tls: OutgoingTls) -> Self {
-        Self {
-            incoming_tls,
-            outgoing_tls,
-            ..Self::default()
-        }
-    }
-
-    /// The received TLS bytes not processed yet.
-    #[must_use]
-    pub fn incoming_tls(&self) -> &IncomingTls {
-        &self.incoming_tls
-    }
-
-    /// The TLS bytes not handed to the transport yet.
-    #[must_use]
-    pub fn outgoing_tls(&self) -> &OutgoingTls {
-        &self.outgoing_tls
-    }
-
-    /// Plaintext received and not read yet.
-    #[must_use]
-    pub fn buffered_plaintext(&self) -> &[u8] {
-        &self.plaintext[self.plaintext_start..]
-    }
-
-    fn take_plaintext(&mut self, buf: &mut [u8]) -> usize {
-        let available = self.buffered_plaintext();
-        let num_bytes = available.len().min(buf.len());
-        buf[..num_bytes].copy_from_slice(&available[..num_bytes]);
-        self.consume_plaintext(num_bytes);
-        num_bytes
-    }
-
-    fn consume_plaintext(&mut self, num_bytes: usize) {
-        self.plaintext_start = (self.plaintext_start + num_bytes).min(self.plaintext.len());
-        if self.plaintext_start == self.plaintext.len() {
-            self.plaintext.clear();
-            self.plaintext_start = 0;
-        }
-    }
-}
-
-/// What one `process` call asks the stream to do next. Computed while the
-/// connection's status borrows the buffers, acted on after.
-enum Next {
+/// What the stream does after one instruction of the pump.
+enum Step {
+    /// Go on.
     Continue,
-    Transmit,
+    /// Plaintext waits in the pump.
+    Plaintext,
+    /// The pump waits for the peer: read the transport.
     Receive,
-    /// The peer's `close_notify` arrived, or both sides closed.
+    /// Both sides closed.
     End,
 }
 
@@ -135,25 +67,16 @@ enum Next {
 ///
 /// See the [module documentation](self) for the semantics.
 pub struct Stream<'a, C: Side, T: Read + Write + ?Sized> {
-    conn: &'a mut LlConnection<C>,
-    buffers: &'a mut StreamBuffers,
+    pump: &'a mut Pump<C>,
     transport: &'a mut T,
     verifier: Option<&'a mut VerifyFn<'a>>,
 }
 
 impl<'a, C: Side, T: Read + Write + ?Sized> Stream<'a, C, T> {
-    /// A stream over `conn`, its `buffers` and `transport`. Does no IO.
-    ///
-    /// `buffers` MUST be the ones used with `conn` so far (new ones for a
-    /// new connection): they hold the connection's bytes in flight.
-    pub fn new(
-        conn: &'a mut LlConnection<C>,
-        buffers: &'a mut StreamBuffers,
-        transport: &'a mut T,
-    ) -> Self {
+    /// A stream over `pump` and `transport`. Does no IO.
+    pub fn new(pump: &'a mut Pump<C>, transport: &'a mut T) -> Self {
         Self {
-            conn,
-            buffers,
+            pump,
             transport,
             verifier: None,
         }
@@ -172,7 +95,7 @@ impl<'a, C: Side, T: Read + Write + ?Sized> Stream<'a, C, T> {
     /// The connection.
     #[must_use]
     pub fn conn(&self) -> &LlConnection<C> {
-        self.conn
+        self.pump.conn()
     }
 
     /// Runs the handshake to completion, if it has not completed yet, and
@@ -182,18 +105,19 @@ impl<'a, C: Side, T: Read + Write + ?Sized> Stream<'a, C, T> {
     /// before there is data to exchange, or to see handshake errors apart
     /// from data errors.
     pub fn complete_handshake(&mut self) -> io::Result<()> {
-        while self.conn.is_handshaking() {
-            match self.process(&mut [])?.1 {
-                Next::Continue => {}
-                Next::Transmit => self.transmit()?,
-                Next::Receive => {
+        while self.conn().is_handshaking() {
+            match self.step()? {
+                // A server's 0-RTT data, kept for `read`.
+                Step::Plaintext => self.buffer_plaintext()?,
+                Step::Continue => {}
+                Step::Receive => {
                     if !self.receive()? {
                         // A clean end cannot come before the handshake
                         // completed: `receive` reported it as an error.
                         break;
                     }
                 }
-                Next::End => break,
+                Step::End => break,
             }
         }
         self.transmit()
@@ -206,22 +130,17 @@ impl<'a, C: Side, T: Read + Write + ?Sized> Stream<'a, C, T> {
     /// closes); writing after this fails with [`io::ErrorKind::BrokenPipe`].
     pub fn send_close_notify(&mut self) -> io::Result<()> {
         self.complete_handshake()?;
-        while !self.conn.close_notify_sent() {
-            let StreamBuffers {
-                incoming_tls,
-                outgoing_tls,
-                ..
-            } = &mut *self.buffers;
-            match self.conn.queue_close_notify(incoming_tls, outgoing_tls) {
+        while !self.conn().close_notify_sent() {
+            match self.pump.close() {
                 Ok(true) => {}
                 // rustls offers no `WriteTraffic` while received plaintext
                 // waits: take it out of the way (it stays readable).
-                Ok(false) => match self.process(&mut [])?.1 {
-                    Next::Continue => {}
-                    Next::Transmit => self.transmit()?,
+                Ok(false) => match self.step()? {
+                    Step::Plaintext => self.buffer_plaintext()?,
+                    Step::Continue => {}
                     // Nothing was in the way and still no close_notify: both
                     // sides closed already.
-                    Next::Receive | Next::End => break,
+                    Step::Receive | Step::End => break,
                 },
                 Err(error) => return Err(self.fail(error)),
             }
@@ -248,62 +167,56 @@ impl<'a, C: Side, T: Read + Write + ?Sized> Stream<'a, C, T> {
         }
     }
 
-    /// Runs `process` once and acts on what needs no IO: received plaintext
-    /// goes to `buf` as far as it fits whole records, the rest to the stash
-    /// (all of it when `buf` is empty). Returns the bytes put in `buf`.
-    fn process(&mut self, buf: &mut [u8]) -> io::Result<(usize, Next)> {
-        let StreamBuffers {
-            incoming_tls,
-            outgoing_tls,
-            plaintext,
-            ..
-        } = &mut *self.buffers;
-        let mut presented = None;
-        let result = match self.conn.process(incoming_tls, outgoing_tls) {
-            Ok(Status::AppDataAvailable(mut app_data))
-            | Ok(Status::EarlyDataAvailable(mut app_data)) => {
-                copy_records(&mut app_data, buf, plaintext).map(|n| (n, Next::Continue))
+    /// Does what the pump says next, as far as that is transport IO of our
+    /// own (transmitting) or a verdict; says what remains.
+    fn step(&mut self) -> io::Result<Step> {
+        let next = self.pump.poll().map_err(|error| self.fail(error))?;
+        Ok(match next {
+            Next::Transmit => {
+                self.transmit()?;
+                Step::Continue
             }
-            Ok(Status::HandshakeComplete(_)) | Ok(Status::PeerClosed) => Ok((0, Next::Continue)),
-            Ok(Status::MustTransmitTlsData) => Ok((0, Next::Transmit)),
-            Ok(Status::NeedsMoreTlsData) => Ok((0, Next::Receive)),
-            Ok(Status::Closed) => Ok((0, Next::End)),
-            Ok(Status::VerifyPeer(certificates)) => {
-                presented = Some(certificates);
-                Ok((0, Next::Continue))
+            Next::Receive => Step::Receive,
+            Next::Plaintext => Step::Plaintext,
+            Next::Closed => Step::End,
+            Next::VerifyPeer(certificates) => {
+                let verdict = match &mut self.verifier {
+                    Some(verify) => verify(&certificates),
+                    None => Err(rustls::Error::General(
+                        "deferred verification, but the stream has no verifier".into(),
+                    )),
+                };
+                if let Err(error) = self.pump.peer_verified(verdict) {
+                    return Err(self.fail(error));
+                }
+                Step::Continue
             }
             // The stream gives its verdict as soon as the chain is handed
             // out; waiting here could only mean the chain went to someone
             // else, who holds the verdict.
-            Ok(Status::AwaitingVerdict) => Err(Error::Config(
-                "the connection awaits a verdict given outside the stream",
-            )),
-            Err(error) => Err(error),
-        };
-        if let Some(certificates) = presented {
-            let verdict = match &mut self.verifier {
-                Some(verify) => verify(&certificates),
-                None => Err(rustls::Error::General(
-                    "deferred verification, but the stream has no verifier".into(),
-                )),
-            };
-            if let Err(error) = self.conn.peer_verified(verdict) {
-                return Err(self.fail(error));
-            }
+            Next::AwaitingVerdict => return Err(self.fail(Error::AwaitingVerdict)),
+            // Edge-triggered news the stream has no use for.
+            _ => Step::Continue,
+        })
+    }
+
+    /// Moves the plaintext waiting in the connection into the pump's buffer.
+    fn buffer_plaintext(&mut self) -> io::Result<()> {
+        match self.pump.buffer_plaintext() {
+            Ok(_) => Ok(()),
+            Err(error) => Err(self.fail(error)),
         }
-        result.map_err(|error| self.fail(error))
     }
 
     /// Hands every pending TLS byte to the transport and flushes it.
     fn transmit(&mut self) -> io::Result<()> {
-        let outgoing_tls = &mut self.buffers.outgoing_tls;
-        if outgoing_tls.is_empty() {
+        if self.pump.to_transmit().is_empty() {
             return Ok(());
         }
-        while !outgoing_tls.is_empty() {
-            match self.transport.write(outgoing_tls.filled()) {
+        while !self.pump.to_transmit().is_empty() {
+            match self.transport.write(self.pump.to_transmit()) {
                 Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
-                Ok(num_bytes) => outgoing_tls.discard(num_bytes),
+                Ok(num_bytes) => self.pump.transmitted(num_bytes),
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => return Err(e),
             }
@@ -316,22 +229,23 @@ impl<'a, C: Side, T: Read + Write + ?Sized> Stream<'a, C, T> {
         }
     }
 
-    /// One transport read into `incoming_tls`. Returns `false` at a clean
-    /// end (end-of-file after the peer's `close_notify`).
+    /// One transport read. Returns `false` at a clean end (end-of-file
+    /// after the peer's `close_notify`).
     fn receive(&mut self) -> io::Result<bool> {
         loop {
-            // `process` made room before it asked for more data, so the
-            // slice is not empty, and `Ok(0)` can only mean end-of-file.
-            let unfilled = self.buffers.incoming_tls.unfilled();
-            match self.transport.read(unfilled) {
+            // Never empty when the pump asks for a read, so `Ok(0)` can only
+            // mean end-of-file.
+            match self.transport.read(self.pump.receive_buffer()) {
                 Ok(0) => {
-                    return match self.conn.handle_eof() {
+                    return match self.pump.received(0) {
                         Ok(()) => Ok(false),
                         Err(error) => Err(error.into()),
                     }
                 }
                 Ok(num_bytes) => {
-                    self.buffers.incoming_tls.advance(num_bytes);
+                    self.pump
+                        .received(num_bytes)
+                        .map_err(|error| self.fail(error))?;
                     return Ok(true);
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
@@ -340,72 +254,34 @@ impl<'a, C: Side, T: Read + Write + ?Sized> Stream<'a, C, T> {
         }
     }
 
-    /// Hands the fatal alert rustls queued for `error` to the transport (best
+    /// Hands the fatal alert queued for `error` to the transport (best
     /// effort: the transport may be what failed) and converts the error.
     fn fail(&mut self, error: Error) -> io::Error {
         let _ = self.transmit();
         error.into()
     }
 
-    /// Drives the connection until plaintext is stashed or the peer closed.
-    /// Returns `false` at the clean end of the peer's data.
-    fn fill_stash(&mut self) -> io::Result<bool> {
+    /// Drives the connection until plaintext is buffered or the peer
+    /// closed. Returns `false` at the clean end of the peer's data.
+    fn fill_buffer(&mut self) -> io::Result<bool> {
         self.complete_handshake()?;
-        while self.buffers.buffered_plaintext().is_empty() {
-            if self.conn.peer_closed() {
+        while self.pump.buffered_plaintext().is_empty() {
+            if self.conn().peer_closed() {
                 return Ok(false);
             }
-            match self.process(&mut [])?.1 {
-                Next::Continue => {}
-                Next::Transmit => self.transmit()?,
-                Next::Receive => {
+            match self.step()? {
+                Step::Plaintext => self.buffer_plaintext()?,
+                Step::Continue => {}
+                Step::Receive => {
                     if !self.receive()? {
                         return Ok(false);
                     }
                 }
-                Next::End => return Ok(false),
+                Step::End => return Ok(false),
             }
         }
         Ok(true)
     }
-}
-
-/// Copies records from `app_data` into `buf` while they fit whole, so the
-/// common case (a buffer at least one record long) copies each byte of
-/// plaintext once; a first record that does not fit goes to `buf` in part
-/// and the rest to `stash`. With an empty `buf`, every record goes to
-/// `stash`. Returns the bytes copied into `buf`.
-fn copy_records(
-    app_data: &mut AppData<'_>,
-    buf: &mut [u8],
-    stash: &mut Vec<u8>,
-) -> Result<usize, Error> {
-    if buf.is_empty() {
-        while let Some(record) = app_data.next_record() {
-            stash.extend_from_slice(record?);
-        }
-        return Ok(0);
-    }
-    let mut filled = 0;
-    while let Some(len) = app_data.peek_len() {
-        let room = buf.len() - filled;
-        if len > room && filled > 0 {
-            // Leave it for the next read rather than split it needlessly.
-            break;
-        }
-        let Some(record) = app_data.next_record() else {
-            break;
-        };
-        let record = record?;
-        let num_bytes = record.len().min(room);
-        buf[filled..filled + num_bytes].copy_from_slice(&record[..num_bytes]);
-        stash.extend_from_slice(&record[num_bytes..]);
-        filled += num_bytes;
-        if filled == buf.len() {
-            break;
-        }
-    }
-    Ok(filled)
 }
 
 impl<C: Side, T: Read + Write + ?Sized> Read for Stream<'_, C, T> {
@@ -420,23 +296,24 @@ impl<C: Side, T: Read + Write + ?Sized> Read for Stream<'_, C, T> {
         // the peer.
         self.complete_handshake()?;
         loop {
-            if !self.buffers.buffered_plaintext().is_empty() {
-                return Ok(self.buffers.take_plaintext(buf));
-            }
-            if self.conn.peer_closed() {
+            if self.pump.buffered_plaintext().is_empty() && self.conn().peer_closed() {
                 return Ok(0);
             }
-            match self.process(buf)? {
-                // Empty records are allowed by TLS: go on.
-                (0, Next::Continue) => {}
-                (num_bytes, Next::Continue) => return Ok(num_bytes),
-                (_, Next::Transmit) => self.transmit()?,
-                (_, Next::Receive) => {
+            match self.step()? {
+                // Records copied straight into `buf` where they fit whole.
+                Step::Plaintext => match self.pump.read(buf) {
+                    // Empty records are allowed by TLS: go on.
+                    Ok(0) => {}
+                    Ok(num_bytes) => return Ok(num_bytes),
+                    Err(error) => return Err(self.fail(error)),
+                },
+                Step::Continue => {}
+                Step::Receive => {
                     if !self.receive()? {
                         return Ok(0);
                     }
                 }
-                (_, Next::End) => return Ok(0),
+                Step::End => return Ok(0),
             }
         }
     }
@@ -446,12 +323,12 @@ impl<C: Side, T: Read + Write + ?Sized> BufRead for Stream<'_, C, T> {
     /// The plaintext received and not read yet; empty only after the peer's
     /// `close_notify`.
     fn fill_buf(&mut self) -> io::Result<&[u8]> {
-        self.fill_stash()?;
-        Ok(self.buffers.buffered_plaintext())
+        self.fill_buffer()?;
+        Ok(self.pump.buffered_plaintext())
     }
 
     fn consume(&mut self, amt: usize) {
-        self.buffers.consume_plaintext(amt);
+        self.pump.consume_plaintext(amt);
     }
 }
 
@@ -461,15 +338,15 @@ impl<C: Side, T: Read + Write + ?Sized> Write for Stream<'_, C, T> {
     /// handshake first if needed.
     ///
     /// rustls encrypts nothing while received plaintext waits to be taken
-    /// out of the connection; such plaintext is moved to the
-    /// [`StreamBuffers`] (it stays readable) and encryption retried. After
+    /// out of the connection; such plaintext is moved to the pump's buffer
+    /// (it stays readable) and encryption retried. After
     /// [`send_close_notify`](Self::send_close_notify) this fails with
     /// [`io::ErrorKind::BrokenPipe`].
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         if buf.is_empty() {
             return Ok(0);
         }
-        if self.conn.close_notify_sent() {
+        if self.conn().close_notify_sent() {
             return Err(io::Error::new(
                 io::ErrorKind::BrokenPipe,
                 "cannot write after close_notify",
@@ -478,29 +355,24 @@ impl<C: Side, T: Read + Write + ?Sized> Write for Stream<'_, C, T> {
         self.complete_handshake()?;
         self.transmit()?;
         loop {
-            let StreamBuffers {
-                incoming_tls,
-                outgoing_tls,
-                ..
-            } = &mut *self.buffers;
-            match self.conn.encrypt(buf, incoming_tls, outgoing_tls) {
+            match self.pump.send(buf) {
                 Ok(0) => {}
                 Ok(num_bytes) => {
                     // As rustls::Stream: a transport error here must not hide
-                    // that `num_bytes` were taken. The records stay in
-                    // `outgoing_tls`; the next call sends them or reports
-                    // the error again.
+                    // that `num_bytes` were taken. The records stay in the
+                    // pump; the next call sends them or reports the error
+                    // again.
                     let _ = self.transmit();
                     return Ok(num_bytes);
                 }
                 Err(error) => return Err(self.fail(error)),
             }
-            match self.process(&mut [])?.1 {
-                Next::Continue => {}
-                Next::Transmit => self.transmit()?,
+            match self.step()? {
+                Step::Plaintext => self.buffer_plaintext()?,
+                Step::Continue => {}
                 // Nothing in the way, and still nothing taken: the
                 // connection is closed for writing.
-                Next::Receive | Next::End => return Ok(0),
+                Step::Receive | Step::End => return Ok(0),
             }
         }
     }
@@ -519,13 +391,11 @@ impl<C: Side, T: Read + Write + ?Sized> Write for Stream<'_, C, T> {
     }
 }
 
-/// A connection, its [`StreamBuffers`] and its transport, owned together:
+/// A connection (in its [`Pump`]) and its transport, owned together:
 /// `rustls::StreamOwned` on lltls.
 pub struct StreamOwned<C: Side, T: Read + Write> {
-    /// The connection.
-    pub conn: LlConnection<C>,
-    /// Its buffers.
-    pub buffers: StreamBuffers,
+    /// The connection with its buffers.
+    pub pump: Pump<C>,
     /// The transport, e.g. a `TcpStream`.
     pub transport: T,
     verifier: Option<Box<VerifyFn<'static>>>,
@@ -536,8 +406,7 @@ impl<C: Side, T: Read + Write> StreamOwned<C, T> {
     /// Does no IO.
     pub fn new(conn: LlConnection<C>, transport: T) -> Self {
         Self {
-            conn,
-            buffers: StreamBuffers::new(),
+            pump: Pump::new(conn),
             transport,
             verifier: None,
         }
@@ -553,6 +422,12 @@ impl<C: Side, T: Read + Write> StreamOwned<C, T> {
         self
     }
 
+    /// The connection.
+    #[must_use]
+    pub fn conn(&self) -> &LlConnection<C> {
+        self.pump.conn()
+    }
+
     /// The transport.
     #[must_use]
     pub fn get_ref(&self) -> &T {
@@ -565,14 +440,14 @@ impl<C: Side, T: Read + Write> StreamOwned<C, T> {
         &mut self.transport
     }
 
-    /// The connection, its buffers and the transport.
-    pub fn into_parts(self) -> (LlConnection<C>, StreamBuffers, T) {
-        (self.conn, self.buffers, self.transport)
+    /// The pump and the transport.
+    pub fn into_parts(self) -> (Pump<C>, T) {
+        (self.pump, self.transport)
     }
 
     /// A borrowing [`Stream`] over the parts.
     pub fn as_stream(&mut self) -> Stream<'_, C, T> {
-        let stream = Stream::new(&mut self.conn, &mut self.buffers, &mut self.transport);
+        let stream = Stream::new(&mut self.pump, &mut self.transport);
         match &mut self.verifier {
             Some(verifier) => stream.with_verifier(&mut **verifier),
             None => stream,
@@ -603,12 +478,12 @@ impl<C: Side, T: Read + Write> Read for StreamOwned<C, T> {
 
 impl<C: Side, T: Read + Write> BufRead for StreamOwned<C, T> {
     fn fill_buf(&mut self) -> io::Result<&[u8]> {
-        self.as_stream().fill_stash()?;
-        Ok(self.buffers.buffered_plaintext())
+        self.as_stream().fill_buffer()?;
+        Ok(self.pump.buffered_plaintext())
     }
 
     fn consume(&mut self, amt: usize) {
-        self.buffers.consume_plaintext(amt);
+        self.pump.consume_plaintext(amt);
     }
 }
 

@@ -103,6 +103,19 @@ fn pair(tls12: bool, record_layer: RecordLayer) -> (Client, Server) {
     )
 }
 
+/// Runs both sides, flight by flight, until the handshake is over (the
+/// client's ClientHello first; what the client already put in the server's
+/// buffer goes along).
+fn handshake(client: &mut Client, server: &mut Server) {
+    for _ in 0..4 {
+        client.pump().unwrap();
+        client.send_to(server);
+        server.pump().unwrap();
+        server.send_to(client);
+    }
+    assert!(!client.conn.is_handshaking() && !server.conn.is_handshaking());
+}
+
 /// The records a side put on the wire, after the first `skip` bytes.
 fn record_types(wire: &[u8], skip: usize) -> Vec<u8> {
     records(&wire[skip..])
@@ -393,12 +406,7 @@ fn rustls_connection_is_withheld_until_the_verdict() {
     assert!(client.conn.into_rustls().is_ok());
     // ...and refused after it.
     let (mut client, mut server) = pair(false, RecordLayer::InPlace);
-    for _ in 0..4 {
-        client.pump().unwrap();
-        client.send_to(&mut server);
-        server.pump().unwrap();
-        server.send_to(&mut client);
-    }
+    handshake(&mut client, &mut server);
     assert_eq!(client.conn.record_layer(), RecordLayer::InPlace);
     assert!(matches!(
         client.conn.into_rustls(),
@@ -425,12 +433,7 @@ fn warning_alerts_of_the_handshake_count_after_the_switch() {
             server.incoming.unfilled()[..7].copy_from_slice(&warning);
             server.incoming.advance(7);
         }
-        for _ in 0..4 {
-            server.pump().unwrap();
-            server.send_to(&mut client);
-            client.pump().unwrap();
-            client.send_to(&mut server);
-        }
+        handshake(&mut client, &mut server);
         assert_eq!(server.conn.record_layer(), RecordLayer::InPlace);
         // The client's keys, to seal post-handshake warnings with.
         let (secrets, _kernel) = client
@@ -464,4 +467,128 @@ fn warning_alerts_of_the_handshake_count_after_the_switch() {
             ))
         );
     }
+}
+
+/// With rustls's record layer too, nothing follows our close_notify: not
+/// the KeyUpdate rustls owes the peer's request (rustls holds it until it
+/// seals something else, and after close_notify nothing else is sealed:
+/// `sending_inputs_take_nothing_after_our_close_notify`). The fatal alert
+/// rustls would seal for a forged record is not tried here: rustls takes its
+/// close_notify for a fatal alert and, in debug builds, asserts it sends no
+/// second one (rustls/rustls#959).
+#[test]
+fn rustls_record_layer_sends_nothing_after_our_close_notify() {
+    let (mut client, mut server) = pair(false, RecordLayer::Rustls);
+    handshake(&mut client, &mut server);
+    assert!(!client.conn.is_handshaking() && !server.conn.is_handshaking());
+    assert!(client.close().unwrap());
+    let closed_at = client.outgoing.len();
+    assert!(closed_at > 0, "close_notify queued");
+    // The server asks for a KeyUpdate and sends data.
+    assert!(server
+        .conn
+        .refresh_traffic_keys(&mut server.incoming, &mut server.outgoing)
+        .unwrap());
+    assert_eq!(server.encrypt(b"after the update").unwrap(), 16);
+    server.pump().unwrap();
+    server.send_to(&mut client);
+    assert_eq!(client.pump().unwrap(), "waits");
+    assert_eq!(client.received, b"after the update");
+    assert_eq!(
+        client.outgoing.len(),
+        closed_at,
+        "a KeyUpdate answer after close_notify"
+    );
+}
+
+/// TLS 1.2, rustls's record layer: the renegotiation refusal rustls queues
+/// for a HelloRequest that arrives after our close_notify is not sent.
+#[test]
+fn rustls_record_layer_sends_no_renegotiation_refusal_after_our_close_notify() {
+    let (mut client, mut server) = pair(true, RecordLayer::Rustls);
+    handshake(&mut client, &mut server);
+    assert!(client.close().unwrap());
+    let closed_at = client.outgoing.len();
+    // The server's keys, to seal a HelloRequest with.
+    let (secrets, _kernel) = server
+        .conn
+        .into_rustls()
+        .unwrap()
+        .dangerous_into_kernel_connection()
+        .unwrap();
+    let (seq, tx) = secrets.tx;
+    let mut sealer = harness::hostile::records::PeerSealer::new(&tx, seq, false);
+    let record = sealer.seal(22, &[0, 0, 0, 0]);
+    client.incoming.unfilled()[..record.len()].copy_from_slice(&record);
+    client.incoming.advance(record.len());
+    client.pump().unwrap();
+    assert_eq!(
+        client.outgoing.len(),
+        closed_at,
+        "a no_renegotiation warning after close_notify"
+    );
+}
+
+/// Nothing the caller offers after our close_notify is sealed, on rustls's
+/// record layer (whose own `encrypt` takes data after its close_notify) as
+/// on lltls's, and before the switch: `encrypt` takes 0, `record_room`
+/// gives no room, `refresh_traffic_keys` sends no KeyUpdate, and nothing is
+/// added to what is waiting to be sent.
+#[test]
+fn sending_inputs_take_nothing_after_our_close_notify() {
+    for tls12 in [false, true] {
+        for record_layer in [RecordLayer::Rustls, RecordLayer::InPlace] {
+            let what = format!("TLS1.2={tls12} {record_layer:?}");
+            let (mut client, mut server) = pair(tls12, record_layer);
+            handshake(&mut client, &mut server);
+            assert!(client.close().unwrap(), "{what}");
+            check_nothing_taken(&mut client, &what);
+        }
+        // Before the switch: a TLS 1.3 server closes with the record that
+        // completes its handshake still unprocessed by `process`.
+        let (mut client, mut server) = pair(false, RecordLayer::InPlace);
+        client.pump().unwrap();
+        client.send_to(&mut server);
+        server.pump().unwrap();
+        server.send_to(&mut client);
+        client.pump().unwrap();
+        client.send_to(&mut server);
+        assert_eq!(server.encrypt(b"before").unwrap(), 6);
+        assert!(server.close().unwrap());
+        assert_eq!(
+            server.conn.record_layer(),
+            RecordLayer::Rustls,
+            "before the switch"
+        );
+        check_nothing_taken(&mut server, "before the switch");
+    }
+}
+
+fn check_nothing_taken<C: Side>(end: &mut End<C>, what: &str) {
+    let closed_at = end.outgoing.len();
+    assert_eq!(end.encrypt(b"after close").unwrap(), 0, "{what}: encrypt");
+    let room = end
+        .conn
+        .record_room(&mut end.incoming, &mut end.outgoing)
+        .unwrap();
+    assert!(room.is_none(), "{what}: record_room");
+    assert!(
+        !end.conn
+            .refresh_traffic_keys(&mut end.incoming, &mut end.outgoing)
+            .unwrap(),
+        "{what}: refresh_traffic_keys"
+    );
+    assert_eq!(
+        end.conn
+            .echo_app_data(&mut end.incoming, &mut end.outgoing)
+            .unwrap(),
+        0,
+        "{what}: echo"
+    );
+    assert!(end.close().unwrap(), "{what}: a second close");
+    assert_eq!(
+        end.outgoing.len(),
+        closed_at,
+        "{what}: sealed after close_notify"
+    );
 }

@@ -969,6 +969,42 @@ fn client_failures_are_one_line() {
     }
 }
 
+/// `--handshake-timeout` bounds connecting and the handshake: against a
+/// listener whose accept queue is full the connect never completes, and
+/// against one that accepts and never answers the handshake never starts.
+/// Either way one line names what timed out, after about the timeout rather
+/// than never (the bound of `llclient` below is the harness's `TIMEOUT`).
+#[test]
+fn llclient_handshake_timeout_names_what_timed_out() {
+    use std::os::fd::AsRawFd;
+    let ca = ca();
+    let args = ["--handshake-timeout", "1", "--cafile", &ca, "127.0.0.1"];
+
+    // Accepts (the kernel completes the TCP handshake) and never answers.
+    let silent = TcpListener::bind("127.0.0.1:0").unwrap();
+    let line = llclient(silent.local_addr().unwrap().port(), &args, Input::Null).failure_line();
+    assert!(
+        line.contains("timed out after 1s waiting for the TLS handshake with 127.0.0.1:"),
+        "{line}"
+    );
+
+    // A backlog of 0 holds one connection, which takes it: the kernel drops
+    // the next SYNs, so the next connect waits. (Calling listen again on a
+    // listening socket changes its backlog.)
+    let full = TcpListener::bind("127.0.0.1:0").unwrap();
+    // SAFETY: listen on a socket this test owns, with a valid backlog.
+    assert_eq!(unsafe { libc::listen(full.as_raw_fd(), 0) }, 0);
+    let port = full.local_addr().unwrap().port();
+    let _taker = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    let line = llclient(port, &args, Input::Null).failure_line();
+    assert!(
+        line.contains(&format!(
+            "timed out after 1s connecting to 127.0.0.1:{port}"
+        )),
+        "{line}"
+    );
+}
+
 #[test]
 fn server_failures_are_one_line() {
     let certs = certs();

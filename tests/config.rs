@@ -381,6 +381,31 @@ fn assert_help_mirrors_upstream(upstream_file: &str, ours: String, min_entries: 
             "help of {first_line:?} adds unmarked text: {extra:?}"
         );
     }
+    // lltls's own options: each marked in its help, and named in the note
+    // closing the long help.
+    let (_, closing_note) = ours
+        .rsplit_once("\nlltls: ")
+        .expect("the long help ends with lltls's note");
+    for (first_line, body) in &our_entries {
+        if upstream_entries.iter().any(|(line, _)| line == first_line) {
+            continue;
+        }
+        // The description is the first paragraph (defaults and possible
+        // values follow it).
+        let description = body.split("\n\n").next().unwrap_or_default();
+        assert!(
+            description.ends_with("(lltls)"),
+            "{first_line:?} is an lltls addition: its help should end with (lltls): {body:?}"
+        );
+        let option = first_line.split_whitespace().next().unwrap_or_default();
+        let named = [",", " "]
+            .iter()
+            .any(|after| closing_note.contains(&format!("{option}{after}")));
+        assert!(
+            named,
+            "{option} is not named among the additions in {closing_note:?}"
+        );
+    }
 }
 
 #[test]

@@ -460,21 +460,58 @@ fn key_update_mid_stream() {
     pair.client.to_send = first.clone();
     pair.server.to_send = first.clone();
     pair.drive();
-    let before = records(&pair.client.wire).len();
+    let (client_tx, _) = pair.client.conn.sequence_numbers().unwrap();
+    let (_, server_rx) = pair.server.conn.sequence_numbers().unwrap();
+    assert!(
+        client_tx > 6 && server_rx == client_tx,
+        "{client_tx} {server_rx}"
+    );
+    let before = (pair.client.wire.len(), pair.server.wire.len());
     assert!(pair
         .client
         .conn
         .refresh_traffic_keys(&mut pair.client.incoming, &mut pair.client.outgoing)
         .unwrap());
+    // The KeyUpdate is sealed with the old keys; new ones start at 0.
+    assert_eq!(pair.client.conn.sequence_numbers().unwrap().0, 0);
     let second = rng.bytes(100_000);
     pair.client.to_send.extend_from_slice(&second);
+    pair.drive();
+    // The server read the request and answers before its next record.
     pair.server.to_send.extend_from_slice(&second);
     pair.client.close_after_send = true;
     pair.server.close_after_send = true;
     pair.drive();
     assert_exchanged(&pair);
-    // The KeyUpdate went out as an extra record before the new data.
-    assert!(records(&pair.client.wire).len() > before + 1);
+    // On the wire: the client's KeyUpdate (update_requested) before its new
+    // data, and the server's answer (update_not_requested) before its own:
+    // each a 5-byte message in a TLS 1.3 record of 5 + 5 + 1 + 16 bytes.
+    const KEY_UPDATE_RECORD: usize = 27;
+    for (side, wire, from) in [
+        ("client", &pair.client.wire, before.0),
+        ("server", &pair.server.wire, before.1),
+    ] {
+        let after = records(&wire[from..]);
+        assert_eq!(
+            after.first(),
+            Some(&(23, KEY_UPDATE_RECORD)),
+            "{side}: a KeyUpdate first: {after:?}"
+        );
+        let updates = after
+            .iter()
+            .filter(|&&(_, len)| len == KEY_UPDATE_RECORD)
+            .count();
+        assert_eq!(updates, 1, "{side}: {after:?}");
+    }
+    // Both directions switched keys: the numbers count from the update.
+    let data_records = 100_000usize.div_ceil(16_384) as u64;
+    let (client_tx, client_rx) = pair.client.conn.sequence_numbers().unwrap();
+    let (server_tx, server_rx) = pair.server.conn.sequence_numbers().unwrap();
+    // New data and close_notify under the new keys.
+    assert_eq!(client_tx, data_records + 1);
+    assert_eq!(server_rx, client_tx);
+    assert_eq!(server_tx, data_records + 1);
+    assert_eq!(client_rx, server_tx);
 }
 
 /// Connects, then hands `tamper` the server's next flight of application
@@ -781,4 +818,32 @@ fn fixed_size_storage() {
         "{error:?}"
     );
     assert!(error.to_string().starts_with("cannot fit "), "{error}");
+}
+
+/// A first read needs no `process` before it: an empty buffer (new or
+/// released) has room for a record, so a transport's `Ok(0)` into it can
+/// only mean end-of-file. Fixed storage is never grown.
+#[test]
+fn empty_incoming_buffer_has_room_for_a_first_read() {
+    let mut incoming = IncomingTls::new();
+    assert_eq!(incoming.capacity(), 0, "allocates on first use only");
+    assert!(incoming.unfilled().len() >= lltls::MAX_RECORD_SIZE);
+    assert!(incoming.release());
+    assert_eq!(incoming.capacity(), 0);
+    assert!(
+        incoming.unfilled().len() >= lltls::MAX_RECORD_SIZE,
+        "after release"
+    );
+
+    // Bytes held and no room: only the connection makes room, within the
+    // protocol's limits.
+    let mut small = IncomingTls::with_capacity(8);
+    let room = small.unfilled().len();
+    small.advance(room);
+    assert!(small.unfilled().is_empty());
+
+    let mut fixed = IncomingTls::with_storage([0u8; 64]);
+    assert_eq!(fixed.unfilled().len(), 64);
+    let mut none = IncomingTls::with_storage([0u8; 0]);
+    assert!(none.unfilled().is_empty());
 }

@@ -568,3 +568,149 @@ fn early_data_goes_only_to_an_accepted_server_and_its_resend_waits() {
     pair.drive();
     pair.assert_clean_exchange("resend after the verdict");
 }
+
+/// The verdict comes late: the peer's application data (and, in TLS 1.3, its
+/// tickets) arrived and waits in `IncomingTls` while the connection awaits
+/// it, and then the caller rejects. The alert goes out, sealed with the
+/// current keys; nothing held is ever opened or delivered; sessions are
+/// dropped.
+#[test]
+fn a_delayed_rejection_opens_nothing_that_was_held() {
+    let pki = Pki::Ecdsa;
+    for tls12 in [false, true] {
+        for (reason, alert) in reasons() {
+            // The client rejects the server.
+            let what = format!("{}: client rejects late with {reason:?}", version(tls12));
+            let client = deferred_client(client_config(pki, tls12), pki);
+            let server_config = Arc::new(server_config(pki, tls12));
+            let connect = || {
+                Pair::from_conns(
+                    LlClientConnection::deferred(&client, name("localhost")).unwrap(),
+                    LlServerConnection::new(server_config.clone()).unwrap(),
+                )
+            };
+            let mut pair = connect();
+            exchange(&mut pair);
+            let held = reject_late(&what, &mut pair.client, &reason);
+            pair.drive();
+            assert_rejected(
+                &what,
+                &pair.client.error,
+                &pair.server.error,
+                &reason,
+                alert,
+            );
+            check_nothing_released(&what, &pair.client, held);
+            assert!(pair.server.received.is_empty(), "{what}: server got data");
+            // The next connection with the same store is a full handshake.
+            let mut next = connect();
+            verify_normally(&mut next, pki);
+            exchange(&mut next);
+            next.assert_clean_exchange(&what);
+            assert!(!next.client.handshake.as_ref().unwrap().resumed, "{what}");
+            assert_eq!(next.client.presented.len(), 1, "{what}");
+
+            // The server rejects the client.
+            let what = format!("{}: server rejects late with {reason:?}", version(tls12));
+            let server = deferred_server(pki, tls12);
+            let client_config = Arc::new(client_config_with_auth(pki, tls12));
+            let connect = || {
+                Pair::from_conns(
+                    LlClientConnection::new(client_config.clone(), name("localhost")).unwrap(),
+                    LlServerConnection::deferred(&server).unwrap(),
+                )
+            };
+            let mut pair = connect();
+            exchange(&mut pair);
+            let held = reject_late(&what, &mut pair.server, &reason);
+            pair.drive();
+            assert_rejected(
+                &what,
+                &pair.server.error,
+                &pair.client.error,
+                &reason,
+                alert,
+            );
+            check_nothing_released(&what, &pair.server, held);
+            assert!(pair.client.received.is_empty(), "{what}: client got data");
+            // The client offers what the server gave it; the server holds
+            // no such session and runs a full handshake.
+            let mut next = connect();
+            verify_normally(&mut next, pki);
+            exchange(&mut next);
+            next.assert_clean_exchange(&what);
+            assert!(!next.server.handshake.as_ref().unwrap().resumed, "{what}");
+            assert_eq!(next.server.presented.len(), 1, "{what}");
+        }
+    }
+}
+
+/// What the rejecting side holds when it rejects: the peer's records,
+/// unopened, and where it stands.
+struct Held {
+    bytes: Vec<u8>,
+    /// Receive sequence number.
+    rx: Option<u64>,
+    wire_len: usize,
+}
+
+/// Checks the side waits for a verdict with the peer's data held, then
+/// rejects with `reason`.
+fn reject_late<C: lltls::Side>(
+    what: &str,
+    end: &mut harness::pair::Endpoint<C>,
+    reason: &rustls::Error,
+) -> Held {
+    assert_eq!(
+        end.transcript.last(),
+        Some(&"AwaitingVerdict"),
+        "{what}: {:?}",
+        end.transcript
+    );
+    assert_eq!(end.presented.len(), 1, "{what}");
+    assert!(end.error.is_none(), "{what}: {:?}", end.error);
+    let bytes = end.incoming.filled().to_vec();
+    // More than a full record of the peer's data arrived and waits.
+    assert!(bytes.len() > 16_384, "{what}: {}B held", bytes.len());
+    assert_eq!(bytes[0], 23, "{what}: a protected record waits first");
+    assert!(end.received.is_empty(), "{what}: data before the verdict");
+    let held = Held {
+        bytes,
+        rx: end.conn.sequence_numbers().map(|(_, rx)| rx),
+        wire_len: end.wire.len(),
+    };
+    end.conn.peer_verified(Err(reason.clone())).unwrap();
+    held
+}
+
+/// After the rejection: no `AppDataAvailable` ever, no plaintext, the held
+/// records still unopened (opening decrypts them where they lie), the
+/// receive sequence number where it was, and one record (the alert) sent.
+fn check_nothing_released<C: lltls::Side>(
+    what: &str,
+    end: &harness::pair::Endpoint<C>,
+    held: Held,
+) {
+    assert!(
+        !end.transcript.contains(&"AppDataAvailable"),
+        "{what}: {:?}",
+        end.transcript
+    );
+    assert!(end.received.is_empty(), "{what}: plaintext delivered");
+    assert!(end.handshake.is_none(), "{what}: HandshakeComplete");
+    assert!(
+        end.incoming.filled().starts_with(&held.bytes),
+        "{what}: the held records were opened"
+    );
+    assert_eq!(
+        end.conn.sequence_numbers().map(|(_, rx)| rx),
+        held.rx,
+        "{what}: records were opened"
+    );
+    let after = &end.wire[held.wire_len..];
+    assert_eq!(
+        records(after).len(),
+        1,
+        "{what}: only the alert goes out after the verdict"
+    );
+}

@@ -7,8 +7,8 @@
 mod harness;
 
 use harness::data::Rng;
-use harness::hostile::records::{fuzz_records, seed_ops};
-use harness::hostile::{fuzz_input, End, Profile};
+use harness::hostile::records::{fuzz_records, run_records, seed_ops, RecordPeer, RecordsRun};
+use harness::hostile::{feed, fuzz_input, pattern, Chunker, End, Profile, CHUNK_SIZES};
 use rustls::{AlertDescription, Error as TlsError};
 
 fn profiles() -> Vec<Profile> {
@@ -112,6 +112,83 @@ fn seed_inputs_behave_as_the_rfcs_say() {
     }
 }
 
+/// The application data a receiver following the RFCs takes from `sealed`,
+/// in order, up to the record that must end the stream (close_notify, a
+/// fatal or malformed alert, an all-zero TLS 1.3 inner plaintext); and
+/// whether that was close_notify.
+fn deliverable(sealed: &[(u8, Vec<u8>)], tls13: bool) -> (Vec<u8>, bool) {
+    let mut data = Vec::new();
+    for (content_type, body) in sealed {
+        let (content_type, plaintext) = if tls13 {
+            // The inner plaintext is the body then the type; the real type
+            // is its last non-zero byte.
+            let mut inner = body.clone();
+            inner.push(*content_type);
+            let Some(at) = inner.iter().rposition(|&b| b != 0) else {
+                return (data, false);
+            };
+            (inner[at], inner[..at].to_vec())
+        } else {
+            (*content_type, body.clone())
+        };
+        match (content_type, plaintext.as_slice()) {
+            (23, _) => data.extend_from_slice(&plaintext),
+            // TLS 1.3 ignores the level (RFC 8446 §6); TLS 1.2 knows two.
+            (21, [_, 0]) if tls13 => return (data, true),
+            (21, [1 | 2, 0]) => return (data, true),
+            // Harmless: user_canceled in TLS 1.3, any warning in TLS 1.2.
+            (21, [_, 90]) if tls13 => {}
+            (21, [1, _]) if !tls13 => {}
+            (21, _) => return (data, false),
+            _ => {}
+        }
+    }
+    (data, false)
+}
+
+/// What a run of the records target may have done, given what was sealed:
+/// delivered a prefix of the data a conforming receiver takes (tampered
+/// and raw records deliver nothing), and all of it when it ended with the
+/// peer's close_notify; and on failure sent one of the alerts the RFCs give
+/// for a bad record.
+fn check_against_what_was_sealed(run: &RecordsRun, what: &str) {
+    let (expected, closes) = deliverable(&run.sealed, run.tls13);
+    let received = &run.server.received;
+    assert!(
+        expected.starts_with(received),
+        "{what}: delivered {}B that are not a prefix of the {}B sealed",
+        received.len(),
+        expected.len()
+    );
+    match run.server.end.as_ref().expect("feed always ends") {
+        End::Closed | End::Eof(None) => {
+            assert!(closes, "{what}: closed cleanly without close_notify");
+            assert!(
+                *received == expected,
+                "{what}: {}B of {}B delivered before close_notify",
+                received.len(),
+                expected.len()
+            );
+        }
+        End::Failed(lltls::Error::Tls {
+            alert_sent: Some(alert),
+            ..
+        }) => assert!(
+            matches!(
+                alert,
+                AlertDescription::BadRecordMac
+                    | AlertDescription::UnexpectedMessage
+                    | AlertDescription::DecodeError
+                    | AlertDescription::RecordOverflow
+                    | AlertDescription::IllegalParameter
+                    | AlertDescription::NoRenegotiation
+            ),
+            "{what}: alert {alert:?}"
+        ),
+        End::Failed(_) | End::Eof(Some(_)) => {}
+    }
+}
+
 /// Byte flips, insertions and deletions in the ops, so lengths, types,
 /// padding, fragmentation and key updates mix in ways no seed has.
 #[test]
@@ -123,7 +200,7 @@ fn mutated_post_handshake_records_end_cleanly() {
     let mut rng = Rng::new(0x5eed_1234);
     // The generator's high bits.
     let mut next = || (rng.next_u64() >> 33) as usize;
-    let mut runs = 0;
+    let (mut runs, mut closed, mut failed, mut with_data) = (0, 0, 0, 0);
     for profile in [
         Profile::from_byte(2),
         Profile::from_byte(1 | 4),
@@ -143,13 +220,90 @@ fn mutated_post_handshake_records_end_cleanly() {
                         _ => {}
                     }
                 }
-                let outcome = fuzz_records(&fuzz_input(profile, next() as u8, &ops));
-                assert!(outcome.is_some(), "{profile:?}: harness refused {ops:?}");
+                let run = run_records(&fuzz_input(profile, next() as u8, &ops))
+                    .unwrap_or_else(|| panic!("{profile:?}: harness refused {ops:?}"));
+                check_against_what_was_sealed(&run, &format!("{profile:?} {ops:?}"));
+                match run.server.end {
+                    Some(End::Closed) => closed += 1,
+                    Some(End::Failed(_)) => failed += 1,
+                    _ => {}
+                }
+                with_data += usize::from(!run.server.received.is_empty());
                 runs += 1;
             }
         }
     }
-    assert!(runs > 0);
+    eprintln!("{runs} runs: {closed} closed, {failed} failed, {with_data} delivered data");
+    // The mutations reach every kind of end, so the checks above bite.
+    assert!(closed > 0 && failed > 0 && with_data > 0 && runs > 0);
+}
+
+/// TLS 1.2 AES-GCM: the sender chooses each record's explicit nonce (RFC
+/// 5288 §3); rustls and lltls send the IV's last 8 bytes XOR the sequence
+/// number, OpenSSL counts up from a random start. Records with such nonces
+/// open; a record whose nonce was changed on the way fails its tag check.
+#[test]
+fn tls12_gcm_records_open_with_any_explicit_nonce_the_sender_chose() {
+    let mut rng = Rng::new(0x006e_6f6e_6365);
+    for chunk_class in [0, 4, 7] {
+        let profile = Profile {
+            tls12: Some(true),
+            chacha: false,
+            client_auth: false,
+            alpn: false,
+            chunk_class,
+        };
+        let what = format!("{profile:?}");
+        let chunks = || Chunker::new(5, CHUNK_SIZES[usize::from(chunk_class)]);
+
+        // A random starting counter, then one more per record.
+        let mut peer = RecordPeer::new(profile).expect("handshake");
+        assert!(peer.has_explicit_nonce(), "{what}: an AES-GCM suite");
+        let start = rng.next_u64();
+        let (mut wire, mut sent) = (Vec::new(), Vec::new());
+        for i in 0..40u64 {
+            let body = pattern(
+                1 + rng.below(if i % 10 == 0 { 16_384 } else { 500 }),
+                i as u8,
+            );
+            let nonce = start.wrapping_add(i).to_be_bytes();
+            wire.extend(peer.seal_with_explicit_nonce(23, &body, nonce));
+            sent.extend(body);
+        }
+        // And one not derived from anything (and a close_notify so the
+        // server ends cleanly).
+        let body = b"any nonce at all".to_vec();
+        let nonce = rng.next_u64().to_be_bytes();
+        wire.extend(peer.seal_with_explicit_nonce(23, &body, nonce));
+        sent.extend(body);
+        wire.extend(peer.seal_with_explicit_nonce(21, &[1, 0], nonce));
+        let mut server = peer.server;
+        feed(&mut server, &wire, &mut chunks());
+        assert!(server.received == sent, "{what}: plaintext differs");
+        assert!(
+            matches!(server.end, Some(End::Closed)),
+            "{what}: {:?}",
+            server.end
+        );
+
+        // The nonce changed in transit: bad_record_mac, nothing of it
+        // delivered, the record before it delivered.
+        let mut peer = RecordPeer::new(profile).expect("handshake");
+        let mut wire = peer.seal_with_explicit_nonce(23, b"first", start.to_be_bytes());
+        let at = wire.len();
+        wire.extend(peer.seal_with_explicit_nonce(23, b"second", start.to_be_bytes()));
+        // The last byte of the explicit nonce, after the 5-byte header.
+        wire[at + 5 + 7] ^= 1;
+        let mut server = peer.server;
+        feed(&mut server, &wire, &mut chunks());
+        assert_eq!(server.received, b"first", "{what}");
+        assert_eq!(
+            alert_received_or_sent(server.end.as_ref().unwrap()),
+            Some(AlertDescription::BadRecordMac),
+            "{what}: {:?}",
+            server.end
+        );
+    }
 }
 
 /// A TLS 1.2 alert with an unknown level is answered with illegal_parameter

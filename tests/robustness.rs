@@ -25,7 +25,7 @@ use std::time::{Duration, Instant};
 
 use harness::configs::{load_certs, load_key};
 use harness::data::Rng;
-use harness::process::{free_port, LlServer, Proc, Spawn, LLCLIENT, LLSERVER};
+use harness::process::{free_port, openssl, LlServer, Proc, Spawn, LLCLIENT, LLSERVER};
 use harness::{repo, STARTUP, TIMEOUT};
 use rustls::pki_types::ServerName;
 use rustls::{ClientConfig, ClientConnection, RootCertStore, ServerConfig, ServerConnection};
@@ -245,9 +245,60 @@ fn attack_wave(
     complaints
 }
 
-/// 1,000 attackers over four threads. Returns once the first of them are connected (the
-/// caller's turn to act while the rest attack); the handle yields the complaints.
-fn attack(port: u16, seed: u64, handshake_timeout: Duration) -> JoinHandle<Vec<String>> {
+/// Attackers per thread (four threads): 250, 1,000 in all, or fewer when the
+/// open-file limit leaves less room, which the test then says. Each attacker
+/// holds a descriptor here and one in llserver (same limit: it inherits it);
+/// `FD_RESERVE` stay for the test binary's other tests, running meanwhile.
+fn attackers_per_thread(open_file_limit: u64) -> usize {
+    const FD_RESERVE: u64 = 256;
+    let room = open_file_limit.saturating_sub(FD_RESERVE) / 4;
+    let per_thread = usize::try_from(room).unwrap_or(usize::MAX).min(250);
+    assert!(
+        per_thread >= 25,
+        "an open-file limit of {open_file_limit} leaves no room for the attack: raise the hard \
+         limit (ulimit -Hn) above {}",
+        FD_RESERVE + 100
+    );
+    if per_thread < 250 {
+        eprintln!(
+            "open-file limit {open_file_limit}: {} attackers per round instead of 1,000",
+            per_thread * 4
+        );
+    }
+    per_thread
+}
+
+#[test]
+fn open_file_limit_is_raised_to_the_hard_limit() {
+    let soft = harness::raise_open_file_limit();
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit writes into the struct it is given, which we own.
+    assert_eq!(
+        unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) },
+        0
+    );
+    assert_eq!(
+        limit.rlim_cur, limit.rlim_max,
+        "soft limit below the hard one"
+    );
+    // rlim_t is u64 here, but not on every target.
+    #[allow(clippy::useless_conversion)]
+    let rlim_cur = u64::try_from(limit.rlim_cur).unwrap();
+    assert_eq!(rlim_cur, soft);
+}
+
+/// `per_thread` attackers in each of four threads. Returns once the first of them are
+/// connected (the caller's turn to act while the rest attack); the handle yields the
+/// complaints.
+fn attack(
+    port: u16,
+    seed: u64,
+    per_thread: usize,
+    handshake_timeout: Duration,
+) -> JoinHandle<Vec<String>> {
     let ready = Arc::new(Barrier::new(5));
     let threads: Vec<_> = (0..4)
         .map(|t| {
@@ -255,7 +306,7 @@ fn attack(port: u16, seed: u64, handshake_timeout: Duration) -> JoinHandle<Vec<S
             // Bounds the wait only: a server that never answers fails instead of hanging.
             let read_timeout = handshake_timeout + TIMEOUT;
             let ready = ready.clone();
-            thread::spawn(move || attack_wave(port, 250, seed + t, read_timeout, &ready))
+            thread::spawn(move || attack_wave(port, per_thread, seed + t, read_timeout, &ready))
         })
         .collect();
     ready.wait();
@@ -293,6 +344,8 @@ fn echo_through(port: u16, data: Vec<u8>) {
 
 #[test]
 fn server_under_attack_keeps_serving_and_returns_to_baseline() {
+    // Before llserver starts, so that it inherits the limit.
+    let per_thread = attackers_per_thread(harness::raise_open_file_limit());
     let handshake_timeout = Duration::from_secs(3);
     let mut server = llserver_echo(&["--handshake-timeout", "3"]);
     // Warm up (first connection, allocator arenas), then take the baseline.
@@ -301,7 +354,7 @@ fn server_under_attack_keeps_serving_and_returns_to_baseline() {
     let baseline_rss = server.proc.rss_kib();
 
     // Round 1: the 64 MiB transfer runs while the attackers are connected.
-    let attackers = attack(server.port, 1, handshake_timeout);
+    let attackers = attack(server.port, 1, per_thread, handshake_timeout);
     let started = Instant::now();
     echo_through(server.port, Rng::new(64).bytes(64 << 20));
     let transfer_time = started.elapsed();
@@ -317,7 +370,7 @@ fn server_under_attack_keeps_serving_and_returns_to_baseline() {
     let round1_rss = server.proc.rss_kib();
 
     // Round 2: the same attack again. Anything a connection leaked would now show twice.
-    let complaints = attack(server.port, 2, handshake_timeout)
+    let complaints = attack(server.port, 2, per_thread, handshake_timeout)
         .join()
         .expect("attackers");
     assert!(
@@ -738,25 +791,31 @@ fn llclient_rejects_bad_files_with_one_line() {
 #[test]
 fn llclient_rejects_expired_and_not_yet_valid_server_certificates() {
     let ca = repo("certs/ca.pem");
-    for (chain, key, expected) in [
+    for (name, field, expected) in [
         (
-            "certs/expired-fullchain.pem",
-            "certs/expired.key",
-            "invalid peer certificate: expired",
+            "expired",
+            "enddate",
+            "invalid peer certificate: expired: not valid after",
         ),
         (
-            "certs/notyet-fullchain.pem",
-            "certs/notyet.key",
-            "invalid peer certificate: not valid yet",
+            "notyet",
+            "startdate",
+            "invalid peer certificate: not valid yet: not valid before",
         ),
     ] {
-        let (chain, key) = (repo(chain), repo(key));
+        let chain = repo(&format!("certs/{name}-fullchain.pem"));
+        let key = repo(&format!("certs/{name}.key"));
         let mut server = LlServer::start(&["--certs", &chain, "--key", &key, "echo"]);
         let line = llclient_fails(server.port, &["--cafile", &ca]);
+        // The dates in UTC, as openssl reads them from the certificate.
+        let date = openssl_date(&repo(&format!("certs/{name}.pem")), field);
+        let expected = format!("{expected} {date} UTC, now ");
         assert!(
-            line.starts_with("llclient: ") && line.contains(expected),
-            "{line}"
+            line.starts_with("llclient: ") && line.contains(&expected),
+            "{line}\nexpected: {expected}"
         );
+        let now = line.split_once(", now ").unwrap().1;
+        assert!(is_utc_date(now), "not a date: {now}");
         // The server saw the client's alert and goes on.
         server.assert_healthy();
     }
@@ -768,6 +827,29 @@ fn llclient_rejects_expired_and_not_yet_valid_server_certificates() {
         "{line}"
     );
     server.assert_healthy();
+}
+
+/// `openssl x509 -FIELD` (`enddate`, `startdate`) of `cert` as
+/// `2025-11-28 17:52:35`.
+fn openssl_date(cert: &str, field: &str) -> String {
+    let option = format!("-{field}");
+    let args = [
+        "x509", "-in", cert, "-noout", &option, "-dateopt", "iso_8601",
+    ];
+    let out = Spawn::new(openssl(), &args).start().finish(TIMEOUT);
+    let text = String::from_utf8_lossy(out.success()).into_owned();
+    let (_, date) = text.trim_end().split_once('=').expect("FIELD=DATE");
+    date.trim_end_matches('Z').to_owned()
+}
+
+/// Whether `text` starts with `YYYY-MM-DD HH:MM:SS UTC`.
+fn is_utc_date(text: &str) -> bool {
+    let pattern = "dddd-dd-dd dd:dd:dd UTC";
+    text.len() >= pattern.len()
+        && pattern.chars().zip(text.chars()).all(|(p, c)| match p {
+            'd' => c.is_ascii_digit(),
+            p => p == c,
+        })
 }
 
 /// Regression: when `accept` failed for want of descriptors, llserver waited for the next

@@ -14,7 +14,8 @@ use harness::data::Rng;
 use harness::pair::records;
 use harness::process::{openssl_s_server_for_one, LlServer, Proc};
 use harness::{repo, HTTP_REQUEST as REQUEST, HTTP_RESPONSE, TIMEOUT};
-use lltls::stream::{Stream, StreamBuffers, StreamOwned};
+use lltls::stream::{Stream, StreamOwned};
+use lltls::Pump;
 use lltls::{Error, LlClientConnection, LlServerConnection};
 use rustls::client::UnbufferedClientConnection;
 use rustls::pki_types::ServerName;
@@ -106,10 +107,10 @@ fn handshake_happens_on_first_use() {
         request
     });
     let mut client = client_stream(client_config(Pki::Rsa, false), connect(addr));
-    assert!(client.conn.is_handshaking());
+    assert!(client.conn().is_handshaking());
     client.write_all(REQUEST).unwrap();
     assert!(
-        !client.conn.is_handshaking(),
+        !client.conn().is_handshaking(),
         "write completes the handshake"
     );
     let mut response = Vec::new();
@@ -133,7 +134,7 @@ fn write_returns_once_the_record_is_with_the_transport() {
     // ClientHello, CCS, Finished, then the request (81 bytes + 22).
     let written = records(&log.lock().unwrap().written);
     assert_eq!(written.last(), Some(&(23, REQUEST.len() + 22)));
-    assert!(client.buffers.outgoing_tls().is_empty());
+    assert!(client.pump.to_transmit().is_empty());
     assert_eq!(client.close().unwrap(), 0);
     assert_eq!(server.join().unwrap(), 0);
 }
@@ -268,24 +269,19 @@ fn borrowed_stream_keeps_state_across_instances() {
         stream.close().unwrap()
     });
     let mut socket = connect(addr);
-    let mut conn =
-        LlClientConnection::new(Arc::new(client_config(Pki::Ecdsa, false)), name()).unwrap();
-    let mut buffers = StreamBuffers::new();
-    Stream::new(&mut conn, &mut buffers, &mut socket)
+    let conn = LlClientConnection::new(Arc::new(client_config(Pki::Ecdsa, false)), name()).unwrap();
+    let mut pump = Pump::new(conn);
+    Stream::new(&mut pump, &mut socket)
         .write_all(b"hello")
         .unwrap();
     let mut received = Vec::new();
     for _ in 0..10 {
         let mut byte = [0u8; 1];
-        let n = Stream::new(&mut conn, &mut buffers, &mut socket)
-            .read(&mut byte)
-            .unwrap();
+        let n = Stream::new(&mut pump, &mut socket).read(&mut byte).unwrap();
         received.extend_from_slice(&byte[..n]);
     }
     assert_eq!(received, b"0123456789");
-    let discarded = Stream::new(&mut conn, &mut buffers, &mut socket)
-        .close()
-        .unwrap();
+    let discarded = Stream::new(&mut pump, &mut socket).close().unwrap();
     assert_eq!(discarded, 0);
     assert_eq!(server.join().unwrap(), 0);
 }
@@ -683,16 +679,38 @@ fn deferred_verification_runs_the_streams_verifier() {
     assert_eq!(*runs.lock().unwrap(), 1);
 
     // Rejected by the same check normal mode makes (another CA): the same
-    // error, and the server reads the same alert.
+    // error, and the server reads the same alert and no plaintext.
     let (addr, server) = spawn_server(server_config(Pki::Rsa, false), |stream| {
-        stream.complete_handshake().and_then(|()| {
-            let mut received = Vec::new();
-            stream.read_to_end(&mut received).map(|_| received)
-        })
+        let mut received = Vec::new();
+        let result = stream
+            .complete_handshake()
+            .and_then(|()| stream.read_to_end(&mut received));
+        (received, result)
     });
     let (mut client, runs) =
         deferred_client_stream(Pki::Ecdsa, connect(addr), |c, v| c.verify_server(v));
-    let error = client.write(REQUEST).unwrap_err();
+    let written = client.write(REQUEST);
+    // The server's read ends with the alert (or, were the request sent,
+    // at the end of the transport).
+    drop(client);
+    let (received, result) = server.join().unwrap();
+    assert!(
+        received.is_empty(),
+        "plaintext reached the server: {:?}",
+        String::from_utf8_lossy(&received)
+    );
+    let server_error = result.unwrap_err();
+    let server_inner = server_error
+        .into_inner()
+        .unwrap()
+        .downcast::<Error>()
+        .unwrap();
+    assert_eq!(
+        server_inner.alert_received(),
+        Some(rustls::AlertDescription::UnknownCA),
+        "{server_inner:?}"
+    );
+    let error = written.unwrap_err();
     assert_eq!(error.kind(), io::ErrorKind::InvalidData);
     let inner = error.into_inner().unwrap().downcast::<Error>().unwrap();
     assert!(
@@ -706,15 +724,4 @@ fn deferred_verification_runs_the_streams_verifier() {
         "{inner:?}"
     );
     assert_eq!(*runs.lock().unwrap(), 1);
-    let server_error = server.join().unwrap().unwrap_err();
-    let server_inner = server_error
-        .into_inner()
-        .unwrap()
-        .downcast::<Error>()
-        .unwrap();
-    assert_eq!(
-        server_inner.alert_received(),
-        Some(rustls::AlertDescription::UnknownCA),
-        "no plaintext reached the server"
-    );
 }

@@ -135,13 +135,13 @@ fn llclient_rejects_exactly_as_in_normal_mode() {
 }
 
 /// `line` with the time an expired certificate was checked at (`now
-/// 1796012364s`) blotted out: the runs of the two modes need not fall in
-/// the same second.
+/// 2026-12-02 05:03:46 UTC`) blotted out: the runs of the two modes need not
+/// fall in the same second.
 fn without_clock(line: &str) -> String {
     match line.split_once(", now ") {
         Some((before, after)) => {
-            let rest = after.trim_start_matches(|c: char| c.is_ascii_digit());
-            format!("{before}, now Ts{}", rest.trim_start_matches('s'))
+            let (_, rest) = after.split_once(" UTC").expect("now DATE UTC");
+            format!("{before}, now T{rest}")
         }
         None => line.to_owned(),
     }
@@ -373,7 +373,7 @@ fn llclient_verifying_asynchronously_against_openssl_s_server() {
 
 #[test]
 fn verify_async_refuses_what_it_cannot_honour() {
-    let cases: [(&str, Vec<String>, &str); 3] = [
+    let cases: [(&str, Vec<String>, &str); 4] = [
         (
             LLCLIENT,
             vec![
@@ -384,7 +384,12 @@ fn verify_async_refuses_what_it_cannot_honour() {
                 repo("certs/client.key"),
                 "localhost".into(),
             ],
-            "--verify-async would send the client certificate",
+            "add --verify-async-with-auth to allow it, or drop --verify-async",
+        ),
+        (
+            LLCLIENT,
+            vec!["--verify-async-with-auth".into(), "localhost".into()],
+            "--verify-async-with-auth needs --verify-async and --auth-certs",
         ),
         (
             LLSERVER,
@@ -417,6 +422,40 @@ fn verify_async_refuses_what_it_cannot_honour() {
             .finish(TIMEOUT)
             .failure_line();
         assert!(line.contains(expected), "{line}");
+    }
+}
+
+/// A client certificate with `--verify-async` is an explicit opt-in
+/// (`--verify-async-with-auth`): the certificate goes with the handshake, and
+/// a server that requires it serves the client, whether it verifies in the
+/// handshake or on a worker thread itself.
+#[test]
+fn llclient_sends_its_certificate_with_verify_async_when_allowed() {
+    let (chain, key) = (repo("certs/client-fullchain.pem"), repo("certs/client.key"));
+    let ca = ca();
+    for server_mode in MODES {
+        let mut args = vec![
+            "--certs".to_string(),
+            repo("certs"),
+            "--auth".into(),
+            ca.clone(),
+        ];
+        args.push("--require-auth".into());
+        args.extend(server_mode.iter().map(|a| a.to_string()));
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let mut server = llserver(&args);
+        let client_args = [
+            "--cafile",
+            &ca,
+            "--auth-certs",
+            &chain,
+            "--auth-key",
+            &key,
+            "--verify-async",
+            "--verify-async-with-auth",
+        ];
+        http_client(server.port, &client_args, "localhost").assert_received(HTTP_RESPONSE);
+        server.assert_healthy();
     }
 }
 

@@ -1,5 +1,6 @@
-//! An in-memory exchange through lltls with nothing but `core` and `alloc`:
-//! handshake, 100,000 bytes each way, close_notify both ways. Shared by the
+//! An in-memory exchange through lltls with nothing but `core` and `alloc`,
+//! each side driven by a `Pump` (the driver loop of the core): handshake,
+//! 100,000 bytes each way, close_notify both ways. Shared by the
 //! no_std program and a normal test of the main crate (which includes this
 //! file), so the driver that proves the no_std build is the one tested.
 
@@ -8,9 +9,7 @@ use alloc::string::String;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 
-use lltls::{
-    IncomingTls, LlClientConnection, LlConnection, LlServerConnection, OutgoingTls, Side, Status,
-};
+use lltls::{LlClientConnection, LlConnection, LlServerConnection, Next, Pump, Side};
 use rustls::crypto::CryptoProvider;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
@@ -35,74 +34,73 @@ impl TimeProvider for FixedTime {
     }
 }
 
+/// One side: its pump, the data it sends, what it received.
 struct End<C: Side> {
-    conn: LlConnection<C>,
-    incoming: IncomingTls,
-    outgoing: OutgoingTls,
+    pump: Pump<C>,
     to_send: Vec<u8>,
     sent: usize,
     received: Vec<u8>,
     closed: bool,
+    /// The transport: bytes on their way to the peer.
+    wire: Vec<u8>,
 }
 
 impl<C: Side> End<C> {
     fn new(conn: LlConnection<C>, to_send: Vec<u8>) -> Self {
         Self {
-            conn,
-            incoming: IncomingTls::new(),
-            outgoing: OutgoingTls::new(),
+            pump: Pump::new(conn),
             to_send,
             sent: 0,
             received: Vec::new(),
             closed: false,
+            wire: Vec::new(),
         }
     }
 
-    /// `process` until the connection waits, then offer data or the close.
+    /// Does what the pump says until it waits for the peer; sends data,
+    /// then closes.
     fn step(&mut self) -> Result<(), String> {
+        let mut buf = [0u8; 4096];
         loop {
-            match self.conn.process(&mut self.incoming, &mut self.outgoing) {
-                Ok(Status::AppDataAvailable(mut records)) => {
-                    while let Some(record) = records.next_record() {
-                        self.received
-                            .extend_from_slice(record.map_err(|e| format!("{e}"))?);
-                    }
-                }
-                Ok(Status::NeedsMoreTlsData | Status::MustTransmitTlsData) => break,
-                Ok(Status::Closed) => {
-                    self.closed = true;
-                    break;
-                }
-                Ok(_) => {}
-                Err(error) => return Err(format!("{error}")),
-            }
-        }
-        if self.sent < self.to_send.len() {
             let taken = self
-                .conn
-                .encrypt(
-                    &self.to_send[self.sent..],
-                    &mut self.incoming,
-                    &mut self.outgoing,
-                )
+                .pump
+                .send(&self.to_send[self.sent..])
                 .map_err(|e| format!("{e}"))?;
             self.sent += taken;
-        } else if !self.conn.close_notify_sent() && !self.conn.is_handshaking() {
-            self.conn
-                .queue_close_notify(&mut self.incoming, &mut self.outgoing)
-                .map_err(|e| format!("{e}"))?;
+            if self.sent == self.to_send.len() && !self.pump.conn().is_handshaking() {
+                self.pump.close().map_err(|e| format!("{e}"))?;
+            }
+            match self.pump.poll().map_err(|e| format!("{e}"))? {
+                Next::Transmit => {
+                    let bytes = self.pump.to_transmit();
+                    self.wire.extend_from_slice(bytes);
+                    let num_bytes = bytes.len();
+                    self.pump.transmitted(num_bytes);
+                }
+                Next::Plaintext => {
+                    let num_bytes = self.pump.read(&mut buf).map_err(|e| format!("{e}"))?;
+                    self.received.extend_from_slice(&buf[..num_bytes]);
+                }
+                Next::Receive | Next::AwaitingVerdict => return Ok(()),
+                Next::Closed => {
+                    self.closed = true;
+                    return Ok(());
+                }
+                _ => {}
+            }
         }
-        Ok(())
     }
 
-    /// Moves what this side wrote into the peer's incoming buffer, as far as
-    /// it has room (its last `process` made some).
-    fn send_to<P: Side>(&mut self, to: &mut End<P>) -> usize {
-        let num_bytes = self.outgoing.len().min(to.incoming.unfilled().len());
-        to.incoming.unfilled()[..num_bytes].copy_from_slice(&self.outgoing.filled()[..num_bytes]);
-        to.incoming.advance(num_bytes);
-        self.outgoing.discard(num_bytes);
-        num_bytes
+    /// Delivers what the peer transmitted, as far as there is room.
+    fn receive_from<P: Side>(&mut self, from: &mut End<P>) -> Result<usize, String> {
+        let room = self.pump.receive_buffer();
+        let num_bytes = room.len().min(from.wire.len());
+        room[..num_bytes].copy_from_slice(&from.wire[..num_bytes]);
+        from.wire.drain(..num_bytes);
+        if num_bytes > 0 {
+            self.pump.received(num_bytes).map_err(|e| format!("{e}"))?;
+        }
+        Ok(num_bytes)
     }
 }
 
@@ -153,7 +151,7 @@ pub fn run(provider: Arc<CryptoProvider>, tls12: bool) -> Result<String, String>
     for _ in 0..10_000 {
         client.step()?;
         server.step()?;
-        let moved = client.send_to(&mut server) + server.send_to(&mut client);
+        let moved = server.receive_from(&mut client)? + client.receive_from(&mut server)?;
         if client.closed && server.closed && moved == 0 {
             break;
         }
@@ -168,11 +166,11 @@ pub fn run(provider: Arc<CryptoProvider>, tls12: bool) -> Result<String, String>
             client.received.len()
         ));
     }
-    let info = client.conn.handshake_info();
+    let info = client.pump.conn().handshake_info();
     Ok(format!(
         "{:?} {:?} over the {:?} record layer: {EACH_WAY}B each way, closed both ways",
         info.protocol_version.ok_or("no version")?,
         info.cipher_suite.ok_or("no suite")?.suite(),
-        client.conn.record_layer(),
+        client.pump.conn().record_layer(),
     ))
 }

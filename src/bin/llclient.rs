@@ -11,7 +11,7 @@ use std::io::{self, Read, Write};
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::os::fd::AsFd;
 use std::process::ExitCode;
-use std::sync::mpsc::{self, Receiver, SyncSender, TryRecvError};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender, TryRecvError};
 use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
@@ -20,8 +20,9 @@ use clap::Parser;
 use lltls::programs::cli::ClientArgs;
 use lltls::programs::config::{client_setup, deferred_client_config, ConfigError};
 use lltls::programs::net::{
-    Check, Handler, NetError, Outbox, TlsConn, VerifyPool, BACKLOG_LIMIT, LINGER_TIME,
+    Check, Closed, Handler, LingerEnd, NetError, Outbox, TlsConn, VerifyPool, BACKLOG_LIMIT,
 };
+use lltls::programs::report::Readable;
 use lltls::programs::trace_output::{DiagramError, TraceOutput, TraceSettings};
 use lltls::trace::Role;
 use lltls::{HandshakeInfo, LlClientConnection};
@@ -41,6 +42,12 @@ const VERIFY: Token = Token(2);
 const STDIN_CHUNK: usize = 64 * 1024;
 /// Chunks the stdin thread may read ahead of the connection.
 const STDIN_QUEUE: usize = 4;
+/// How long, once the server stopped the transfer, llclient waits for the
+/// stdin thread's next report (data or end of input) before it takes stdin
+/// for still open. Reading a stdin that has ended takes the thread no time;
+/// this bounds the wait for one that stays open (a terminal, a pipe whose
+/// writer is idle).
+const STDIN_END_WAIT: Duration = Duration::from_secs(1);
 
 fn main() -> ExitCode {
     let args = ClientArgs::parse();
@@ -67,6 +74,7 @@ fn run(args: &ClientArgs) -> Result<ExitCode, ClientError> {
     }
     .map_err(NetError::Tls)?;
 
+    let linger_time = Duration::from_millis(args.linger_ms);
     let mut poll = Poll::new().map_err(ClientError::Poll)?;
     let verify = match args.verify_async {
         true => Some(verify_pool(&poll, setup.verifier, args.verify_delay_ms)?),
@@ -96,9 +104,20 @@ fn run(args: &ClientArgs) -> Result<ExitCode, ClientError> {
 
     let mut stdout = Stdout(io::stdout().lock());
     let mut events = Events::with_capacity(64);
+    let deadline = HandshakeDeadline::start(args);
     loop {
         let input_ready = stdin_file.as_ref().is_some_and(|input| input.wants(&tls));
-        let timeout = (tls.needs_drive() || input_ready).then_some(Duration::ZERO);
+        let mut timeout = (tls.needs_drive() || input_ready).then_some(Duration::ZERO);
+        if let Some(deadline) = &deadline {
+            match deadline.time_left(&tls) {
+                Some(left) => timeout = Some(timeout.map_or(left, |t| t.min(left))),
+                None if tls.is_handshaking() => {
+                    finish_trace(&mut trace, &mut tls)?;
+                    return Err(deadline.expired(args, &tls));
+                }
+                None => {}
+            }
+        }
         match poll.poll(&mut events, timeout) {
             Ok(()) => {}
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
@@ -158,16 +177,20 @@ fn run(args: &ClientArgs) -> Result<ExitCode, ClientError> {
                 return Ok(ExitCode::SUCCESS);
             }
             Err(error) => {
-                let unsent = unsent_input(args, &mut tls);
+                let queued = !tls.outbox().is_empty();
                 // The peer gets to read our fatal alert before the close;
                 // the trace (of a failed connection: the interesting one)
                 // ends after it.
-                linger(&mut poll, &mut tls);
+                linger(&mut poll, &mut tls, linger_time);
                 finish_trace(&mut trace, &mut tls)?;
+                // A stdin error matters less than the connection's: it
+                // counts as input left.
+                let unsent = unsent_input(args, &mut tls, queued, stdin.as_ref())
+                    .unwrap_or(Some(Unsent::More));
                 return Err(ClientError::Net {
                     error,
                     detail: diagnostics.last_rejection(),
-                    unsent: unsent.then_some(tls.plaintext_sent()),
+                    unsent: unsent.map(|unsent| (tls.plaintext_sent(), unsent)),
                 });
             }
         }
@@ -177,29 +200,30 @@ fn run(args: &ClientArgs) -> Result<ExitCode, ClientError> {
         // Done once the server closed and everything we had to send is out
         // (also when the server closes first, as in http mode).
         if tls.is_done() || (tls.peer_closed() && tls.is_flushed()) {
-            let unsent = unsent_input(args, &mut tls);
+            // Taken before the answer, which drops what is queued.
+            let queued = !tls.outbox().is_empty();
             // Our close_notify answers the server's (upstream's client
             // sends none).
             if let Err(error) = tls.answer_close_notify() {
                 debug!("cannot answer the server's close_notify: {error}");
             }
-            if unsent {
+            // Our last record leaves while lingering: the trace ends after
+            // it. Whether input was left is decided after that, as it may
+            // wait for stdin.
+            linger(&mut poll, &mut tls, linger_time);
+            finish_trace(&mut trace, &mut tls)?;
+            if let Some(unsent) = unsent_input(args, &mut tls, queued, stdin.as_ref())? {
                 // The server closed before we sent all we had: an error,
                 // not a clean end.
-                linger(&mut poll, &mut tls);
-                finish_trace(&mut trace, &mut tls)?;
                 return Err(ClientError::PeerClosedEarly {
                     sent: tls.plaintext_sent(),
+                    unsent,
                 });
             }
             break;
         }
         tls.reregister(poll.registry()).map_err(ClientError::Poll)?;
     }
-    // Our last record (the answer to the server's close_notify) leaves
-    // while lingering: the trace ends after it.
-    linger(&mut poll, &mut tls);
-    finish_trace(&mut trace, &mut tls)?;
     if let Err(e) = stdout.0.flush() {
         return stdout_error(e);
     }
@@ -207,6 +231,44 @@ fn run(args: &ClientArgs) -> Result<ExitCode, ClientError> {
     // peer's data alone, so that `llclient < in > out` echoes byte for byte.
     eprintln!("Connection closed");
     Ok(ExitCode::SUCCESS)
+}
+
+/// `--handshake-timeout`: when connecting and the handshake (with
+/// `--verify-async`, the verdict too) must be over.
+struct HandshakeDeadline {
+    at: Instant,
+    secs: u64,
+}
+
+impl HandshakeDeadline {
+    /// `None` for `--handshake-timeout 0`: no limit.
+    fn start(args: &ClientArgs) -> Option<Self> {
+        let secs = args.handshake_timeout;
+        (secs > 0).then(|| Self {
+            at: Instant::now() + Duration::from_secs(secs),
+            secs,
+        })
+    }
+
+    /// How long the loop may sleep before the deadline, while the handshake
+    /// is in progress; `None` once it is over or the deadline passed.
+    fn time_left(&self, tls: &TlsConn<UnbufferedClientConnection>) -> Option<Duration> {
+        let left = self.at.saturating_duration_since(Instant::now());
+        (tls.is_handshaking() && !left.is_zero()).then_some(left)
+    }
+
+    fn expired(&self, args: &ClientArgs, tls: &TlsConn<UnbufferedClientConnection>) -> ClientError {
+        let what = match tls.is_connecting() {
+            true => "connecting to",
+            false => "waiting for the TLS handshake with",
+        };
+        ClientError::Timeout {
+            what,
+            secs: self.secs,
+            hostname: args.hostname.clone(),
+            port: args.port,
+        }
+    }
 }
 
 /// `--verify-async`: one worker thread checks the server's chain with the
@@ -246,42 +308,102 @@ fn verify_async(
     Ok(())
 }
 
+/// What was left to send when the server stopped the transfer.
+#[derive(Debug, Clone, Copy)]
+enum Unsent {
+    /// Plaintext queued, or read from stdin and not sent.
+    More,
+    /// Stdin neither gave data nor ended within [`STDIN_END_WAIT`].
+    StdinOpen,
+}
+
+impl fmt::Display for Unsent {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::More => write!(f, "with more to send"),
+            Self::StdinOpen => write!(
+                f,
+                "before the end of stdin (still open {}s later)",
+                STDIN_END_WAIT.as_secs()
+            ),
+        }
+    }
+}
+
 /// Whether some of what we were to send after the handshake had not been
-/// sent: stdin not read to its end, or plaintext still queued. (`--http`
+/// sent, once the connection is over: plaintext still queued (`queued`, as
+/// it was when the server stopped), or stdin not read to its end. (`--http`
 /// sends one request and no end of input: only what is queued counts.)
-fn unsent_input(args: &ClientArgs, tls: &mut TlsConn<UnbufferedClientConnection>) -> bool {
+///
+/// Stdin the thread reads may have ended without the event loop hearing of
+/// it yet: then this waits (boundedly) for the thread's next report.
+fn unsent_input(
+    args: &ClientArgs,
+    tls: &mut TlsConn<UnbufferedClientConnection>,
+    queued: bool,
+    stdin: Option<&StdinReader>,
+) -> Result<Option<Unsent>, ClientError> {
     // Before the handshake completes nothing is sent, and the error says
     // enough on its own.
     if tls.handshake_info().is_none() {
-        return false;
+        return Ok(None);
     }
-    let queued = !tls.outbox().is_empty();
-    queued || (!args.http && !tls.outbox().is_closing())
+    if queued {
+        return Ok(Some(Unsent::More));
+    }
+    if args.http || tls.outbox().is_closing() {
+        return Ok(None);
+    }
+    match stdin {
+        Some(reader) => match reader.next_report(STDIN_END_WAIT) {
+            StdinReport::Ended => Ok(None),
+            StdinReport::Data => Ok(Some(Unsent::More)),
+            StdinReport::Open => Ok(Some(Unsent::StdinOpen)),
+            StdinReport::Failed(error) => Err(ClientError::Stdin(error)),
+        },
+        // A regular file not read to its end.
+        None => Ok(Some(Unsent::More)),
+    }
 }
 
-/// Closes gracefully: our last bytes (close_notify or a fatal alert) go
-/// out, the write side is shut down, and what the server still sends is
-/// read and dropped until it closes, for at most `LINGER_TIME`, so that it
-/// can read them rather than get a reset.
-fn linger(poll: &mut Poll, tls: &mut TlsConn<UnbufferedClientConnection>) {
-    if !tls.start_linger() {
-        return;
-    }
-    let deadline = Instant::now() + LINGER_TIME;
+/// Closes: when we queued a last record (close_notify or a fatal alert),
+/// it goes out, the write side is shut down, and what the server still
+/// sends is read and dropped until it closes, for at most `time`, so that
+/// it can read that record rather than get a reset. Logs what the close
+/// did on the wire.
+fn linger(poll: &mut Poll, tls: &mut TlsConn<UnbufferedClientConnection>, time: Duration) {
+    let closed = match tls.start_linger() {
+        Some(closed) => closed,
+        None => linger_loop(poll, tls, Instant::now() + time),
+    };
+    debug!("{closed}");
+}
+
+/// Drives lingering until it ends or `deadline` passes.
+fn linger_loop(
+    poll: &mut Poll,
+    tls: &mut TlsConn<UnbufferedClientConnection>,
+    deadline: Instant,
+) -> Closed {
     let mut events = Events::with_capacity(8);
     loop {
         let now = Instant::now();
-        if now >= deadline || tls.reregister(poll.registry()).is_err() {
-            return;
+        if now >= deadline {
+            return tls.stop_linger(LingerEnd::TimeLimit);
+        }
+        if let Err(e) = tls.reregister(poll.registry()) {
+            return tls.stop_linger(LingerEnd::EventLoop(e));
         }
         match poll.poll(&mut events, Some(deadline - now)) {
             Ok(()) => {}
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(_) => return,
+            Err(e) => return tls.stop_linger(LingerEnd::EventLoop(e)),
         }
         for event in events.iter() {
-            if event.token() == CLIENT && !tls.linger(Some(event)) {
-                return;
+            if event.token() == CLIENT {
+                if let Some(closed) = tls.linger(Some(event)) {
+                    return closed;
+                }
             }
         }
     }
@@ -476,6 +598,46 @@ impl StdinReader {
         }
         Ok(fed)
     }
+
+    /// Waits at most `bound` for the thread's next report, for a connection
+    /// that is over: its end-of-input may still be on its way. Blocks on the
+    /// channel (no polling); a report already waiting comes at once.
+    fn next_report(&self, bound: Duration) -> StdinReport {
+        let report = match self.chunks.try_recv() {
+            Ok(chunk) => Ok(chunk),
+            Err(TryRecvError::Disconnected) => Err(RecvTimeoutError::Disconnected),
+            Err(TryRecvError::Empty) => {
+                debug!("the connection is over: waiting up to {bound:?} for stdin to end");
+                self.chunks.recv_timeout(bound)
+            }
+        };
+        match report {
+            Ok(StdinChunk::Data(chunk)) => {
+                debug!("stdin: {}B more after the connection ended", chunk.len());
+                StdinReport::Data
+            }
+            Ok(StdinChunk::Eof) | Err(RecvTimeoutError::Disconnected) => {
+                debug!("stdin eof, after the connection ended");
+                StdinReport::Ended
+            }
+            Ok(StdinChunk::Failed(error)) => StdinReport::Failed(error),
+            Err(RecvTimeoutError::Timeout) => {
+                debug!("stdin still open {bound:?} after the connection ended");
+                StdinReport::Open
+            }
+        }
+    }
+}
+
+/// The stdin thread's next report, awaited once the connection is over.
+enum StdinReport {
+    /// Stdin ended (or the thread is gone).
+    Ended,
+    /// More data: input that was never sent.
+    Data,
+    /// Nothing came within the bound.
+    Open,
+    Failed(io::Error),
 }
 
 /// What the stdin thread sends.
@@ -529,17 +691,27 @@ enum ClientError {
         port: u16,
         error: io::Error,
     },
+    /// `--handshake-timeout` passed: `what` (e.g. "connecting to") was
+    /// still going on.
+    Timeout {
+        what: &'static str,
+        secs: u64,
+        hostname: String,
+        port: u16,
+    },
     Net {
         error: NetError,
         /// What the certificate verifier noted, when it rejected the server's.
         detail: Option<String>,
-        /// Bytes sent when it failed with more input left to send.
-        unsent: Option<u64>,
+        /// Bytes sent when it failed with input left to send, and what was
+        /// left.
+        unsent: Option<(u64, Unsent)>,
     },
     /// The server sent close_notify before all of our input was sent.
     PeerClosedEarly {
         /// Bytes sent by then.
         sent: u64,
+        unsent: Unsent,
     },
     Stdin(io::Error),
     Stdout(io::Error),
@@ -568,23 +740,32 @@ impl fmt::Display for ClientError {
                 port,
                 error,
             } => write!(f, "cannot connect to {hostname}:{port}: {error}"),
+            Self::Timeout {
+                what,
+                secs,
+                hostname,
+                port,
+            } => write!(
+                f,
+                "timed out after {secs}s {what} {hostname}:{port} (--handshake-timeout)"
+            ),
             Self::Net {
                 error,
                 detail,
                 unsent,
             } => {
-                write!(f, "{error}")?;
+                write!(f, "{}", Readable(error))?;
                 if let Some(detail) = detail {
                     write!(f, ": {detail}")?;
                 }
-                if let Some(sent) = unsent {
-                    write!(f, " (after {sent}B sent, with more to send)")?;
+                if let Some((sent, unsent)) = unsent {
+                    write!(f, " (after {sent}B sent, {unsent})")?;
                 }
                 Ok(())
             }
-            Self::PeerClosedEarly { sent } => write!(
+            Self::PeerClosedEarly { sent, unsent } => write!(
                 f,
-                "the server closed the connection (close_notify) after {sent}B sent, with more to send"
+                "the server closed the connection (close_notify) after {sent}B sent, {unsent}"
             ),
             Self::Stdin(e) => write!(f, "cannot read stdin: {e}"),
             Self::Stdout(e) => write!(f, "cannot write stdout: {e}"),

@@ -17,8 +17,10 @@ use clap::Parser;
 use lltls::programs::cli::{ServerArgs, ServerMode};
 use lltls::programs::config::{server_setup, ConfigError};
 use lltls::programs::net::{
-    Check, Handler, NetError, Outbox, PlainConn, TlsConn, VerifyPool, BACKLOG_LIMIT, LINGER_TIME,
+    Check, Closed, Handler, LingerEnd, NetError, Outbox, PlainConn, TlsConn, VerifyPool,
+    BACKLOG_LIMIT,
 };
+use lltls::programs::report::Readable;
 use lltls::programs::trace_output::{DiagramError, TraceOutput, TraceSettings};
 use lltls::trace::Role;
 use lltls::{DeferredServerConfig, LlServerConnection, RecordLayer};
@@ -87,6 +89,7 @@ fn run(args: &ServerArgs) -> Result<ExitCode, ServerError> {
         .map_err(ServerError::Poll)?;
     let handshake_timeout =
         (args.handshake_timeout > 0).then(|| Duration::from_secs(args.handshake_timeout));
+    let linger_time = Duration::from_millis(args.linger_ms);
     let verify = match args.verify_async {
         true => {
             let waker = Waker::new(poll.registry(), VERIFY).map_err(ServerError::Poll)?;
@@ -107,6 +110,7 @@ fn run(args: &ServerArgs) -> Result<ExitCode, ServerError> {
         config: tls_config,
         mode: args.mode,
         handshake_timeout,
+        linger_time,
         verify,
         conns: HashMap::new(),
         next_id: 1,
@@ -181,6 +185,8 @@ struct Server {
     config: TlsConfig,
     mode: ServerMode,
     handshake_timeout: Option<Duration>,
+    /// How long a closing connection lingers at most.
+    linger_time: Duration,
     /// `--verify-async`: the workers checking client certificates.
     verify: Option<VerifyPool>,
     /// Connections by id; the TLS socket has token `2 * id`, the forward
@@ -269,10 +275,16 @@ impl Server {
         };
         if conn.lingering {
             // Only the TLS socket's events matter now.
-            if token.0 % 2 == 0 && !conn.tls.linger(event) {
+            let closed = match token.0 % 2 == 0 {
+                true => conn.tls.linger(event),
+                false => None,
+            };
+            if let Some(closed) = closed {
+                conn.log_closed(&closed);
                 self.close(registry, id);
             } else if let Err(e) = conn.tls.reregister(registry) {
-                debug!("{}: reregister failed: {e}", conn.addr);
+                let closed = conn.tls.stop_linger(LingerEnd::EventLoop(e));
+                conn.log_closed(&closed);
                 self.close(registry, id);
             }
             return;
@@ -293,7 +305,7 @@ impl Server {
         conn.take_trace();
         match result {
             Ok(()) if conn.is_done() => {
-                debug!("{}: connection closed", conn.addr);
+                debug!("{}: TLS connection ended cleanly", conn.addr);
                 self.finish(registry, id);
             }
             Ok(()) => {
@@ -308,9 +320,9 @@ impl Server {
         }
     }
 
-    /// The connection is over: its last bytes (close_notify or a fatal
-    /// alert) go out and the peer gets to read them before the socket
-    /// closes (see `TlsConn::start_linger`).
+    /// The connection is over: its last record (close_notify or a fatal
+    /// alert), if it has one, goes out and the peer gets to read it before
+    /// the socket closes (see `TlsConn::start_linger`).
     fn finish(&mut self, registry: &Registry, id: usize) {
         let Some(conn) = self.conns.get_mut(&id) else {
             return;
@@ -319,12 +331,20 @@ impl Server {
         // complete.
         conn.finish_trace();
         conn.drop_target(registry);
-        if conn.tls.start_linger() && conn.tls.reregister(registry).is_ok() {
-            conn.lingering = true;
-            self.lingering.push_back((Instant::now() + LINGER_TIME, id));
-        } else {
-            self.close(registry, id);
-        }
+        let closed = match conn.tls.start_linger() {
+            None => match conn.tls.reregister(registry) {
+                Ok(()) => {
+                    conn.lingering = true;
+                    let deadline = Instant::now() + self.linger_time;
+                    self.lingering.push_back((deadline, id));
+                    return;
+                }
+                Err(e) => conn.tls.stop_linger(LingerEnd::EventLoop(e)),
+            },
+            Some(closed) => closed,
+        };
+        conn.log_closed(&closed);
+        self.close(registry, id);
     }
 
     fn expire_lingering(&mut self, registry: &Registry, now: Instant) {
@@ -333,8 +353,9 @@ impl Server {
                 return;
             }
             self.lingering.pop_front();
-            if self.conns.get(&id).is_some_and(|conn| conn.lingering) {
-                debug!("lingering over");
+            if let Some(conn) = self.conns.get_mut(&id).filter(|conn| conn.lingering) {
+                let closed = conn.tls.stop_linger(LingerEnd::TimeLimit);
+                conn.log_closed(&closed);
                 self.close(registry, id);
             }
         }
@@ -379,9 +400,10 @@ impl Server {
                 // A verdict not given in time counts as a slow handshake
                 // (`is_handshaking` includes the wait for it).
                 if conn.tls.is_handshaking() && !conn.lingering {
+                    // No alert is sent for a peer that stalls: `finish`
+                    // closes at once, and says so.
                     warn!("{}: handshake timed out", conn.addr);
-                    // Nothing was sent for the peer to read: no lingering.
-                    self.close(registry, id);
+                    self.finish(registry, id);
                 }
             }
         }
@@ -536,6 +558,11 @@ impl Conn {
         }
     }
 
+    /// Logs what closing the connection did on the wire.
+    fn log_closed(&self, closed: &Closed) {
+        debug!("{}: {closed}", self.addr);
+    }
+
     /// Logs why the connection ended, as upstream words it.
     fn log_end(&self, error: &NetError) {
         match error {
@@ -555,7 +582,7 @@ impl Conn {
                 ),
                 _ => error!("{}: {error}", self.addr),
             },
-            _ => error!("{}: {error}", self.addr),
+            _ => error!("{}: {}", self.addr, Readable(error)),
         }
     }
 }

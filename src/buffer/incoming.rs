@@ -78,9 +78,19 @@ impl<S: Storage> IncomingTls<S> {
     }
 
     /// Room to read the transport into. Call [`advance`](Self::advance) with
-    /// the number of bytes read. May be empty: the connection makes room
-    /// before it returns `NeedsMoreTlsData`.
+    /// the number of bytes read.
+    ///
+    /// An empty buffer (new, or released) gets room for one record here, so
+    /// a first read before any `process` never looks like end-of-file. A
+    /// buffer holding bytes gets more room only from the connection, which
+    /// makes it (within the protocol's limits) before it returns
+    /// `NeedsMoreTlsData`: until then this may be empty. Fixed storage is
+    /// never grown.
     pub fn unfilled(&mut self) -> &mut [u8] {
+        if self.is_empty() && self.storage.as_ref().len() < READ_SIZE {
+            // Fails only for fixed storage, which keeps what it has.
+            let _ = self.reserve(READ_SIZE);
+        }
         let end = self.end;
         &mut self.storage.as_mut()[end..]
     }

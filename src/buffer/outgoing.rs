@@ -72,6 +72,16 @@ impl<S: Storage> OutgoingTls<S> {
         }
     }
 
+    /// Takes back the last `num_bytes` written, which must not be sent.
+    pub(crate) fn unwrite(&mut self, num_bytes: usize) {
+        debug_assert!(num_bytes <= self.end - self.start);
+        self.end -= num_bytes.min(self.end - self.start);
+        if self.start == self.end {
+            self.start = 0;
+            self.end = 0;
+        }
+    }
+
     /// Whether nothing waits to be transmitted.
     #[must_use]
     pub fn is_empty(&self) -> bool {

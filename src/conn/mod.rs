@@ -13,6 +13,7 @@ pub use client::LlClientConnection;
 pub use server::LlServerConnection;
 
 mod framing;
+mod pump;
 mod room;
 mod rustls_phase;
 #[cfg(test)]
@@ -20,6 +21,7 @@ mod tests;
 
 use rustls_phase::{rustls_input, write_encrypted, Stop, Written};
 
+pub use pump::{Next, Pump};
 pub use room::RecordRoom;
 
 use core::ops::DerefMut;
@@ -402,7 +404,7 @@ impl<C: Side> LlConnection<C> {
             return Ok(0);
         }
         self.check_failed()?;
-        if self.withholds() {
+        if self.sending_held() {
             return Ok(0);
         }
         let chunk = &app_data[..app_data.len().min(MAX_ENCRYPT_CHUNK)];
@@ -445,7 +447,7 @@ impl<C: Side> LlConnection<C> {
         outgoing_tls: &mut OutgoingTls<O>,
     ) -> Result<usize, Error> {
         self.check_failed()?;
-        if self.withholds() {
+        if self.sending_held() {
             return Ok(0);
         }
         let Layer::InPlace(layer) = &mut self.conn else {
@@ -476,6 +478,9 @@ impl<C: Side> LlConnection<C> {
         // rustls would send it during the handshake already (a TLS 1.3 server
         // may send after its first flight), but the handshake's own remaining
         // messages, such as session tickets, would then never be sent.
+        if self.close_notify_sent() {
+            return Ok(true);
+        }
         if self.is_handshaking() || self.withholds() {
             return Ok(false);
         }
@@ -506,7 +511,7 @@ impl<C: Side> LlConnection<C> {
         outgoing_tls: &mut OutgoingTls<O>,
     ) -> Result<bool, Error> {
         self.check_failed()?;
-        if self.withholds() || self.version() == Some(rustls::ProtocolVersion::TLSv1_2) {
+        if self.sending_held() || self.version() == Some(rustls::ProtocolVersion::TLSv1_2) {
             return Ok(false);
         }
         if !matches!(self.conn, Layer::InPlace(_)) {
@@ -601,6 +606,14 @@ impl<C: Side> LlConnection<C> {
     #[must_use]
     pub fn awaiting_verdict(&self) -> bool {
         self.withholds()
+    }
+
+    /// Whether nothing may be sealed now: our close_notify (or a fatal
+    /// alert) went out, through whichever record layer, or the peer awaits
+    /// its verdict. Every sending input checks it first, before rustls's
+    /// record layer, which itself encrypts after its close_notify.
+    fn sending_held(&self) -> bool {
+        self.close_notify_sent() || self.withholds()
     }
 
     /// Deferred mode: whether everything that depends on trust in the peer

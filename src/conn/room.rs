@@ -32,7 +32,7 @@ impl<'a, C: Side, I: Storage, O: Storage> RecordRoom<'a, C, I, O> {
         outgoing_tls: &'a mut OutgoingTls<O>,
     ) -> Result<Option<Self>, Error> {
         conn.check_failed()?;
-        if conn.withholds() {
+        if conn.sending_held() {
             return Ok(None);
         }
         if !matches!(conn.conn, Layer::InPlace(_)) {

@@ -168,6 +168,15 @@ impl<C: Side> LlConnection<C> {
                 Err(error) => Err(error),
                 Ok(ConnectionState::EncodeTlsData(mut encoder)) => {
                     match outgoing_tls.write_with(|buf| encode_result(encoder.encode(buf))) {
+                        Ok(num_bytes) if self.close_notify_sent => {
+                            // Nothing follows our close_notify. rustls's
+                            // record layer may still queue something (a TLS
+                            // 1.2 renegotiation refusal): encoded, so rustls
+                            // moves on, and taken back.
+                            outgoing_tls.unwrite(num_bytes);
+                            debug!("dropped {num_bytes}B rustls encoded after our close_notify");
+                            Ok(None)
+                        }
                         Ok(num_bytes) => {
                             trace!("encoded {num_bytes}B");
                             Ok(None)
@@ -300,10 +309,26 @@ impl<C: Side> LlConnection<C> {
             }
             answer_alert = Some(rustls::AlertDescription::IllegalParameter);
         }
+        if self.close_notify_sent {
+            // Nothing follows our close_notify, not even the alert rustls
+            // queued for this error (rustls's record layer takes its
+            // close_notify for a fatal alert, rustls/rustls#959: in release
+            // builds it seals another).
+            let error = Error::Tls {
+                error,
+                alert_sent: None,
+            };
+            self.failed = Some(error.clone());
+            return error;
+        }
         let missing_alert = framing::rfc_alert_for(&error);
         // rustls answers a record that fails to open with bad_record_mac,
         // and a Finished or signature that fails to verify, in a record it
-        // opened, with decrypt_error.
+        // opened, with decrypt_error. "Opened" is read off its discard, which
+        // covers the record only if the message that failed was its last:
+        // a Finished with more handshake bytes behind it in its record is
+        // taken for a record that failed to open, when the alert is sealed
+        // (in the clear, the alert itself is read below).
         let decrypt_alert = (error == rustls::Error::DecryptError && opened)
             .then_some(rustls::AlertDescription::DecryptError);
         let mut error = Error::tls(error);
@@ -333,6 +358,13 @@ impl<C: Side> LlConnection<C> {
             incoming_tls.discard(discard);
             if !encoded {
                 break;
+            }
+        }
+        if let [21, 3, _, 0, 2, 2, description] = outgoing_tls.filled()[before..] {
+            // rustls's alert went out in the clear: it says which it is,
+            // whatever the error's type suggests.
+            if let Error::Tls { alert_sent, .. } = &mut error {
+                *alert_sent = Some(rustls::AlertDescription::from(description));
             }
         }
         if outgoing_tls.len() == before {

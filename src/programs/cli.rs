@@ -16,6 +16,11 @@ use std::path::PathBuf;
 use clap::error::ErrorKind;
 use clap::{value_parser, Arg, ArgGroup, ArgMatches, Command, FromArgMatches, Parser, Subcommand};
 
+use crate::programs::net::LINGER_TIME;
+
+/// `--linger-ms`'s default: [`LINGER_TIME`].
+const LINGER_MS: u64 = LINGER_TIME.as_millis() as u64;
+
 /// The upstream `tlsclient-mio` description, verbatim.
 const CLIENT_ABOUT: &str =
     "Connects to the TLS server at hostname:PORT.  The default PORT is 443.  \
@@ -28,8 +33,8 @@ replaces this with a basic HTTP GET request for /.
 
 If --cafile is not supplied, a built-in set of CA certificates are used from the webpki-roots crate.";
 
-const CLIENT_AFTER_LONG_HELP: &str =
-    "lltls: --record-layer, --verify-async, --trace and --sequence-diagram are lltls additions.";
+const CLIENT_AFTER_LONG_HELP: &str = "lltls: --handshake-timeout, --record-layer, --verify-async, \
+--verify-async-with-auth, --trace and --sequence-diagram are lltls additions.";
 
 /// The upstream `tlsserver-mio` description, verbatim.
 const SERVER_ABOUT: &str = "Runs a TLS server on :PORT. The default PORT is 443.";
@@ -123,14 +128,28 @@ pub struct ClientArgs {
     #[arg(long, value_enum, value_name = "LAYER", default_value_t = RecordLayerArg::InPlace)]
     pub record_layer: RecordLayerArg,
 
+    /// Give up when connecting and the TLS handshake take longer than this many seconds in
+    /// all; 0 waits for ever (lltls)
+    #[arg(long, value_name = "SECS", default_value_t = 10)]
+    pub handshake_timeout: u64,
+
     /// Verify the server's certificate on a worker thread while the event loop goes on
     /// (deferred verification: nothing is exchanged before the verdict) (lltls)
     #[arg(long)]
     pub verify_async: bool,
 
+    /// With --verify-async and --auth-certs: send the client certificate with the handshake,
+    /// before the server is verified (a server rejected afterwards has seen it) (lltls)
+    #[arg(long)]
+    pub verify_async_with_auth: bool,
+
     /// With --verify-async: wait this many milliseconds before each verification (tests)
     #[arg(long, value_name = "MS", default_value_t = 0, hide = true)]
     pub verify_delay_ms: u64,
+
+    /// Linger at most this many milliseconds after our close_notify or fatal alert (tests)
+    #[arg(long, value_name = "MS", default_value_t = LINGER_MS, hide = true)]
+    pub linger_ms: u64,
 
     /// Print one line per TLS record to stderr (lltls)
     #[arg(long)]
@@ -328,6 +347,10 @@ pub struct ServerArgs {
     /// With --verify-async: wait this many milliseconds before each verification (tests)
     #[arg(long, value_name = "MS", default_value_t = 0, hide = true)]
     pub verify_delay_ms: u64,
+
+    /// Linger at most this many milliseconds after our close_notify or fatal alert (tests)
+    #[arg(long, value_name = "MS", default_value_t = LINGER_MS, hide = true)]
+    pub linger_ms: u64,
 
     /// Print one line per TLS record to stderr (lltls)
     #[arg(long)]

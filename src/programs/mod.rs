@@ -1,10 +1,11 @@
 //! What `llclient` and `llserver` are made of, apart from the TLS core: the
 //! command line ([`cli`]), the rustls configurations it describes
 //! ([`config`]), the mio event-loop driver ([`net`]) and what becomes of
-//! `--trace` and `--sequence-diagram` ([`trace_output`]).
+//! `--trace` and `--sequence-diagram` ([`trace_output`]), and failures in
+//! words ([`report`]).
 //!
-//! Behind the default `programs` feature: it brings mio, clap, env_logger and
-//! webpki-roots, which the library itself does not need.
+//! Behind the default `programs` feature: it brings mio, clap, env_logger,
+//! webpki-roots and jiff, which the library itself does not need.
 
 #[allow(unused_imports)] // The std prelude: the crate root is no_std.
 use std::prelude::rust_2021::*;
@@ -12,6 +13,7 @@ use std::prelude::rust_2021::*;
 pub mod cli;
 pub mod config;
 pub mod net;
+pub mod report;
 pub mod trace_output;
 
 /// Turns logging on for both programs: `--verbose` logs everything at trace

@@ -668,23 +668,27 @@ impl<K: Kernel> InPlace<K> {
         error: RecordError,
         outgoing_tls: &mut OutgoingTls<O>,
     ) -> Error {
-        let sent = !self.sender.closed
-            && self.sender.tx.seq() < u64::MAX
-            && self
-                .send_alert(AlertLevel::Fatal, error.alert, outgoing_tls)
-                .is_ok();
+        let unsent = if self.sender.closed {
+            Some("nothing may follow our close_notify or fatal alert")
+        } else if self.sender.tx.seq() == u64::MAX {
+            Some("the sequence numbers are used up")
+        } else if self
+            .send_alert(AlertLevel::Fatal, error.alert, outgoing_tls)
+            .is_err()
+        {
+            Some("no room for it in OutgoingTls")
+        } else {
+            None
+        };
         self.sender.closed = true;
-        if sent {
-            debug!(
+        match unsent {
+            None => debug!(
                 "TLS error: {}; sent fatal alert {:?}",
                 error.error, error.alert
-            );
-        } else {
-            debug!(
-                "TLS error: {}; no alert sent: nothing may follow what we sent last",
-                error.error
-            );
+            ),
+            Some(why) => debug!("TLS error: {}; no alert sent: {why}", error.error),
         }
+        let sent = unsent.is_none();
         Error::Tls {
             error: error.error,
             alert_sent: sent.then_some(error.alert),

@@ -17,7 +17,8 @@
 //!   call, with a model of what each may do checked after every step (`tests/api_model.rs`, and
 //!   the `api` fuzz target, which includes it and `hostile` by `#[path]`).
 //!
-//! And here: paths in the repository and scratch space, and the bounds every wait uses.
+//! And here: paths in the repository and scratch space, the bounds every wait uses, and the
+//! open-file limit of tests that hold many sockets.
 
 // Each test binary includes the whole harness and uses a different part of it.
 #![allow(dead_code)]
@@ -49,6 +50,35 @@ pub const HTTP_REQUEST: &[u8] =
 /// What upstream's server (and llserver) answers in http mode, byte for byte.
 pub const HTTP_RESPONSE: &[u8] =
     b"HTTP/1.0 200 OK\r\nConnection: close\r\n\r\nHello world from rustls tlsserver\r\n";
+
+/// Raises this process's soft limit on open files to its hard limit and
+/// returns the soft limit now in force (the old one if it cannot be raised).
+/// Children spawned afterwards (llserver) inherit it. Tests that hold many
+/// sockets call it, so that a plain `cargo test` passes under the common soft
+/// limit of 1024 when the hard limit is higher.
+pub fn raise_open_file_limit() -> u64 {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit writes into the struct it is given, which we own.
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } != 0 {
+        return 0;
+    }
+    if limit.rlim_cur < limit.rlim_max {
+        let raised = libc::rlimit {
+            rlim_cur: limit.rlim_max,
+            rlim_max: limit.rlim_max,
+        };
+        // SAFETY: setrlimit reads the struct it is given.
+        if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &raised) } == 0 {
+            limit = raised;
+        }
+    }
+    // rlim_t is u64 here, but not on every target.
+    #[allow(clippy::useless_conversion)]
+    u64::try_from(limit.rlim_cur).unwrap_or(u64::MAX)
+}
 
 /// A path inside the repository, as a string for command lines (`""`: the repository).
 pub fn repo(rel: &str) -> String {

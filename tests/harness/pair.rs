@@ -212,6 +212,86 @@ impl<C: Side> Endpoint<C> {
     }
 }
 
+/// Driving one side by hand, one step at a time, for tests that script an
+/// exchange record by record.
+impl<C: Side> Endpoint<C> {
+    /// Seals all of `plaintext` now, with `encrypt` or (`use_room`) through
+    /// the record room, one record per fragment.
+    pub fn send_now(&mut self, plaintext: &[u8]) {
+        let mut at = 0;
+        while at < plaintext.len() {
+            let taken = if self.use_room {
+                let mut room = self
+                    .conn
+                    .record_room(&mut self.incoming, &mut self.outgoing)
+                    .unwrap()
+                    .expect("room for a record");
+                let n = room.buf().len().min(plaintext.len() - at);
+                room.buf()[..n].copy_from_slice(&plaintext[at..at + n]);
+                room.seal(n).unwrap()
+            } else {
+                self.conn
+                    .encrypt(&plaintext[at..], &mut self.incoming, &mut self.outgoing)
+                    .unwrap()
+            };
+            assert!(taken > 0, "the connection takes plaintext");
+            at += taken;
+        }
+    }
+
+    /// Runs `process` until it needs more bytes (or the connection closed)
+    /// and returns the plaintext of each application-data record it lent.
+    pub fn read_records(&mut self) -> Vec<Vec<u8>> {
+        let mut records = Vec::new();
+        loop {
+            match self.conn.process(&mut self.incoming, &mut self.outgoing) {
+                Ok(Status::AppDataAvailable(mut data)) => {
+                    while let Some(record) = data.next_record() {
+                        records.push(record.unwrap().to_vec());
+                    }
+                }
+                Ok(Status::PeerClosed) => self.peer_closed = true,
+                Ok(Status::Closed) => {
+                    self.closed = true;
+                    break;
+                }
+                Ok(Status::NeedsMoreTlsData | Status::MustTransmitTlsData) => break,
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+        for record in &records {
+            self.received.extend_from_slice(record);
+        }
+        records
+    }
+
+    /// Sends the application data received straight back: with
+    /// `echo_app_data` where the record layer can, else (rustls's layer)
+    /// `process` then `encrypt`, record by record. Returns the bytes echoed.
+    pub fn echo_now(&mut self) -> usize {
+        let echoed = self
+            .conn
+            .echo_app_data(&mut self.incoming, &mut self.outgoing)
+            .unwrap();
+        if echoed > 0 {
+            return echoed;
+        }
+        let records = self.read_records();
+        let use_room = std::mem::replace(&mut self.use_room, false);
+        for record in &records {
+            self.send_now(record);
+        }
+        self.use_room = use_room;
+        records.iter().map(Vec::len).sum()
+    }
+}
+
+/// Moves everything `from` has to send into `to`'s incoming buffer (as much
+/// as fits; returns how much), noting it on `from`'s wire.
+pub fn transfer<A: Side, B: Side>(from: &mut Endpoint<A>, to: &mut Endpoint<B>) -> usize {
+    Pair::deliver(usize::MAX, from, to)
+}
+
 /// Called with the bytes of each delivery and their direction, e.g. to feed
 /// a tracer.
 pub type Tap = Box<dyn FnMut(lltls::trace::Direction, &[u8])>;

@@ -377,6 +377,23 @@ impl Proc {
         self.wait_stderr(&format!("{needle:?}"), timeout, |err| err.contains(needle));
     }
 
+    /// Waits until stderr contains `needle` (true) or closes without it (false, e.g. the
+    /// child exited); panics after `timeout`.
+    pub fn stderr_shows(&self, needle: &str, timeout: Duration) -> bool {
+        let mut shown = false;
+        let settled = self.stderr.wait(timeout, |err, closed| {
+            shown = super::data::contains(err, needle.as_bytes());
+            shown || closed
+        });
+        if !settled {
+            panic!(
+                "{}",
+                self.frame(&format!("no {needle:?} on stderr within {timeout:?}"))
+            );
+        }
+        shown
+    }
+
     /// Whether the child is still running.
     pub fn is_running(&mut self) -> bool {
         self.status.is_none() && matches!(self.child.try_wait(), Ok(None))

@@ -152,12 +152,18 @@ pub fn client_setup(args: &ClientArgs) -> Result<ClientSetup, ConfigError> {
                          seals the alert of a rejection",
             });
         }
-        if args.auth_certs.is_some() {
+        if args.auth_certs.is_some() && !args.verify_async_with_auth {
             return Err(ConfigError::VerifyAsync {
                 reason: "--verify-async would send the client certificate (--auth-certs) to a \
-                         server not verified yet",
+                         server not verified yet: add --verify-async-with-auth to allow it, or \
+                         drop --verify-async to verify the server before sending it",
             });
         }
+    }
+    if args.verify_async_with_auth && (!args.verify_async || args.auth_certs.is_none()) {
+        return Err(ConfigError::VerifyAsync {
+            reason: "--verify-async-with-auth needs --verify-async and --auth-certs",
+        });
     }
     Ok(ClientSetup {
         config: Arc::new(config),
@@ -176,11 +182,16 @@ pub fn deferred_client_config(
     verifier: Arc<dyn ServerCertVerifier>,
 ) -> Result<DeferredClientConfig, ConfigError> {
     let sessions = Arc::new(ClientSessionMemoryCache::new(256));
-    let deferred = DeferredClientConfig::new(Arc::unwrap_or_clone(config), verifier, sessions)
-        .map_err(|error| ConfigError::Tls {
-            what: "cannot set up deferred verification",
-            source: rustls::Error::General(error.to_string()),
-        })?;
+    let config = Arc::unwrap_or_clone(config);
+    // `client_setup` refused a client certificate without the opt-in.
+    let deferred = match args.verify_async_with_auth {
+        true => DeferredClientConfig::with_client_auth(config, verifier, sessions),
+        false => DeferredClientConfig::new(config, verifier, sessions),
+    }
+    .map_err(|error| ConfigError::Tls {
+        what: "cannot set up deferred verification",
+        source: rustls::Error::General(error.to_string()),
+    })?;
     Ok(match args.no_tickets {
         true => deferred.tls12_resumption(Tls12Resumption::SessionIdOnly),
         false => deferred,

@@ -56,7 +56,7 @@ use crate::{Error, HandshakeInfo};
 
 pub use outbox::Outbox;
 pub use plain::PlainConn;
-pub use tls::{TlsConn, LINGER_LIMIT, LINGER_TIME};
+pub use tls::{Closed, LastRecord, LingerEnd, NoLinger, TlsConn, LINGER_LIMIT, LINGER_TIME};
 pub use verify::{Check, Verdict, VerifyPool};
 
 /// Bytes waiting to be sent (plaintext in the [`Outbox`] plus TLS bytes in

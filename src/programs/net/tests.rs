@@ -124,3 +124,30 @@ fn outbox_keeps_order_across_partial_takes() {
     outbox.release();
     assert_eq!(outbox.capacity(), 0);
 }
+
+/// The line that reports a close claims no FIN where none goes out (the socket failed) and
+/// says what of ours never left.
+#[test]
+fn closing_lines_claim_no_fin_after_a_socket_error() {
+    let at_once = Closed::AtOnce {
+        reason: NoLinger::SocketFailed,
+        unread: false,
+    };
+    assert_eq!(
+        at_once.to_string(),
+        "closed without lingering: the socket failed; socket closed"
+    );
+    let lingered = Closed::Lingered {
+        last: LastRecord::FatalAlert,
+        end: LingerEnd::Socket(io::ErrorKind::ConnectionReset.into()),
+        unsent: 7,
+        fin: false,
+        dropped: 0,
+        unread: false,
+    };
+    assert_eq!(
+        lingered.to_string(),
+        "closed after lingering: our fatal alert not all sent (7B left); read and dropped 0B of \
+         the peer's, until a socket error: connection reset; socket closed"
+    );
+}

@@ -13,10 +13,11 @@ use mio::{Interest, Registry, Token};
 
 use super::socket::{Input, Socket};
 use super::{Handler, NetError, Outbox, BACKLOG_LIMIT, READS_PER_TURN, TRANSMIT_BATCH};
+use crate::conn::{LlConnection, Next, Pump, Side};
+use crate::error::Error;
+use crate::status::HandshakeInfo;
 use crate::trace::{Role, Tracer};
-use crate::{
-    Error, HandshakeInfo, IncomingTls, LlConnection, OutgoingTls, PeerCertificates, Side, Status,
-};
+use crate::verify::PeerCertificates;
 
 /// One TLS connection over a non-blocking mio socket.
 ///
@@ -26,9 +27,8 @@ use crate::{
 /// the interest follows what is pending.
 pub struct TlsConn<C: Side> {
     socket: Socket,
-    conn: LlConnection<C>,
-    incoming_tls: IncomingTls,
-    outgoing_tls: OutgoingTls,
+    /// The connection with its TLS buffers; it says what to do next.
+    pump: Pump<C>,
     outbox: Outbox,
     phase: Phase,
     /// The application asked to stop reading (its own backpressure).
@@ -42,14 +42,21 @@ pub struct TlsConn<C: Side> {
     tracer: Option<(Box<Tracer>, Role)>,
     /// Deferred mode: the chain the peer presented, not yet taken to verify.
     presented: Option<PeerCertificates>,
+    /// Our last record, once queued: what the peer must be able to read
+    /// before the socket closes, and the reason to linger.
+    last_record: Option<LastRecord>,
+    /// The connection ended with the peer's fatal alert: it reads nothing
+    /// more of ours.
+    peer_alert: bool,
 }
 
 /// Where a [`TlsConn`] is in its life. It only moves down this list:
 /// `Open` until `process` reports `Closed` (both sides sent close_notify),
 /// or until anything fails, from either state; then, if the caller asks
-/// for it ([`TlsConn::start_linger`]), `Lingering` until the peer has had
-/// the chance to read our last bytes. Whether our own close_notify went out
-/// is the core's to say (`close_notify_sent`).
+/// for it ([`TlsConn::start_linger`]) and we queued a last record,
+/// `Lingering` until the peer has had the chance to read it, then `Over`.
+/// Whether our own close_notify went out is the core's to say
+/// (`close_notify_sent`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Phase {
     /// Handshaking or exchanging data.
@@ -63,7 +70,157 @@ enum Phase {
     Broken,
     /// Closing: what is left to send goes out, then the write side is shut
     /// down and what the peer still sends is read and dropped.
-    Lingering { discarded: usize, write_shut: bool },
+    Lingering(Linger),
+    /// Lingering ended: the caller drops the connection.
+    Over,
+}
+
+/// What lingering has done so far.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Linger {
+    /// The record the peer must be able to read.
+    last: LastRecord,
+    /// Bytes of the peer's read and dropped.
+    discarded: usize,
+    /// Our write side is shut down: the FIN went after everything else.
+    write_shut: bool,
+}
+
+/// The last record a connection sends, which its peer must be able to read
+/// before the socket closes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LastRecord {
+    /// Our close_notify.
+    CloseNotify,
+    /// Our fatal alert.
+    FatalAlert,
+}
+
+impl fmt::Display for LastRecord {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::CloseNotify => "close_notify",
+            Self::FatalAlert => "fatal alert",
+        })
+    }
+}
+
+/// Why a connection closed without lingering.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NoLinger {
+    /// We queued neither close_notify nor a fatal alert: there is no last
+    /// record of ours for the peer to read (e.g. lltls's own buffer limit,
+    /// for which no alert exists, or a peer that left before any).
+    NothingToDeliver,
+    /// The peer ended the connection with its own fatal alert: it reads
+    /// nothing more.
+    PeerAlert,
+    /// The socket failed (or never connected): nothing more can go out.
+    SocketFailed,
+}
+
+/// Why lingering ended.
+#[derive(Debug)]
+pub enum LingerEnd {
+    /// The peer closed its side (FIN): it has read what it wanted.
+    PeerClosed,
+    /// [`LINGER_LIMIT`] bytes were dropped and the peer still sends.
+    Limit,
+    /// The caller's time limit passed ([`TlsConn::stop_linger`]).
+    TimeLimit,
+    /// The caller's event loop failed ([`TlsConn::stop_linger`]).
+    EventLoop(io::Error),
+    /// Writing or reading the socket failed (e.g. the peer reset it).
+    Socket(io::Error),
+}
+
+/// What closing a connection did on the wire: the log line saying so.
+#[derive(Debug)]
+pub enum Closed {
+    /// Closed without lingering.
+    AtOnce {
+        /// Why not.
+        reason: NoLinger,
+        /// Data from the peer was left unread, so the kernel answers the
+        /// close with a reset (RST) instead of a FIN.
+        unread: bool,
+    },
+    /// Closed after lingering.
+    Lingered {
+        /// What the peer was to read.
+        last: LastRecord,
+        /// Why lingering stopped.
+        end: LingerEnd,
+        /// Bytes of ours that never left (the peer stopped reading).
+        unsent: usize,
+        /// Our FIN went after our last record.
+        fin: bool,
+        /// Bytes of the peer's read and dropped while lingering.
+        dropped: usize,
+        /// As in `AtOnce`.
+        unread: bool,
+    },
+}
+
+impl Closed {
+    /// Whether the connection lingered.
+    #[must_use]
+    pub fn lingered(&self) -> bool {
+        matches!(self, Self::Lingered { .. })
+    }
+}
+
+impl fmt::Display for Closed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // What close(2) does now: a reset when the peer's data is unread;
+        // otherwise a FIN, unless ours went already or the socket failed.
+        let close = |f: &mut fmt::Formatter<'_>, unread: bool, silent: bool| match (unread, silent)
+        {
+            (true, _) => {
+                f.write_str("; data from the peer unread: the kernel resets the connection (RST)")
+            }
+            (false, true) => f.write_str("; socket closed"),
+            (false, false) => f.write_str("; socket closed: the kernel sends FIN"),
+        };
+        match self {
+            Self::AtOnce { reason, unread } => {
+                f.write_str("closed without lingering: ")?;
+                f.write_str(match reason {
+                    NoLinger::NothingToDeliver => "we sent no close_notify or fatal alert",
+                    NoLinger::PeerAlert => "the peer sent a fatal alert",
+                    NoLinger::SocketFailed => "the socket failed",
+                })?;
+                close(f, *unread, *reason == NoLinger::SocketFailed)
+            }
+            Self::Lingered {
+                last,
+                end,
+                unsent,
+                fin,
+                dropped,
+                unread,
+            } => {
+                f.write_str("closed after lingering: ")?;
+                match unsent {
+                    0 => write!(f, "our {last} sent")?,
+                    n => write!(f, "our {last} not all sent ({n}B left)")?,
+                }
+                if *fin {
+                    f.write_str(", then FIN")?;
+                }
+                write!(f, "; read and dropped {dropped}B of the peer's, until ")?;
+                match end {
+                    LingerEnd::PeerClosed => f.write_str("the peer closed its side (FIN)")?,
+                    LingerEnd::Limit => write!(f, "the limit ({LINGER_LIMIT}B)")?,
+                    LingerEnd::TimeLimit => f.write_str("the time limit")?,
+                    LingerEnd::Socket(error) => write!(f, "a socket error: {error}")?,
+                    LingerEnd::EventLoop(error) => write!(f, "the event loop failed: {error}")?,
+                }
+                let failed = matches!(end, LingerEnd::Socket(_));
+                close(f, *unread, *fin || failed)
+            }
+        }
+    }
 }
 
 /// A closing connection reads and drops at most this much of what the peer
@@ -72,7 +229,8 @@ enum Phase {
 /// the peer reads it (nginx and haproxy linger the same way).
 pub const LINGER_LIMIT: usize = 4 << 20;
 
-/// How long the caller SHOULD let a connection linger at most.
+/// How long the caller SHOULD let a connection linger at most (the
+/// programs' default; see [`TlsConn::stop_linger`]).
 pub const LINGER_TIME: std::time::Duration = std::time::Duration::from_secs(2);
 
 impl<C: Side> TlsConn<C> {
@@ -84,9 +242,7 @@ impl<C: Side> TlsConn<C> {
     fn with_socket(socket: Socket, conn: LlConnection<C>) -> Self {
         Self {
             socket,
-            conn,
-            incoming_tls: IncomingTls::new(),
-            outgoing_tls: OutgoingTls::new(),
+            pump: Pump::new(conn),
             outbox: Outbox::default(),
             phase: Phase::Open,
             read_paused: false,
@@ -95,6 +251,8 @@ impl<C: Side> TlsConn<C> {
             plaintext_sent: 0,
             tracer: None,
             presented: None,
+            last_record: None,
+            peer_alert: false,
         }
     }
 
@@ -117,12 +275,12 @@ impl<C: Side> TlsConn<C> {
     /// READABLE, and the event, if any, is only remembered.
     #[must_use]
     pub fn interest(&self) -> Interest {
-        if let Phase::Lingering { write_shut, .. } = self.phase {
+        if let Phase::Lingering(linger) = self.phase {
             return self
                 .socket
-                .interest(write_shut, !self.outgoing_tls.is_empty());
+                .interest(linger.write_shut, self.pending_tls() > 0);
         }
-        let write = !self.outgoing_tls.is_empty() && self.phase != Phase::Broken;
+        let write = self.pending_tls() > 0 && !matches!(self.phase, Phase::Broken | Phase::Over);
         self.socket.interest(self.wants_read(), write)
     }
 
@@ -152,7 +310,7 @@ impl<C: Side> TlsConn<C> {
             self.encrypt_outbox()?;
             // Batch: one write for several records read in this turn, rather
             // than a system call per record.
-            if self.socket.writable && self.outgoing_tls.len() >= TRANSMIT_BATCH {
+            if self.socket.writable && self.pending_tls() >= TRANSMIT_BATCH {
                 self.transmit()?;
             }
             if !self.wants_read() || !self.socket.readable || reads == READS_PER_TURN {
@@ -168,6 +326,11 @@ impl<C: Side> TlsConn<C> {
         }
         self.release_if_idle();
         Ok(())
+    }
+
+    /// TLS bytes waiting to be transmitted.
+    fn pending_tls(&self) -> usize {
+        self.pump.to_transmit().len()
     }
 
     /// Whether [`drive`](Self::drive) stopped with work left (its read
@@ -200,18 +363,18 @@ impl<C: Side> TlsConn<C> {
     ) -> Result<Option<Result<usize, E>>, NetError> {
         if self.socket.connecting
             || !matches!(self.phase, Phase::Open | Phase::Closed)
-            || self.conn.close_notify_sent()
+            || self.pump.conn().close_notify_sent()
             || !self.outbox.is_empty()
         {
             return Ok(None);
         }
-        let room = self
-            .conn
-            .record_room(&mut self.incoming_tls, &mut self.outgoing_tls);
+        let before = self.pending_tls();
+        let (conn, incoming_tls, outgoing_tls) = self.pump.parts();
+        let room = conn.record_room(incoming_tls, outgoing_tls);
         let mut room = match room {
             Ok(Some(room)) => room,
             Ok(None) => return Ok(None),
-            Err(error) => return Err(self.fail(error)),
+            Err(error) => return Err(self.fail(error, before)),
         };
         let num_bytes = match fill(room.buf()) {
             Ok(num_bytes) => num_bytes,
@@ -222,7 +385,7 @@ impl<C: Side> TlsConn<C> {
                 self.plaintext_sent += sealed as u64;
                 Ok(Some(Ok(sealed)))
             }
-            Err(error) => Err(self.fail(error)),
+            Err(error) => Err(self.fail(error, before)),
         }
     }
 
@@ -267,7 +430,7 @@ impl<C: Side> TlsConn<C> {
     /// Bytes waiting to leave: queued plaintext plus TLS bytes.
     #[must_use]
     pub fn backlog(&self) -> usize {
-        self.outbox.len() + self.outgoing_tls.len()
+        self.outbox.len() + self.pending_tls()
     }
 
     /// Plaintext bytes taken to be sent so far (queued ones not included).
@@ -283,8 +446,8 @@ impl<C: Side> TlsConn<C> {
     /// one was due, went instead). The caller transmits it, e.g. with
     /// [`start_linger`](Self::start_linger).
     pub fn answer_close_notify(&mut self) -> Result<(), NetError> {
-        if !self.conn.peer_closed()
-            || self.conn.close_notify_sent()
+        if !self.pump.conn().peer_closed()
+            || self.pump.conn().close_notify_sent()
             || !matches!(self.phase, Phase::Open | Phase::Closed)
         {
             return Ok(());
@@ -293,12 +456,11 @@ impl<C: Side> TlsConn<C> {
             debug!("the peer closed: dropping {}B not sent", self.outbox.len());
             self.outbox.consume(self.outbox.len());
         }
-        let queued = self
-            .conn
-            .queue_close_notify(&mut self.incoming_tls, &mut self.outgoing_tls)
-            .map_err(|e| self.fail(e))?;
+        let before = self.pending_tls();
+        let queued = self.pump.close().map_err(|e| self.fail(e, before))?;
         if queued {
-            debug!("answered the peer's close_notify");
+            debug!("queued close_notify, answering the peer's");
+            self.last_record.get_or_insert(LastRecord::CloseNotify);
         }
         Ok(())
     }
@@ -314,7 +476,11 @@ impl<C: Side> TlsConn<C> {
     /// [`drive`](Self::drive) afterwards: it releases what was held, or
     /// sends the rejection's alert and fails.
     pub fn peer_verified(&mut self, verdict: Result<(), rustls::Error>) -> Result<(), NetError> {
-        self.conn.peer_verified(verdict).map_err(|e| self.fail(e))
+        // Only records the verdict: the alert, if any, comes with `drive`.
+        let before = self.pending_tls();
+        self.pump
+            .peer_verified(verdict)
+            .map_err(|e| self.fail(e, before))
     }
 
     /// Whether the handshake is still in progress, for the application: in
@@ -322,7 +488,16 @@ impl<C: Side> TlsConn<C> {
     /// certificate, as nothing can be sent before it either.
     #[must_use]
     pub fn is_handshaking(&self) -> bool {
-        self.socket.connecting || self.conn.is_handshaking() || self.conn.awaiting_verdict()
+        self.socket.connecting
+            || self.pump.conn().is_handshaking()
+            || self.pump.conn().awaiting_verdict()
+    }
+
+    /// Whether the socket's connect is still in progress (see
+    /// [`connecting`](Self::connecting)).
+    #[must_use]
+    pub fn is_connecting(&self) -> bool {
+        self.socket.connecting
     }
 
     /// What the handshake negotiated, once it completed.
@@ -334,13 +509,13 @@ impl<C: Side> TlsConn<C> {
     /// Whether the peer's `close_notify` arrived.
     #[must_use]
     pub fn peer_closed(&self) -> bool {
-        self.conn.peer_closed()
+        self.pump.conn().peer_closed()
     }
 
     /// Whether our `close_notify` was queued.
     #[must_use]
     pub fn close_notify_queued(&self) -> bool {
-        self.conn.close_notify_sent()
+        self.pump.conn().close_notify_sent()
     }
 
     /// Whether the socket reached end-of-file.
@@ -352,7 +527,7 @@ impl<C: Side> TlsConn<C> {
     /// Whether every TLS byte was handed to the socket.
     #[must_use]
     pub fn is_flushed(&self) -> bool {
-        self.outgoing_tls.is_empty()
+        self.pending_tls() == 0
     }
 
     /// Whether nothing more can happen on this connection: both sides closed
@@ -361,23 +536,23 @@ impl<C: Side> TlsConn<C> {
     #[must_use]
     pub fn is_done(&self) -> bool {
         match self.phase {
-            Phase::Failed | Phase::Broken | Phase::Lingering { .. } => return true,
-            _ if !self.outgoing_tls.is_empty() => return false,
+            Phase::Failed | Phase::Broken | Phase::Lingering(_) | Phase::Over => return true,
+            _ if self.pending_tls() > 0 => return false,
             Phase::Closed => return true,
             Phase::Open => {}
         }
         // Both close_notify went (a peer that closes first need not close
         // its TCP side before we answer), or the transport ended.
-        (self.conn.peer_closed() && self.conn.close_notify_sent())
+        (self.pump.conn().peer_closed() && self.pump.conn().close_notify_sent())
             || self.socket.eof
-                && (self.conn.close_notify_sent()
+                && (self.pump.conn().close_notify_sent()
                     || (self.outbox.is_empty() && !self.outbox.is_closing()))
     }
 
     /// The connection inside.
     #[must_use]
     pub fn connection(&self) -> &LlConnection<C> {
-        &self.conn
+        self.pump.conn()
     }
 
     /// The socket.
@@ -390,7 +565,8 @@ impl<C: Side> TlsConn<C> {
     /// queued plaintext), for tests and diagnostics.
     #[must_use]
     pub fn buffer_capacity(&self) -> usize {
-        self.incoming_tls.capacity() + self.outgoing_tls.capacity() + self.outbox.capacity()
+        let (incoming_tls, outgoing_tls) = self.pump.buffers();
+        incoming_tls.capacity() + outgoing_tls.capacity() + self.outbox.capacity()
     }
 
     /// Shuts down the socket's write half (TCP FIN), once everything was
@@ -399,82 +575,139 @@ impl<C: Side> TlsConn<C> {
         self.socket.shutdown_write();
     }
 
-    /// Starts closing the connection gracefully, once it is done or has
-    /// failed (not after a socket error): what is left in the outgoing
-    /// buffer (our close_notify or fatal alert) goes out, then the write
-    /// side is shut down, and what the peer still sends is read and dropped
-    /// until it closes its side or [`LINGER_LIMIT`] bytes came. The caller
-    /// keeps the connection registered, calls [`linger`](Self::linger) on
-    /// each event, and drops it at the latest after [`LINGER_TIME`].
+    /// Starts closing the connection, once it is done or has failed.
     ///
-    /// Returns whether to keep it for that: `false` when there is nothing to
-    /// wait for (the peer closed its side already, or the socket failed).
-    pub fn start_linger(&mut self) -> bool {
-        if self.socket.eof || self.phase == Phase::Broken || self.socket.connecting {
-            return false;
-        }
-        debug!("lingering: {}B left to send", self.outgoing_tls.len());
-        self.phase = Phase::Lingering {
+    /// When we queued a last record the peer must be able to read (our
+    /// close_notify or fatal alert), the connection lingers: what is left
+    /// in the outgoing buffer goes out, then the write side is shut down
+    /// (FIN), and what the peer still sends is read and dropped until it
+    /// closes its side or [`LINGER_LIMIT`] bytes came. Closing a socket
+    /// with unread data makes the kernel answer with a reset, which can
+    /// destroy that record before the peer reads it (nginx and haproxy
+    /// linger the same way). The caller keeps the connection registered,
+    /// calls [`linger`](Self::linger) on each event, and
+    /// [`stop_linger`](Self::stop_linger) at its time limit (at most
+    /// [`LINGER_TIME`] is the programs' default).
+    ///
+    /// Returns `None` while lingering, or how the connection closed: at
+    /// once when there is no such record (no alert is due for every error,
+    /// e.g. lltls's own buffer limit), after the peer's fatal alert, or
+    /// after a socket error. The caller then drops it.
+    pub fn start_linger(&mut self) -> Option<Closed> {
+        let reason = if self.socket.connecting || matches!(self.phase, Phase::Broken | Phase::Over)
+        {
+            Some(NoLinger::SocketFailed)
+        } else if self.peer_alert {
+            Some(NoLinger::PeerAlert)
+        } else {
+            None
+        };
+        let last = match (reason, self.last_record) {
+            (None, Some(last)) => last,
+            (reason, _) => {
+                return Some(Closed::AtOnce {
+                    reason: reason.unwrap_or(NoLinger::NothingToDeliver),
+                    unread: self.unread(),
+                })
+            }
+        };
+        debug!(
+            "lingering: our {last} queued, {}B left to send",
+            self.pending_tls()
+        );
+        self.phase = Phase::Lingering(Linger {
+            last,
             discarded: 0,
             write_shut: false,
-        };
+        });
         // What is received from now on is dropped, unread.
-        self.incoming_tls.release();
+        self.pump.parts().1.release();
         self.outbox.release();
         self.linger(None)
     }
 
     /// Does what lingering can do now, after `event` if one came. Returns
-    /// whether to keep lingering.
-    pub fn linger(&mut self, event: Option<&Event>) -> bool {
-        if let Some(event) = event {
-            if !matches!(self.socket.ready(event), Ok(true)) {
-                return false;
-            }
-        }
-        let Phase::Lingering {
-            mut discarded,
-            mut write_shut,
-        } = self.phase
-        else {
-            return false;
+    /// `None` while lingering goes on, or how the connection closed.
+    pub fn linger(&mut self, event: Option<&Event>) -> Option<Closed> {
+        let Phase::Lingering(mut linger) = self.phase else {
+            return None;
         };
-        if !write_shut {
-            if self.socket.writable && self.transmit().is_err() {
-                return false;
+        if let Some(event) = event {
+            // Only notes readiness: the connect completed before lingering
+            // started (`start_linger` checked), so nothing can fail here.
+            let _ = self.socket.ready(event);
+        }
+        if !linger.write_shut {
+            if self.socket.writable {
+                if let Err(error) = self.write_out() {
+                    return Some(self.lingered(linger, LingerEnd::Socket(error)));
+                }
             }
-            if !self.outgoing_tls.is_empty() {
-                return true;
+            if self.pending_tls() > 0 {
+                self.phase = Phase::Lingering(linger);
+                return None;
             }
             self.socket.shutdown_write();
-            write_shut = true;
+            linger.write_shut = true;
+            debug!("lingering: our {} sent, then FIN", linger.last);
         }
         let mut buf = [0; 16 * 1024];
-        let keep = loop {
+        let end = loop {
             match self.socket.read(&mut buf) {
                 Ok(Input::Data(num_bytes)) => {
-                    discarded += num_bytes;
-                    if discarded >= LINGER_LIMIT {
-                        debug!("lingering: dropped {discarded}B, closing");
-                        break false;
+                    linger.discarded += num_bytes;
+                    if linger.discarded >= LINGER_LIMIT {
+                        break LingerEnd::Limit;
                     }
                 }
-                Ok(Input::WouldBlock) => break true,
-                Ok(Input::Eof) | Err(_) => break false,
+                Ok(Input::WouldBlock) => {
+                    self.phase = Phase::Lingering(linger);
+                    return None;
+                }
+                Ok(Input::Eof) => break LingerEnd::PeerClosed,
+                Err(error) => break LingerEnd::Socket(error),
             }
         };
-        self.phase = Phase::Lingering {
-            discarded,
-            write_shut,
-        };
-        keep
+        Some(self.lingered(linger, end))
+    }
+
+    /// The caller stops lingering (`end` says why: its time limit,
+    /// usually): how the connection closes now. The caller drops it.
+    pub fn stop_linger(&mut self, end: LingerEnd) -> Closed {
+        match self.phase {
+            Phase::Lingering(linger) => self.lingered(linger, end),
+            // Not lingering: nothing was waited for.
+            _ => Closed::AtOnce {
+                reason: NoLinger::NothingToDeliver,
+                unread: self.unread(),
+            },
+        }
+    }
+
+    /// Lingering is over: what it achieved.
+    fn lingered(&mut self, linger: Linger, end: LingerEnd) -> Closed {
+        self.phase = Phase::Over;
+        Closed::Lingered {
+            last: linger.last,
+            end,
+            unsent: self.pending_tls(),
+            fin: linger.write_shut,
+            dropped: linger.discarded,
+            unread: self.unread(),
+        }
+    }
+
+    /// Whether data from the peer waits unread in the socket: closing it
+    /// now makes the kernel send a reset.
+    fn unread(&self) -> bool {
+        matches!(self.socket.stream().peek(&mut [0]), Ok(1..))
     }
 
     fn wants_read(&self) -> bool {
         if self.phase != Phase::Open && self.phase != Phase::Closed
             || self.socket.eof
             || self.read_paused
-            || !self.conn.wants_read()
+            || !self.pump.conn().wants_read()
         {
             return false;
         }
@@ -485,8 +718,8 @@ impl<C: Side> TlsConn<C> {
     /// handshake cannot leave before the handshake completes, which needs
     /// reading: counting it would stall the connection for good.
     fn send_backlog(&self) -> usize {
-        if self.conn.is_handshaking() {
-            self.outgoing_tls.len()
+        if self.pump.conn().is_handshaking() {
+            self.pending_tls()
         } else {
             self.backlog()
         }
@@ -495,9 +728,9 @@ impl<C: Side> TlsConn<C> {
     /// Calls `process` until it wants the socket, acting on each status;
     /// logs how much of `IncomingTls` it consumed.
     fn process<H: Handler>(&mut self, handler: &mut H) -> Result<(), NetError> {
-        let before = self.incoming_tls.filled().len();
+        let before = self.pump.buffers().0.filled().len();
         let result = self.process_statuses(handler);
-        let left = self.incoming_tls.filled().len();
+        let left = self.pump.buffers().0.filled().len();
         if before > left {
             debug!("discarded {}B of IncomingTls, {left}B left", before - left);
         }
@@ -508,61 +741,65 @@ impl<C: Side> TlsConn<C> {
         loop {
             // Queued plaintext goes first, to keep the order.
             if handler.echoes() && self.outbox.is_empty() {
-                let echoed = self
-                    .conn
-                    .echo_app_data(&mut self.incoming_tls, &mut self.outgoing_tls)
-                    .map_err(|e| self.fail(e))?;
+                let before = self.pending_tls();
+                let (conn, incoming_tls, outgoing_tls) = self.pump.parts();
+                let echoed = conn
+                    .echo_app_data(incoming_tls, outgoing_tls)
+                    .map_err(|e| self.fail(e, before))?;
                 self.plaintext_sent += echoed as u64;
             }
-            let mut failure = None;
-            let status = self
-                .conn
-                .process(&mut self.incoming_tls, &mut self.outgoing_tls);
-            match status {
-                Ok(Status::AppDataAvailable(mut app_data))
-                | Ok(Status::EarlyDataAvailable(mut app_data)) => {
-                    while let Some(record) = app_data.next_record() {
-                        match record {
-                            Ok(plaintext) => {
-                                trace!("plaintext {}B", plaintext.len());
-                                handler
-                                    .plaintext(plaintext, &mut self.outbox)
-                                    .map_err(|e| {
+            let before = self.pending_tls();
+            let next = self.pump.poll().map_err(|e| self.fail(e, before))?;
+            match next {
+                Next::Plaintext => {
+                    let mut failure = None;
+                    let records = match self.pump.plaintext() {
+                        Ok(records) => records,
+                        Err(error) => return Err(self.fail(error, before)),
+                    };
+                    if let Some(mut records) = records {
+                        while let Some(record) = records.next_record() {
+                            match record {
+                                Ok(plaintext) => {
+                                    trace!("plaintext {}B", plaintext.len());
+                                    if let Err(e) = handler.plaintext(plaintext, &mut self.outbox) {
                                         self.phase = Phase::Failed;
-                                        NetError::Sink(e)
-                                    })?;
-                            }
-                            Err(error) => {
-                                failure = Some(error);
-                                break;
+                                        return Err(NetError::Sink(e));
+                                    }
+                                }
+                                Err(error) => {
+                                    failure = Some(error);
+                                    break;
+                                }
                             }
                         }
                     }
+                    if let Some(error) = failure {
+                        return Err(self.fail(error, before));
+                    }
                 }
-                Ok(Status::HandshakeComplete(info)) => {
+                Next::HandshakeComplete(info) => {
                     handler.handshake_complete(&info, &mut self.outbox);
                     self.handshake = Some(info);
                 }
-                Ok(Status::PeerClosed) => handler.peer_closed(&mut self.outbox),
-                Ok(Status::Closed) => {
+                Next::PeerClosed => handler.peer_closed(&mut self.outbox),
+                Next::Closed => {
                     self.phase = Phase::Closed;
                     return Ok(());
                 }
-                Ok(Status::NeedsMoreTlsData) | Ok(Status::MustTransmitTlsData) => return Ok(()),
-                Ok(Status::VerifyPeer(certificates)) => self.presented = Some(certificates),
+                // `drive` transmits in batches and reads when the socket
+                // has data.
+                Next::Transmit | Next::Receive => return Ok(()),
+                Next::VerifyPeer(certificates) => self.presented = Some(certificates),
                 // Nothing to do until `peer_verified`, which drives again.
-                Ok(Status::AwaitingVerdict) => return Ok(()),
-                Err(error) => failure = Some(error),
-            }
-            if let Some(error) = failure {
-                return Err(self.fail(error));
+                Next::AwaitingVerdict => return Ok(()),
             }
         }
     }
 
     /// Offers queued plaintext to `encrypt`, then `close_notify` if asked.
     fn encrypt_outbox(&mut self) -> Result<(), NetError> {
-        if self.conn.close_notify_sent() {
+        if self.pump.conn().close_notify_sent() {
             if !self.outbox.is_empty() {
                 debug!("dropping {}B queued after close_notify", self.outbox.len());
                 self.outbox.consume(self.outbox.len());
@@ -570,14 +807,11 @@ impl<C: Side> TlsConn<C> {
             return Ok(());
         }
         while !self.outbox.is_empty() {
+            let before = self.pending_tls();
             let taken = self
-                .conn
-                .encrypt(
-                    self.outbox.pending(),
-                    &mut self.incoming_tls,
-                    &mut self.outgoing_tls,
-                )
-                .map_err(|e| self.fail(e))?;
+                .pump
+                .send(self.outbox.pending())
+                .map_err(|e| self.fail(e, before))?;
             if taken == 0 {
                 // Not yet possible (handshake): keep it for the next round.
                 return Ok(());
@@ -586,12 +820,11 @@ impl<C: Side> TlsConn<C> {
             self.plaintext_sent += taken as u64;
         }
         if self.outbox.is_closing() {
-            let queued = self
-                .conn
-                .queue_close_notify(&mut self.incoming_tls, &mut self.outgoing_tls)
-                .map_err(|e| self.fail(e))?;
+            let before = self.pending_tls();
+            let queued = self.pump.close().map_err(|e| self.fail(e, before))?;
             if queued {
                 debug!("queued close_notify");
+                self.last_record.get_or_insert(LastRecord::CloseNotify);
             }
         }
         Ok(())
@@ -599,25 +832,30 @@ impl<C: Side> TlsConn<C> {
 
     /// Writes `outgoing_tls` until it is empty or the socket would block.
     fn transmit(&mut self) -> Result<(), NetError> {
-        while !self.outgoing_tls.is_empty() {
-            let written = self.socket.write(self.outgoing_tls.filled());
+        self.write_out().map_err(|e| {
+            self.phase = Phase::Broken;
+            NetError::Io(e)
+        })
+    }
+
+    /// [`transmit`](Self::transmit) without the change of phase.
+    fn write_out(&mut self) -> io::Result<()> {
+        while !self.pump.to_transmit().is_empty() {
+            let written = self.socket.write(self.pump.to_transmit());
             match written {
                 Ok(Some(num_bytes)) => {
                     debug!("transmitted {num_bytes}B");
                     if let Some((tracer, role)) = &mut self.tracer {
-                        let sent = &self.outgoing_tls.filled()[..num_bytes];
+                        let sent = &self.pump.to_transmit()[..num_bytes];
                         tracer.observe(role.sending(), sent);
                     }
-                    self.outgoing_tls.discard(num_bytes);
+                    self.pump.transmitted(num_bytes);
                 }
                 Ok(None) => {
-                    trace!("socket full, {}B wait", self.outgoing_tls.len());
+                    trace!("socket full, {}B wait", self.pending_tls());
                     return Ok(());
                 }
-                Err(e) => {
-                    self.phase = Phase::Broken;
-                    return Err(NetError::Io(e));
-                }
+                Err(e) => return Err(e),
             }
         }
         Ok(())
@@ -625,7 +863,7 @@ impl<C: Side> TlsConn<C> {
 
     /// One socket read into `incoming_tls`. Returns whether to go on reading.
     fn receive(&mut self) -> Result<bool, NetError> {
-        let unfilled = self.incoming_tls.unfilled();
+        let unfilled = self.pump.receive_buffer();
         if unfilled.is_empty() {
             // `process` makes room before it asks for more; without room
             // there is nothing to read into until it runs again.
@@ -634,7 +872,7 @@ impl<C: Side> TlsConn<C> {
         match self.socket.read(unfilled) {
             Ok(Input::Eof) => {
                 debug!("socket eof");
-                if let Err(error) = self.conn.handle_eof() {
+                if let Err(error) = self.pump.received(0) {
                     self.phase = Phase::Failed;
                     return Err(NetError::Tls(error));
                 }
@@ -644,9 +882,12 @@ impl<C: Side> TlsConn<C> {
             }
             Ok(Input::Data(num_bytes)) => {
                 debug!("read {num_bytes}B into IncomingTls");
-                self.incoming_tls.advance(num_bytes);
+                if let Err(error) = self.pump.received(num_bytes) {
+                    self.phase = Phase::Failed;
+                    return Err(NetError::Tls(error));
+                }
                 if let Some((tracer, role)) = &mut self.tracer {
-                    let filled = self.incoming_tls.filled();
+                    let filled = self.pump.buffers().0.filled();
                     tracer.observe(role.receiving(), &filled[filled.len() - num_bytes..]);
                 }
                 Ok(true)
@@ -660,11 +901,27 @@ impl<C: Side> TlsConn<C> {
     }
 
     /// Marks the connection failed and offers the fatal alert (already in
-    /// `outgoing_tls`) to the socket once, without waiting: the socket is
-    /// closed right after.
-    fn fail(&mut self, error: Error) -> NetError {
+    /// `outgoing_tls`) to the socket once, without waiting; lingering
+    /// ([`start_linger`](Self::start_linger)) sends the rest.
+    ///
+    /// `before` is the length of `outgoing_tls` before the call that failed:
+    /// the core appends the fatal alert due, if any, in that call (and
+    /// empties the buffer when the peer's own fatal alert ended it), so
+    /// growth means an alert of ours is on its way.
+    fn fail(&mut self, error: Error, before: usize) -> NetError {
         self.phase = Phase::Failed;
-        if !self.socket.connecting && !self.outgoing_tls.is_empty() {
+        if self.pending_tls() > before {
+            self.last_record = Some(match error {
+                // The TLS 1.2 key limit: a close_notify went instead.
+                Error::EncryptExhausted => LastRecord::CloseNotify,
+                // Also rustls's answer to a peer's alert it does not take
+                // as the last word (TLS 1.2, an unknown level).
+                _ => LastRecord::FatalAlert,
+            });
+        } else if error.alert_received().is_some() {
+            self.peer_alert = true;
+        }
+        if !self.socket.connecting && self.pending_tls() > 0 {
             // Best effort: a peer that does not read does not get it.
             let _ = self.transmit();
         }
@@ -678,8 +935,9 @@ impl<C: Side> TlsConn<C> {
             // More input is waiting; the buffers will be needed right away.
             return;
         }
-        let incoming = self.incoming_tls.release();
-        let outgoing = self.outgoing_tls.release();
+        let (_, incoming_tls, outgoing_tls) = self.pump.parts();
+        let incoming = incoming_tls.release();
+        let outgoing = outgoing_tls.release();
         self.outbox.release();
         if incoming && outgoing {
             trace!("idle: buffers released");
@@ -692,8 +950,8 @@ impl<C: Side> fmt::Debug for TlsConn<C> {
         f.debug_struct("TlsConn")
             .field("token", &self.socket.token())
             .field("connecting", &self.socket.connecting)
-            .field("incoming_tls", &self.incoming_tls.filled().len())
-            .field("outgoing_tls", &self.outgoing_tls.len())
+            .field("incoming_tls", &self.pump.buffers().0.filled().len())
+            .field("outgoing_tls", &self.pending_tls())
             .field("outbox", &self.outbox.len())
             .field("eof", &self.socket.eof)
             .field("phase", &self.phase)

@@ -44,13 +44,6 @@ const SETTLE_ROUNDS: usize = 64;
 /// `process` calls a side gets to report `Closed` once both close_notify crossed.
 const CLOSED_WITHIN: usize = 8;
 
-/// A known defect, reported and not fixed yet: while rustls's record layer runs
-/// (`RecordLayer::Rustls`, or the in-place layer's connection before the switch), `encrypt`,
-/// `record_room` and `refresh_traffic_keys` after `queue_close_notify` returned true still go
-/// to rustls, which seals the data or KeyUpdate after the close_notify. While this is `true` the model makes no
-/// such call then; set it to `false` to look for the defect.
-pub const TOLERATE_RUSTLS_SEALING_AFTER_CLOSE_NOTIFY: bool = true;
-
 /// A known defect of rustls 0.23 (rustls/rustls#959), reachable through rustls's record
 /// layer: once we sent close_notify, a record from the peer that rustls must answer (one that
 /// does not open, a malformed one, a TLS 1.2 renegotiation request) makes it send a fatal alert
@@ -1207,12 +1200,6 @@ fn side_op<C: Side>(
         }
         Op::KeyUpdate { .. } => {
             let conn = end.conn.as_mut().expect("checked above");
-            if end.close_queued
-                && conn.record_layer() == RecordLayer::Rustls
-                && TOLERATE_RUSTLS_SEALING_AFTER_CLOSE_NOTIFY
-            {
-                return Ok(());
-            }
             let result = conn.refresh_traffic_keys(&mut end.incoming, &mut end.outgoing);
             log.push(format!("{who:?} refresh_traffic_keys -> {result:?}"));
             record_result(end, result, wire)?;
@@ -1295,14 +1282,10 @@ fn send<C: Side>(
 ) -> Result<(), String> {
     let who = end.who;
     let pending = end.wanted - end.taken;
-    let through_rustls = end
-        .conn
-        .as_ref()
-        .is_some_and(|conn| conn.record_layer() == RecordLayer::Rustls);
     // After close_notify, the application may still try: a raw offer of fresh bytes.
     let len = if pending > 0 {
         pending
-    } else if end.close_queued && !(through_rustls && TOLERATE_RUSTLS_SEALING_AFTER_CLOSE_NOTIFY) {
+    } else if end.close_queued {
         100
     } else {
         return Ok(());

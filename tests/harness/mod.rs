@@ -12,7 +12,10 @@
 //! - [`data`]: seeded and random bytes, digests, byte search;
 //! - [`hostile`]: hostile peers feeding one connection arbitrary bytes, with reproducible
 //!   crypto; the fuzz targets include it too (`fuzz/fuzz_targets/*.rs`, `fuzz/examples/*.rs`,
-//!   by `#[path]`), so it depends on nothing else here.
+//!   by `#[path]`), so it depends on nothing else here;
+//! - [`api_model`]: a client and a server driven through arbitrary interleavings of every API
+//!   call, with a model of what each may do checked after every step (`tests/api_model.rs`, and
+//!   the `api` fuzz target, which includes it and `hostile` by `#[path]`).
 //!
 //! And here: paths in the repository and scratch space, the bounds every wait uses, and the
 //! open-file limit of tests that hold many sockets.
@@ -20,6 +23,7 @@
 // Each test binary includes the whole harness and uses a different part of it.
 #![allow(dead_code)]
 
+pub mod api_model;
 pub mod configs;
 pub mod data;
 pub mod hostile;

@@ -30,11 +30,11 @@ use rustls::server::{UnbufferedServerConnection, WebPkiClientVerifier};
 use rustls::{ClientConfig, RootCertStore, ServerConfig, SupportedProtocolVersion};
 
 // The files are embedded so the fuzz targets, built from another directory, find them too.
-const CA: &[u8] = include_bytes!("../../data/ed25519/ca.pem");
-const SERVER_CHAIN: &[u8] = include_bytes!("../../data/ed25519/server-fullchain.pem");
-const SERVER_KEY: &[u8] = include_bytes!("../../data/ed25519/server.key");
-const CLIENT_CHAIN: &[u8] = include_bytes!("../../data/ed25519/client-fullchain.pem");
-const CLIENT_KEY: &[u8] = include_bytes!("../../data/ed25519/client.key");
+pub const CA: &[u8] = include_bytes!("../../data/ed25519/ca.pem");
+pub const SERVER_CHAIN: &[u8] = include_bytes!("../../data/ed25519/server-fullchain.pem");
+pub const SERVER_KEY: &[u8] = include_bytes!("../../data/ed25519/server.key");
+pub const CLIENT_CHAIN: &[u8] = include_bytes!("../../data/ed25519/client-fullchain.pem");
+pub const CLIENT_KEY: &[u8] = include_bytes!("../../data/ed25519/client.key");
 
 /// The seed fuzz inputs run with; seed-corpus transcripts are recorded with it.
 pub const FUZZ_SEED: u64 = 1;
@@ -123,17 +123,17 @@ impl Profile {
     }
 }
 
-fn certs(pem: &[u8]) -> Vec<CertificateDer<'static>> {
+pub fn certs(pem: &[u8]) -> Vec<CertificateDer<'static>> {
     CertificateDer::pem_slice_iter(pem)
         .collect::<Result<_, _>>()
         .expect("embedded test certificates parse")
 }
 
-fn key(pem: &[u8]) -> PrivateKeyDer<'static> {
+pub fn key(pem: &[u8]) -> PrivateKeyDer<'static> {
     PrivateKeyDer::from_pem_slice(pem).expect("embedded test key parses")
 }
 
-fn roots() -> Arc<RootCertStore> {
+pub fn roots() -> Arc<RootCertStore> {
     let mut roots = RootCertStore::empty();
     for cert in certs(CA) {
         roots

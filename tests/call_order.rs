@@ -116,15 +116,9 @@ fn handshake(client: &mut Client, server: &mut Server) {
     assert!(!client.conn.is_handshaking() && !server.conn.is_handshaking());
 }
 
-/// A TLS 1.2 peer sealing with `end`'s sending keys (taken from rustls's
-/// record layer), to forge what `end` never sent.
-fn sealer_of<C: Side>(end: End<C>) -> harness::hostile::records::PeerSealer {
-    let (secrets, _kernel) = end
-        .conn
-        .into_rustls()
-        .expect("rustls's record layer")
-        .dangerous_into_kernel_connection()
-        .expect("secret extraction on");
+/// A TLS 1.2 peer sealing with the sending keys of a side taken out of
+/// rustls's record layer, to forge what that side never sent.
+fn sealer_of(secrets: rustls::ExtractedSecrets) -> harness::hostile::records::PeerSealer {
     let (seq, tx) = secrets.tx;
     harness::hostile::records::PeerSealer::new(&tx, seq, false)
 }
@@ -449,7 +443,15 @@ fn warning_alerts_of_the_handshake_count_after_the_switch() {
         handshake(&mut client, &mut server);
         assert_eq!(server.conn.record_layer(), RecordLayer::InPlace);
         // The client's keys, to seal post-handshake warnings with.
-        let mut sealer = sealer_of(client);
+        let mut sealer = sealer_of(
+            client
+                .conn
+                .into_rustls()
+                .unwrap()
+                .dangerous_into_kernel_connection()
+                .unwrap()
+                .0,
+        );
         let mut accepted = 0;
         let error = loop {
             let record = sealer.seal(ALERT, &[1, 90]);
@@ -516,7 +518,15 @@ fn rustls_record_layer_sends_no_renegotiation_refusal_after_our_close_notify() {
     assert!(client.close().unwrap());
     let closed_at = client.outgoing.len();
     // The server's keys, to seal a HelloRequest with.
-    let mut sealer = sealer_of(server);
+    let mut sealer = sealer_of(
+        server
+            .conn
+            .into_rustls()
+            .unwrap()
+            .dangerous_into_kernel_connection()
+            .unwrap()
+            .0,
+    );
     let record = sealer.seal(22, &[0, 0, 0, 0]);
     client.incoming.unfilled()[..record.len()].copy_from_slice(&record);
     client.incoming.advance(record.len());

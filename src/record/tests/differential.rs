@@ -167,6 +167,25 @@ const SUITES: &[SupportedCipherSuite] = &[
     provider::cipher_suite::TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256,
 ];
 
+/// With both backends built, rustls's ring suites too: lltls seals with
+/// aws-lc-rs, rustls with ring, and the records must still be the same bytes
+/// (`cargo test --lib --features ring`, in CI).
+#[cfg(all(feature = "ring", feature = "aws-lc-rs"))]
+const OTHER_BACKEND: &[SupportedCipherSuite] = &[
+    rustls::crypto::ring::cipher_suite::TLS13_AES_128_GCM_SHA256,
+    rustls::crypto::ring::cipher_suite::TLS13_AES_256_GCM_SHA384,
+    rustls::crypto::ring::cipher_suite::TLS13_CHACHA20_POLY1305_SHA256,
+    rustls::crypto::ring::cipher_suite::TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
+    rustls::crypto::ring::cipher_suite::TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,
+    rustls::crypto::ring::cipher_suite::TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256,
+];
+#[cfg(not(all(feature = "ring", feature = "aws-lc-rs")))]
+const OTHER_BACKEND: &[SupportedCipherSuite] = &[];
+
+fn suites() -> impl Iterator<Item = SupportedCipherSuite> {
+    SUITES.iter().chain(OTHER_BACKEND).copied()
+}
+
 /// What goes through each direction: every content type, empty to maximal.
 fn messages() -> Vec<(ContentType, Vec<u8>)> {
     let mut out = vec![
@@ -186,7 +205,7 @@ fn messages() -> Vec<(ContentType, Vec<u8>)> {
 
 #[test]
 fn sealed_records_are_byte_identical_to_rustls_and_open_both_ways() {
-    for &suite in SUITES {
+    for suite in suites() {
         let what = format!("{:?}", suite.suite());
         let (client, server) = handshake(suite);
         let (client_secrets, _) = client.dangerous_into_kernel_connection().unwrap();
@@ -252,7 +271,7 @@ fn sealed_records_are_byte_identical_to_rustls_and_open_both_ways() {
 /// Sequence numbers far from 0 use every byte of the nonce.
 #[test]
 fn large_sequence_numbers_match_rustls() {
-    for &suite in SUITES {
+    for suite in suites() {
         let (client, server) = handshake(suite);
         let (client_secrets, _) = client.dangerous_into_kernel_connection().unwrap();
         let (server_secrets, _) = server.dangerous_into_kernel_connection().unwrap();

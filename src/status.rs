@@ -8,8 +8,9 @@ use rustls::{
     SupportedCipherSuite,
 };
 
+use crate::error::Error;
 use crate::record::Receiver;
-use crate::{Error, PeerCertificates};
+use crate::verify::PeerCertificates;
 
 /// The caller's next duty, returned by `process`.
 ///

@@ -1,7 +1,7 @@
 //! The caller-owned buffer of TLS bytes waiting to be transmitted.
 
 use super::Storage;
-use crate::Error;
+use crate::error::Error;
 use alloc::vec;
 use alloc::vec::Vec;
 

@@ -12,9 +12,10 @@ use rustls::{ClientConfig, ExtractedSecrets};
 use super::{Layer, LlConnection, Side, Stop, MAX_ENCRYPT_CHUNK};
 use crate::buffer::Storage;
 use crate::buffer::WriteError;
+use crate::buffer::{IncomingTls, OutgoingTls};
+use crate::error::Error;
 use crate::record::RecordLayer;
 use crate::status::{AppData, EarlyDataOutcome};
-use crate::{Error, IncomingTls, OutgoingTls};
 
 /// A TLS client over caller-managed buffers.
 pub type LlClientConnection = LlConnection<UnbufferedClientConnection>;

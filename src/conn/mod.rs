@@ -34,11 +34,12 @@ use rustls::unbuffered::{
 use rustls::{ConnectionTrafficSecrets, ExtractedSecrets, HandshakeKind};
 
 use crate::buffer::Storage;
+use crate::buffer::{IncomingTls, OutgoingTls};
 use crate::buffer::{MAX_HANDSHAKE_BUFFER, MAX_RECORD_SIZE};
+use crate::error::Error;
 use crate::record::{self, Event, InPlace, Kernel, RecordLayer};
 use crate::status::{AppData, EarlyDataOutcome, HandshakeInfo, Status};
 use crate::verify::{self, Deferred};
-use crate::{Error, IncomingTls, OutgoingTls};
 
 /// Most plaintext one `encrypt` call takes: four full records. Bounds how much
 /// one call can add to `OutgoingTls`; the caller calls again for the rest.

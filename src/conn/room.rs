@@ -5,7 +5,8 @@ use rustls::unbuffered::EncryptError;
 
 use super::{Layer, LlConnection, Side, Written};
 use crate::buffer::Storage;
-use crate::{Error, IncomingTls, OutgoingTls};
+use crate::buffer::{IncomingTls, OutgoingTls};
+use crate::error::Error;
 
 /// Bytes a record built by rustls may add to its plaintext: header, TLS 1.2
 /// explicit nonce, TLS 1.3 content type, tag (5 + 8 + 1 + 16), rounded up.

@@ -11,10 +11,11 @@ use rustls::unbuffered::{
 };
 
 use super::{framing, Layer, LlConnection, Side, SideKernel};
+use crate::buffer::{IncomingTls, OutgoingTls};
 use crate::buffer::{Storage, WriteError};
+use crate::error::Error;
 use crate::record::{Handover, InPlace, RecordLayer};
 use crate::verify::{self, Deferred};
-use crate::{Error, IncomingTls, OutgoingTls};
 
 /// Where one run of the state machine stopped.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

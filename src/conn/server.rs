@@ -6,9 +6,9 @@ use rustls::unbuffered::{ReadEarlyData, ReadTraffic, UnbufferedStatus};
 use rustls::{ExtractedSecrets, ServerConfig};
 
 use super::{LlConnection, Side};
+use crate::error::Error;
 use crate::record::RecordLayer;
 use crate::status::AppData;
-use crate::Error;
 
 /// A TLS server connection over caller-managed buffers.
 pub type LlServerConnection = LlConnection<UnbufferedServerConnection>;

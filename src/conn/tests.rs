@@ -11,7 +11,10 @@ use crate::backend::provider::cipher_suite;
 use rustls::pki_types::ServerName;
 use rustls::{AlertDescription, Error as TlsError, SupportedCipherSuite};
 
-use crate::{Error, IncomingTls, LlClientConnection, LlServerConnection, OutgoingTls, Status};
+use crate::buffer::{IncomingTls, OutgoingTls};
+use crate::conn::{LlClientConnection, LlServerConnection};
+use crate::error::Error;
+use crate::status::Status;
 
 const TLS13: SupportedCipherSuite = cipher_suite::TLS13_AES_128_GCM_SHA256;
 const TLS12: SupportedCipherSuite = cipher_suite::TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256;

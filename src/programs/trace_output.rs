@@ -13,8 +13,8 @@ use std::sync::Arc;
 use rustls::{ClientConfig, ServerConfig};
 
 use super::net::TlsConn;
+use crate::conn::Side;
 use crate::trace::{Role, TraceKeyLog, TraceReport, Tracer};
-use crate::Side;
 
 /// What `--trace` and `--sequence-diagram` ask for, shared by every
 /// connection of a program.

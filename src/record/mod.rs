@@ -40,8 +40,9 @@ use cipher::{Protection, Version, HEADER_LEN};
 use receive::unexpected;
 use send::Sender;
 
+use crate::buffer::OutgoingTls;
 use crate::buffer::Storage;
-use crate::{Error, OutgoingTls};
+use crate::error::Error;
 
 /// rustls stops using a key at this sequence number whatever the suite
 /// (`SEQ_SOFT_LIMIT` in its record layer); so does lltls.

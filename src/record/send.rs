@@ -5,8 +5,9 @@ use log::trace;
 use rustls::ContentType;
 
 use super::cipher::{Protection, HEADER_LEN};
+use crate::buffer::OutgoingTls;
 use crate::buffer::Storage;
-use crate::{Error, OutgoingTls};
+use crate::error::Error;
 
 /// Send state after the handshake.
 #[derive(Debug)]

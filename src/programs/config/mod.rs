@@ -33,8 +33,8 @@ use rustls::{
 };
 
 use crate::programs::cli::{ClientArgs, RecordLayerArg, ServerArgs};
+use crate::verify::DeferredClientConfig;
 use crate::verify::DeferredClientVerifier;
-use crate::DeferredClientConfig;
 
 pub use der::issuer_name;
 pub use error::ConfigError;

@@ -52,7 +52,8 @@ mod verify;
 use core::fmt;
 use std::io;
 
-use crate::{Error, HandshakeInfo};
+use crate::error::Error;
+use crate::status::HandshakeInfo;
 
 pub use outbox::Outbox;
 pub use plain::PlainConn;

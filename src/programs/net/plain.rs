@@ -13,7 +13,7 @@ use mio::{Interest, Registry, Token};
 
 use super::socket::{Input, Socket};
 use super::{NetError, Outbox, TlsConn};
-use crate::Side;
+use crate::conn::Side;
 
 /// A plain TCP connection relaying bytes, for `llserver forward`: the
 /// plaintext side of the relay.

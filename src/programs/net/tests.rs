@@ -13,8 +13,8 @@ use mio::{Events, Interest, Poll, Token};
 use rustls::server::UnbufferedServerConnection;
 
 use super::*;
+use crate::conn::{LlClientConnection, LlServerConnection};
 use crate::programs::cli::{ClientArgs, ServerArgs};
-use crate::{LlClientConnection, LlServerConnection};
 
 struct Echo;
 

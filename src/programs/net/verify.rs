@@ -13,7 +13,7 @@ use std::time::Duration;
 use log::debug;
 use mio::Waker;
 
-use crate::PeerCertificates;
+use crate::verify::PeerCertificates;
 
 /// The check a worker runs on a presented chain: the verifier normal mode
 /// would have called.

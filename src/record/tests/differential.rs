@@ -25,9 +25,10 @@ use rustls::server::UnbufferedServerConnection;
 use rustls::{ConnectionTrafficSecrets, ContentType, ProtocolVersion, SupportedCipherSuite};
 
 use super::super::cipher::{Protection, Version, HEADER_LEN};
-use crate::{
-    IncomingTls, LlClientConnection, LlServerConnection, OutgoingTls, RecordLayer, Status,
-};
+use crate::buffer::{IncomingTls, OutgoingTls};
+use crate::conn::{LlClientConnection, LlServerConnection};
+use crate::record::RecordLayer;
+use crate::status::Status;
 
 /// Both ends of a finished handshake over `suite`, with rustls's record
 /// layer, and nothing in flight.

@@ -20,7 +20,8 @@ use rustls::{
 
 use super::cipher::{Protection, Version, HEADER_LEN, MAX_FRAGMENT_LEN};
 use super::{Event, Handover, InPlace, Kernel};
-use crate::{Error, IncomingTls, OutgoingTls};
+use crate::buffer::{IncomingTls, OutgoingTls};
+use crate::error::Error;
 
 /// Secrets of one direction at one key generation: every byte of the key is
 /// `direction * 16 + generation`, so the peer can derive the same.

@@ -173,7 +173,10 @@ mod testing;
 pub mod trace;
 pub mod verify;
 
+/// The programs' code, public only for `llclient` and `llserver` (binaries
+/// are crates of their own); not part of the library's API.
 #[cfg(feature = "programs")]
+#[doc(hidden)]
 pub mod programs;
 
 pub use buffer::{IncomingTls, OutgoingTls, Storage, MAX_HANDSHAKE_BUFFER, MAX_RECORD_SIZE};

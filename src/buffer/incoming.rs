@@ -72,8 +72,9 @@ impl<S: Storage> IncomingTls<S> {
         &self.storage.as_ref()[self.start..self.end]
     }
 
-    /// The received bytes, mutable: rustls decrypts records in place.
-    pub fn filled_mut(&mut self) -> &mut [u8] {
+    /// The received bytes, mutable: rustls and the record layer decrypt
+    /// records in place.
+    pub(crate) fn filled_mut(&mut self) -> &mut [u8] {
         &mut self.storage.as_mut()[self.start..self.end]
     }
 

@@ -238,3 +238,40 @@ fn into_parts_gives_the_connection_back() {
     assert_eq!(conn.record_layer(), RecordLayer::Rustls);
     assert!(incoming.is_empty() && outgoing.is_empty());
 }
+
+/// A wait `read` came upon is forgotten once bytes arrive: the next `poll`
+/// processes them instead of asking for a read again (which could block
+/// while the peer waits for an answer to what arrived).
+#[test]
+fn bytes_received_after_a_held_wait_are_processed() {
+    let (mut client, mut server) = pumps(false, RecordLayer::InPlace);
+    let mut c = App::new(Vec::new(), 1 << 16);
+    let mut s = App::new(Vec::new(), 1 << 16);
+    (c.close, s.close) = (false, false);
+    for _ in 0..10 {
+        c.run(&mut client).unwrap();
+        deliver(&mut c, &mut server, usize::MAX).unwrap();
+        s.run(&mut server).unwrap();
+        deliver(&mut s, &mut client, usize::MAX).unwrap();
+    }
+    let mut flight = |data: &[u8], client: &mut ClientPump| {
+        assert_eq!(server.send(data).unwrap(), data.len());
+        let bytes = server.to_transmit().to_vec();
+        server.transmitted(bytes.len());
+        client.receive_buffer()[..bytes.len()].copy_from_slice(&bytes);
+        client.received(bytes.len()).unwrap();
+    };
+    flight(b"first", &mut client);
+    assert!(matches!(client.poll().unwrap(), Next::Plaintext));
+    let mut buf = [0u8; 64];
+    assert_eq!(client.read(&mut buf).unwrap(), 5);
+    // Nothing more: the connection waits for bytes, and `read` keeps that.
+    assert_eq!(client.read(&mut buf).unwrap(), 0);
+    flight(b"second", &mut client);
+    assert!(
+        matches!(client.poll().unwrap(), Next::Plaintext),
+        "asked to read while the bytes that came wait"
+    );
+    assert_eq!(client.read(&mut buf).unwrap(), 6);
+    assert_eq!(&buf[..6], b"second");
+}

@@ -144,6 +144,7 @@ impl<C: Side, I: Storage, O: Storage> Pump<C, I, O> {
             return self.conn.handle_eof();
         }
         self.incoming.advance(num_bytes);
+        self.forget_waiting();
         Ok(())
     }
 
@@ -251,7 +252,16 @@ impl<C: Side, I: Storage, O: Storage> Pump<C, I, O> {
     /// Deferred mode: the verdict on the chain handed out with
     /// [`Next::VerifyPeer`].
     pub fn peer_verified(&mut self, verdict: Result<(), rustls::Error>) -> Result<(), Error> {
+        self.forget_waiting();
         self.conn.peer_verified(verdict)
+    }
+
+    /// A held instruction to wait (for bytes, for the verdict) is stale once
+    /// what it waited for came; events held are kept.
+    fn forget_waiting(&mut self) {
+        if matches!(self.held, Some(Next::Receive | Next::AwaitingVerdict)) {
+            self.held = None;
+        }
     }
 
     /// The connection, for its getters and the rest of its API.

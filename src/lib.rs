@@ -173,8 +173,8 @@ mod testing;
 pub mod trace;
 pub mod verify;
 
-/// The programs' code, public only for `llclient` and `llserver` (binaries
-/// are crates of their own); not part of the library's API.
+// The programs' code: public only for `llclient` and `llserver` (binaries
+// are crates of their own), hidden from the library's docs.
 #[cfg(feature = "programs")]
 #[doc(hidden)]
 pub mod programs;

@@ -139,6 +139,10 @@ impl<C: Side, I: Storage, O: Storage> Pump<C, I, O> {
 
     /// `num_bytes` were read into [`receive_buffer`](Self::receive_buffer);
     /// 0 means end-of-file, an error unless the peer closed first.
+    ///
+    /// # Panics
+    /// If `num_bytes` exceeds what `receive_buffer` gave, as
+    /// [`IncomingTls::advance`]: that is a caller bug, not the peer's.
     pub fn received(&mut self, num_bytes: usize) -> Result<(), Error> {
         if num_bytes == 0 {
             return self.conn.handle_eof();

@@ -25,7 +25,7 @@ impl DeferredClientConfig {
     /// Makes `config` defer verification: `verifier` keeps checking the
     /// handshake signatures (rustls calls it for them), and its
     /// `verify_server_cert` is the caller's to run, through
-    /// [`PeerCertificates::verify_server`] or otherwise. Sessions go to
+    /// [`PeerCertificates::verify_server`](super::PeerCertificates::verify_server) or otherwise. Sessions go to
     /// `sessions` (e.g. `ClientSessionMemoryCache`), once the server is
     /// accepted; this replaces `config.resumption` (TLS 1.2 resumption
     /// takes rustls's default, session IDs or tickets).
@@ -93,7 +93,7 @@ pub struct DeferredServerConfig(pub(crate) Arc<ServerConfig>);
 
 impl DeferredServerConfig {
     /// Makes `config` hold sessions until the verdict. `config` MUST have
-    /// been built with a [`DeferredClientVerifier`]
+    /// been built with a [`DeferredClientVerifier`](super::DeferredClientVerifier)
     /// (`.with_client_cert_verifier(Arc::new(DeferredClientVerifier::new(..)))`);
     /// with any other verifier, client certificates are verified by it,
     /// synchronously, as usual.

@@ -54,13 +54,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         socket.set_read_timeout(Some(Duration::from_secs(10)))?;
         let mut pump = Pump::new(LlServerConnection::new(config.clone())?);
         let mut request = Vec::new();
-        let mut answered = false;
+        let mut response: &[u8] = RESPONSE;
         let mut buf = [0u8; 4096];
         loop {
-            if !answered && request.windows(4).any(|w| w == b"\r\n\r\n") {
-                // The whole response fits one call; then close.
-                answered = pump.send(RESPONSE)? == RESPONSE.len();
-                if answered {
+            if !response.is_empty() && request.windows(4).any(|w| w == b"\r\n\r\n") {
+                // What `send` takes now goes; the rest waits for the next turn.
+                response = &response[pump.send(response)?..];
+                if response.is_empty() {
                     pump.close()?;
                 }
             }
@@ -80,7 +80,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                     let num_bytes = pump.read(&mut buf)?;
                     request.extend_from_slice(&buf[..num_bytes]);
                 }
-                Next::Closed => break,
+                // The client closed before its request was whole.
+                Next::Closed | Next::Idle => break,
                 _ => {}
             }
         }

@@ -178,7 +178,9 @@ impl<'a, C: Side, T: Read + Write + ?Sized> Stream<'a, C, T> {
             }
             Next::Receive => Step::Receive,
             Next::Plaintext => Step::Plaintext,
-            Next::Closed => Step::End,
+            // Nothing more comes from the peer, and the stream has nothing
+            // to send: as far as reading goes, that is the end.
+            Next::Closed | Next::Idle => Step::End,
             Next::VerifyPeer(certificates) => {
                 let verdict = match &mut self.verifier {
                     Some(verify) => verify(&certificates),

@@ -78,11 +78,8 @@ impl App {
                     let num_bytes = bytes.len();
                     pump.transmitted(num_bytes);
                 }
-                Next::Receive => {
-                    assert!(
-                        pump.to_transmit().is_empty(),
-                        "Receive while our bytes wait"
-                    );
+                Next::Receive | Next::Idle => {
+                    assert!(pump.to_transmit().is_empty(), "waits while our bytes wait");
                     return Ok(false);
                 }
                 Next::Plaintext => {
@@ -274,4 +271,99 @@ fn bytes_received_after_a_held_wait_are_processed() {
     );
     assert_eq!(client.read(&mut buf).unwrap(), 6);
     assert_eq!(&buf[..6], b"second");
+}
+
+/// Both pumps through their handshakes, nobody closing.
+fn connected(record_layer: RecordLayer) -> (ClientPump, ServerPump) {
+    let (mut client, mut server) = pumps(false, record_layer);
+    let mut c = App::new(Vec::new(), 1 << 16);
+    let mut s = App::new(Vec::new(), 1 << 16);
+    (c.close, s.close) = (false, false);
+    for _ in 0..10 {
+        c.run(&mut client).unwrap();
+        deliver(&mut c, &mut server, usize::MAX).unwrap();
+        s.run(&mut server).unwrap();
+        deliver(&mut s, &mut client, usize::MAX).unwrap();
+    }
+    assert!(!client.conn().is_handshaking() && !server.conn().is_handshaking());
+    (client, server)
+}
+
+/// Moves the server's pending bytes into the client's receive buffer.
+fn flight(server: &mut ServerPump, client: &mut ClientPump) {
+    let bytes = server.to_transmit().to_vec();
+    server.transmitted(bytes.len());
+    client.receive_buffer()[..bytes.len()].copy_from_slice(&bytes);
+    client.received(bytes.len()).unwrap();
+}
+
+/// A driver that reads until end-of-file before it polls: the close_notify
+/// among the bytes it read makes the end clean, and the data before it is
+/// delivered.
+#[test]
+fn end_of_file_read_before_processing_is_clean_after_close_notify() {
+    for record_layer in [RecordLayer::InPlace, RecordLayer::Rustls] {
+        let (mut client, mut server) = connected(record_layer);
+        assert_eq!(server.send(b"bye").unwrap(), 3);
+        assert!(server.close().unwrap());
+        flight(&mut server, &mut client);
+        client
+            .received(0)
+            .expect("the close_notify is not processed yet");
+        let mut got = Vec::new();
+        let mut buf = [0u8; 64];
+        let mut events = Vec::new();
+        for _ in 0..100 {
+            match client.poll().unwrap() {
+                Next::Plaintext => {
+                    let n = client.read(&mut buf).unwrap();
+                    got.extend_from_slice(&buf[..n]);
+                }
+                Next::Idle => break,
+                Next::Receive => panic!("{record_layer:?}: asked to read after end-of-file"),
+                other => events.push(format!("{other:?}")),
+            }
+        }
+        assert_eq!(got, b"bye", "{record_layer:?}");
+        assert_eq!(events, ["PeerClosed"], "{record_layer:?}");
+    }
+    // Without close_notify, the same end is a truncation, reported once the
+    // bytes before it are processed.
+    let (mut client, mut server) = connected(RecordLayer::InPlace);
+    assert_eq!(server.send(b"cut").unwrap(), 3);
+    flight(&mut server, &mut client);
+    client.received(0).unwrap();
+    assert!(matches!(client.poll().unwrap(), Next::Plaintext));
+    let mut buf = [0u8; 64];
+    assert_eq!(client.read(&mut buf).unwrap(), 3);
+    let error = client.poll().expect_err("end-of-file without close_notify");
+    assert!(matches!(error, Error::UnexpectedEof { .. }), "{error:?}");
+}
+
+/// Once the peer closed, the pump never asks for a read: `Idle` says the
+/// next move is ours (a driver following `Receive` would block or spin).
+#[test]
+fn no_read_is_asked_for_after_the_peer_closed() {
+    for record_layer in [RecordLayer::InPlace, RecordLayer::Rustls] {
+        let (mut client, mut server) = connected(record_layer);
+        assert!(server.close().unwrap());
+        flight(&mut server, &mut client);
+        assert!(matches!(client.poll().unwrap(), Next::PeerClosed));
+        for _ in 0..3 {
+            assert!(
+                matches!(client.poll().unwrap(), Next::Idle),
+                "{record_layer:?}: not Idle after the peer closed"
+            );
+        }
+        // Our move: data, then the close, then Closed.
+        assert_eq!(client.send(b"late").unwrap(), 4);
+        assert!(matches!(client.poll().unwrap(), Next::Transmit));
+        let n = client.to_transmit().len();
+        client.transmitted(n);
+        assert!(client.close().unwrap());
+        assert!(matches!(client.poll().unwrap(), Next::Transmit));
+        let n = client.to_transmit().len();
+        client.transmitted(n);
+        assert!(matches!(client.poll().unwrap(), Next::Closed));
+    }
 }

@@ -81,7 +81,7 @@ impl<C: Side> End<C> {
                     let num_bytes = self.pump.read(&mut buf).map_err(|e| format!("{e}"))?;
                     self.received.extend_from_slice(&buf[..num_bytes]);
                 }
-                Next::Receive | Next::AwaitingVerdict => return Ok(()),
+                Next::Receive | Next::Idle | Next::AwaitingVerdict => return Ok(()),
                 Next::Closed => {
                     self.closed = true;
                     return Ok(());

@@ -12,6 +12,7 @@
 //!         Next::Receive => { let n = socket.read(pump.receive_buffer())?; pump.received(n)?; }
 //!         Next::Plaintext => { let n = pump.read(&mut buf)?; /* use buf[..n] */ }
 //!         Next::Closed => break,
+//!         Next::Idle => { /* the peer closed: send the rest, then */ pump.close()?; }
 //!         _ => {}
 //!     }
 //!     // Any time: pump.send(data) takes what may be sent now; pump.close().
@@ -45,6 +46,10 @@ pub enum Next {
     Receive,
     /// Plaintext arrived: take it with [`Pump::read`] or
     /// [`Pump::plaintext`] before the next `poll` gives anything else.
+    /// Plaintext already in the pump's own buffer (a record `read` split,
+    /// or [`Pump::buffer_plaintext`]) is taken with `read` or
+    /// [`Pump::consume_plaintext`] only: `plaintext` lends records still in
+    /// the connection.
     Plaintext,
     /// The handshake completed; what it negotiated.
     HandshakeComplete(HandshakeInfo),
@@ -55,6 +60,10 @@ pub enum Next {
     /// The peer sent close_notify: no more plaintext comes. Send what is
     /// left, then [`Pump::close`].
     PeerClosed,
+    /// Nothing comes from the peer any more (it closed), and nothing waits
+    /// to be transmitted: the next move is ours ([`Pump::send`],
+    /// [`Pump::close`]). Reading the transport now would wait for nothing.
+    Idle,
     /// Both sides closed and everything was transmitted: close the
     /// transport.
     Closed,
@@ -72,6 +81,10 @@ pub struct Pump<C: Side, I: Storage = Vec<u8>, O: Storage = Vec<u8>> {
     /// An instruction `read` came upon (it calls `process`, which reports
     /// each event once) to give out at the next `poll`.
     held: Option<Next>,
+    /// The transport ended while received bytes waited: their close_notify,
+    /// if there is one, makes it a clean end, so the end is reported once
+    /// they are processed.
+    eof: bool,
 }
 
 impl<C: Side> Pump<C> {
@@ -95,6 +108,7 @@ impl<C: Side, I: Storage, O: Storage> Pump<C, I, O> {
             partial: Vec::new(),
             partial_at: 0,
             held: None,
+            eof: false,
         }
     }
 
@@ -110,10 +124,22 @@ impl<C: Side, I: Storage, O: Storage> Pump<C, I, O> {
                 owned(status).unwrap_or(Next::Plaintext)
             }
         };
-        // Level-triggered instructions that wait for the peer wait for our
-        // bytes to reach it first.
+        let next = match next {
+            Next::Receive if self.eof => {
+                // Everything received was processed: a clean end, or a
+                // truncation (the error).
+                self.conn.handle_eof()?;
+                Next::Idle
+            }
+            Next::Receive if !self.conn.wants_read() => Next::Idle,
+            next => next,
+        };
+        // Level-triggered instructions that wait wait for our bytes to
+        // reach the peer first.
         Ok(match next {
-            Next::Closed | Next::Receive | Next::AwaitingVerdict if !self.outgoing.is_empty() => {
+            Next::Closed | Next::Receive | Next::Idle | Next::AwaitingVerdict
+                if !self.outgoing.is_empty() =>
+            {
                 Next::Transmit
             }
             next => next,
@@ -145,7 +171,13 @@ impl<C: Side, I: Storage, O: Storage> Pump<C, I, O> {
     /// [`IncomingTls::advance`]: that is a caller bug, not the peer's.
     pub fn received(&mut self, num_bytes: usize) -> Result<(), Error> {
         if num_bytes == 0 {
-            return self.conn.handle_eof();
+            if self.incoming.is_empty() {
+                return self.conn.handle_eof();
+            }
+            // Bytes before the end are processed first: see `eof`.
+            self.eof = true;
+            self.forget_waiting();
+            return Ok(());
         }
         self.incoming.advance(num_bytes);
         self.forget_waiting();
@@ -177,10 +209,14 @@ impl<C: Side, I: Storage, O: Storage> Pump<C, I, O> {
                 // empty buffer.
                 break;
             }
-            let Some(record) = records.next_record() else {
-                break;
+            let record = match records.next_record() {
+                Some(Ok(record)) => record,
+                // What was copied is the caller's; the error comes again
+                // from the next call.
+                Some(Err(_)) if filled > 0 => break,
+                Some(Err(error)) => return Err(error),
+                None => break,
             };
-            let record = record?;
             let num_bytes = record.len().min(room);
             buf[filled..filled + num_bytes].copy_from_slice(&record[..num_bytes]);
             partial.extend_from_slice(&record[num_bytes..]);

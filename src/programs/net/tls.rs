@@ -789,7 +789,7 @@ impl<C: Side> TlsConn<C> {
                 }
                 // `drive` transmits in batches and reads when the socket
                 // has data.
-                Next::Transmit | Next::Receive => return Ok(()),
+                Next::Transmit | Next::Receive | Next::Idle => return Ok(()),
                 Next::VerifyPeer(certificates) => self.presented = Some(certificates),
                 // Nothing to do until `peer_verified`, which drives again.
                 Next::AwaitingVerdict => return Ok(()),

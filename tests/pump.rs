@@ -158,24 +158,11 @@ fn pumps_exchange_data_through_small_reads_and_close() {
 /// next `poll` says PeerClosed.
 #[test]
 fn an_event_found_while_reading_comes_at_the_next_poll() {
-    let (mut client, mut server) = pumps(false, RecordLayer::InPlace);
-    let mut c = App::new(Vec::new(), 1 << 16);
-    let mut s = App::new(Vec::new(), 1 << 16);
-    // Handshake only.
-    (c.close, s.close) = (false, false);
-    for _ in 0..10 {
-        c.run(&mut client).unwrap();
-        deliver(&mut c, &mut server, usize::MAX).unwrap();
-        s.run(&mut server).unwrap();
-        deliver(&mut s, &mut client, usize::MAX).unwrap();
-    }
+    let (mut client, mut server) = connected(RecordLayer::InPlace);
     // The server replies and closes in one flight.
     assert_eq!(server.send(b"last words").unwrap(), 10);
     assert!(server.close().unwrap());
-    let flight = server.to_transmit().to_vec();
-    server.transmitted(flight.len());
-    client.receive_buffer()[..flight.len()].copy_from_slice(&flight);
-    client.received(flight.len()).unwrap();
+    flight(&mut server, &mut client);
 
     assert!(matches!(client.poll().unwrap(), Next::Plaintext));
     let mut buf = [0u8; 64];
@@ -241,30 +228,16 @@ fn into_parts_gives_the_connection_back() {
 /// while the peer waits for an answer to what arrived).
 #[test]
 fn bytes_received_after_a_held_wait_are_processed() {
-    let (mut client, mut server) = pumps(false, RecordLayer::InPlace);
-    let mut c = App::new(Vec::new(), 1 << 16);
-    let mut s = App::new(Vec::new(), 1 << 16);
-    (c.close, s.close) = (false, false);
-    for _ in 0..10 {
-        c.run(&mut client).unwrap();
-        deliver(&mut c, &mut server, usize::MAX).unwrap();
-        s.run(&mut server).unwrap();
-        deliver(&mut s, &mut client, usize::MAX).unwrap();
-    }
-    let mut flight = |data: &[u8], client: &mut ClientPump| {
-        assert_eq!(server.send(data).unwrap(), data.len());
-        let bytes = server.to_transmit().to_vec();
-        server.transmitted(bytes.len());
-        client.receive_buffer()[..bytes.len()].copy_from_slice(&bytes);
-        client.received(bytes.len()).unwrap();
-    };
-    flight(b"first", &mut client);
+    let (mut client, mut server) = connected(RecordLayer::InPlace);
+    assert_eq!(server.send(b"first").unwrap(), 5);
+    flight(&mut server, &mut client);
     assert!(matches!(client.poll().unwrap(), Next::Plaintext));
     let mut buf = [0u8; 64];
     assert_eq!(client.read(&mut buf).unwrap(), 5);
     // Nothing more: the connection waits for bytes, and `read` keeps that.
     assert_eq!(client.read(&mut buf).unwrap(), 0);
-    flight(b"second", &mut client);
+    assert_eq!(server.send(b"second").unwrap(), 6);
+    flight(&mut server, &mut client);
     assert!(
         matches!(client.poll().unwrap(), Next::Plaintext),
         "asked to read while the bytes that came wait"

@@ -289,6 +289,10 @@ impl<C: Side> LlConnection<C> {
         // now is its answer to the record that failed.
         let answers = matches!(&self.conn, Layer::Rustls(conn) if conn.wants_write());
         let mut answer_alert = None;
+        // Nothing is sent after the peer's error alert, nor after our own
+        // close_notify (rustls's record layer takes that for a fatal alert,
+        // rustls/rustls#959, and in release builds seals another).
+        let mut silent = self.close_notify_sent;
         if let rustls::Error::AlertReceived(alert) = &error {
             // rustls answers a received alert only when it is not one it
             // takes as the peer's last word: an unknown level
@@ -299,22 +303,11 @@ impl<C: Side> LlConnection<C> {
                 // A TLS 1.3 client's change_cipher_spec after the
                 // ServerHello, say, is dropped.
                 super::send_nothing_after(*alert, outgoing_tls);
-                self.failed = Some(Error::Tls {
-                    error: error.clone(),
-                    alert_sent: None,
-                });
-                return Error::Tls {
-                    error,
-                    alert_sent: None,
-                };
+                silent = true;
             }
             answer_alert = Some(rustls::AlertDescription::IllegalParameter);
         }
-        if self.close_notify_sent {
-            // Nothing follows our close_notify, not even the alert rustls
-            // queued for this error (rustls's record layer takes its
-            // close_notify for a fatal alert, rustls/rustls#959: in release
-            // builds it seals another).
+        if silent {
             let error = Error::Tls {
                 error,
                 alert_sent: None,

@@ -181,8 +181,9 @@ pub mod programs;
 
 pub use buffer::{IncomingTls, OutgoingTls, Storage, MAX_HANDSHAKE_BUFFER, MAX_RECORD_SIZE};
 pub use conn::{
-    LlClientConnection, LlConnection, LlServerConnection, Next, Pump, RecordRoom, Side,
-    MAX_ENCRYPT_CHUNK,
+    ClientPump, ClientReceiveHalf, ClientSendHalf, LlClientConnection, LlConnection,
+    LlServerConnection, Next, Pump, ReceiveHalf, ReceiveStatus, RecordRoom, SendHalf, SendRoom,
+    ServerPump, ServerReceiveHalf, ServerSendHalf, Side, MAX_ENCRYPT_CHUNK,
 };
 pub use error::Error;
 pub use record::RecordLayer;

@@ -182,7 +182,7 @@ fn verbose_logs_in_place_match_upstream_until_the_switch() {
         );
     }
     assert!(
-        server.contains("lltls::record] sending warning alert CloseNotify"),
+        server.contains("lltls::record::send] sending warning alert CloseNotify"),
         "server: close_notify not logged by lltls:\n{server}"
     );
 }

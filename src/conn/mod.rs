@@ -9,13 +9,14 @@ use alloc::boxed::Box;
 mod client;
 mod server;
 
-pub use client::LlClientConnection;
-pub use server::LlServerConnection;
+pub use client::{ClientPump, ClientReceiveHalf, ClientSendHalf, LlClientConnection};
+pub use server::{LlServerConnection, ServerPump, ServerReceiveHalf, ServerSendHalf};
 
 mod framing;
 mod pump;
 mod room;
 mod rustls_phase;
+mod split;
 #[cfg(test)]
 mod tests;
 
@@ -23,6 +24,7 @@ use rustls_phase::{rustls_input, write_encrypted, Stop, Written};
 
 pub use pump::{Next, Pump};
 pub use room::RecordRoom;
+pub use split::{ReceiveHalf, ReceiveStatus, SendHalf, SendRoom};
 
 use core::ops::DerefMut;
 
@@ -325,13 +327,6 @@ impl<C: Side> LlConnection<C> {
         let event = match layer.advance(incoming_tls.filled_mut(), outgoing_tls) {
             Ok(event) => event,
             Err(error) => {
-                if let Error::Tls {
-                    error: rustls::Error::AlertReceived(alert),
-                    alert_sent: None,
-                } = error
-                {
-                    send_nothing_after(alert, outgoing_tls);
-                }
                 self.failed = Some(error.clone());
                 return Err(error);
             }

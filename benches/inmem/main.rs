@@ -939,7 +939,7 @@ fn records_024(suite: Suite, write_size: usize) -> usize {
 /// lltls as it ships (in-place record layer, `encrypt`) against rustls
 /// 0.24's `Connection`, each run of one interleaved with a run of the
 /// other: bulk transfer per suite at 16 KiB writes and at writes of one
-/// 0.24 record (each also as a share of the suite's ceiling, the bare AEAD
+/// 0.24 record (and lltls sending through `record_room`, one direction) (each also as a share of the suite's ceiling, the bare AEAD
 /// plus the wire's two copies), allocations per record, handshakes, idle
 /// heap.
 fn rustls024_rows(settings: &Settings) -> Vec<Row> {
@@ -960,34 +960,54 @@ fn rustls024_rows(settings: &Settings) -> Vec<Row> {
                 let mut ll = BulkTrial::<Ll>::new(settings, suite, direction, write_size);
                 let mut peer = BulkTrial::<Peer>::new(settings, suite, direction, write_size);
                 let mut wire_limit = LimitTrial::with_wire(settings, suite, true);
-                let [ll_rates, peer_rates, limit_rates] =
-                    interleave_all(settings.runs, [&mut ll, &mut peer, &mut wire_limit])
-                        .map(Rates::of);
+                // lltls's zero-copy send too, one direction (both are alike),
+                // in the same spell.
+                let mut room = (direction == Direction::ClientToServer)
+                    .then(|| BulkTrial::<LlRoom>::new(settings, suite, direction, write_size));
+                let rates: Vec<Rates> = match room.as_mut() {
+                    Some(room) => {
+                        interleave_all(settings.runs, [&mut ll, &mut peer, &mut wire_limit, room])
+                            .map(Rates::of)
+                            .into()
+                    }
+                    None => interleave_all(settings.runs, [&mut ll, &mut peer, &mut wire_limit])
+                        .map(Rates::of)
+                        .into(),
+                };
+                let (ll_rates, peer_rates, limit) = (&rates[0], &rates[1], rates[2].median);
+                let room_rates = rates.get(3);
                 eprintln!(
-                    "vs rustls 0.24, bulk {case}: lltls {}, rustls 0.24 {}, limit + wire {} MiB/s",
+                    "vs rustls 0.24, bulk {case}: lltls {}, rustls 0.24 {}, limit + wire {} MiB/s{}",
                     ll_rates.show(),
                     peer_rates.show(),
-                    limit_rates.show()
+                    rates[2].show(),
+                    room_rates
+                        .map(|room| format!(", room {}", room.show()))
+                        .unwrap_or_default()
                 );
-                rows.push(
-                    Row::new(SECTION, case.clone(), "MiB/s", Better::Higher)
-                        .versus_024(ll_rates.median, peer_rates.median),
-                );
-                // How much room there was: a stack near the ceiling cannot
-                // be far ahead of another.
-                let limit = limit_rates.median;
-                percent_rows.push(
-                    Row::new(
-                        "vs 0.24 bulk/limit (mem)",
-                        case,
-                        "% of limit",
-                        Better::Higher,
-                    )
-                    .versus_024(
-                        ll_rates.median / limit * 100.0,
-                        peer_rates.median / limit * 100.0,
-                    ),
-                );
+                // Each lltls figure against the peer, and as a share of the
+                // ceiling: a stack near it cannot be far ahead of another.
+                let lltls_rows = [(case.clone(), ll_rates)]
+                    .into_iter()
+                    .chain(room_rates.map(|room| (format!("{case} room"), room)));
+                for (case, lltls) in lltls_rows {
+                    rows.push(
+                        Row::new(SECTION, case.clone(), "MiB/s", Better::Higher)
+                            .versus_024(lltls.median, peer_rates.median),
+                    );
+                    percent_rows.push(
+                        Row::new(
+                            "vs 0.24 bulk/limit (mem)",
+                            case,
+                            "% of limit",
+                            Better::Higher,
+                        )
+                        .versus_024(
+                            lltls.median / limit * 100.0,
+                            peer_rates.median / limit * 100.0,
+                        ),
+                    );
+                }
                 let writes = (settings.runs * ll.writes) as u64;
                 records[0] += writes * write_size.div_ceil(RECORD) as u64;
                 records[1] += writes * records_024(suite, write_size) as u64;

@@ -1078,6 +1078,14 @@ fn rustls024_rows(settings: &Settings) -> Vec<Row> {
 /// on this branch yet; when they are, this gets an lltls `Api` for them and
 /// one for the 0.24 halves and returns their rows. Until then it returns
 /// none, so that no row that measured nothing is ever printed.
+///
+/// The 0.24 side: handshake as `peer::PeerEndpoint` does, then
+/// `Connection::split()` once `is_handshaking()` is false (its output is the
+/// caller's `Vec`, so nothing is pending); send with `SendTraffic::write`
+/// into the output `Vec`; receive with `ReceiveTraffic::read(&mut input)`,
+/// taking `ReceiveTrafficState::Available(data)` (`data.data()`, then
+/// `into_next()`) until `ReadMore` hands the `ReceiveTraffic` back;
+/// `FlushSender` means a `write` of an empty `OutboundPlain` is due.
 fn rustls024_split_rows(_settings: &Settings) -> Vec<Row> {
     Vec::new()
 }

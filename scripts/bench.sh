@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Runs every lltls benchmark and prints one table: lltls with its in-place
 # record layer, lltls with rustls's record layer (--record-layer rustls) and
-# rustls's buffered API (and openssl where it applies), with ratios. See
-# BENCHMARKS.md.
+# rustls's buffered API (and openssl where it applies; in memory also rustls
+# 0.24's Connection), with ratios. See BENCHMARKS.md.
 #
 # Usage: scripts/bench.sh [--quick] [--strict]
 #
@@ -15,7 +15,9 @@
 # Parts:
 #   1-4. in-memory (cargo bench --bench inmem): bulk transfer against the
 #        bare AEAD's limit, handshakes, allocations per record and per
-#        handshake, heap per idle connection
+#        handshake, heap per idle connection; then lltls against rustls
+#        0.24's own API (its Connection) on the same measures (the
+#        rustls-0.24 column, ratio ip/r24)
 #   5.   loopback, byte-exact (SHA-256 of what arrived against the payload):
 #        one-way (client -> server -> tcp_sink) and echo (client -> server ->
 #        client), llclient/llserver in both record-layer modes against the

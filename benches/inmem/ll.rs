@@ -20,6 +20,7 @@ use rustls::client::UnbufferedClientConnection;
 use rustls::pki_types::ServerName;
 use rustls::server::UnbufferedServerConnection;
 
+use crate::configs::Rustls023;
 use crate::harness::{Api, Endpoint, Sink, Wire};
 
 fn client_conn(
@@ -44,6 +45,7 @@ pub struct Ll;
 impl Api for Ll {
     const NAME: &'static str = "lltls in-place";
     const RECORD_LAYER: Option<RecordLayer> = Some(RecordLayer::InPlace);
+    type Configs = Rustls023;
     type Client = LlEndpoint<UnbufferedClientConnection>;
     type Server = LlEndpoint<UnbufferedServerConnection>;
 
@@ -64,6 +66,7 @@ pub struct LlRoom;
 impl Api for LlRoom {
     const NAME: &'static str = "lltls in-place, record_room";
     const RECORD_LAYER: Option<RecordLayer> = Some(RecordLayer::InPlace);
+    type Configs = Rustls023;
     type Client = LlEndpoint<UnbufferedClientConnection>;
     type Server = LlEndpoint<UnbufferedServerConnection>;
 
@@ -82,6 +85,7 @@ pub struct LlRustls;
 impl Api for LlRustls {
     const NAME: &'static str = "lltls rustls-mode";
     const RECORD_LAYER: Option<RecordLayer> = Some(RecordLayer::Rustls);
+    type Configs = Rustls023;
     type Client = LlEndpoint<UnbufferedClientConnection>;
     type Server = LlEndpoint<UnbufferedServerConnection>;
 
@@ -100,6 +104,7 @@ pub struct LlPooled;
 impl Api for LlPooled {
     const NAME: &'static str = "lltls in-place (pooled buffers)";
     const RECORD_LAYER: Option<RecordLayer> = Some(RecordLayer::InPlace);
+    type Configs = Rustls023;
     type Client = LlEndpoint<UnbufferedClientConnection, PooledBuf>;
     type Server = LlEndpoint<UnbufferedServerConnection, PooledBuf>;
 

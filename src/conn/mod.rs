@@ -136,7 +136,8 @@ pub struct LlConnection<C: Side> {
     record_layer: RecordLayer,
     /// Most plaintext per record (rustls's `max_fragment_size`).
     max_fragment: usize,
-    /// A lower limit on records per sending key, for tests.
+    /// A lower limit on records per sending key than the suite's, applied
+    /// at the switch.
     key_limit: Option<u64>,
     /// What the handshake negotiated, kept when rustls's connection is
     /// given up at the switch.
@@ -389,6 +390,12 @@ impl<C: Side> LlConnection<C> {
     /// sealed where it will be transmitted: the plaintext is copied once,
     /// from `app_data` into `outgoing_tls`. [`record_room`](Self::record_room)
     /// avoids even that copy.
+    ///
+    /// Why it takes `incoming_tls`: rustls 0.23 lets a connection encrypt
+    /// only through the state `process_tls_records` returns for the bytes
+    /// received, so during the handshake and with rustls's record layer it
+    /// must be shown them. The halves of [`into_split`](Self::into_split)
+    /// send without it.
     #[must_use = "it says how much of the plaintext was taken"]
     pub fn encrypt<I: Storage, O: Storage>(
         &mut self,

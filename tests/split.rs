@@ -18,8 +18,9 @@ use std::time::Duration;
 use harness::api_model::wire::{Dir, Seen, Suite, Wire};
 use harness::api_model::{Configs, Setup};
 use lltls::{
-    Error, IncomingTls, LlClientConnection, LlConnection, LlServerConnection, Next, OutgoingTls,
-    Pump, ReceiveHalf, ReceiveStatus, RecordLayer, SendHalf, Side,
+    ClientReceiveHalf, ClientSendHalf, Error, IncomingTls, LlClientConnection, LlConnection,
+    LlServerConnection, Next, OutgoingTls, Pump, ReceiveHalf, ReceiveStatus, RecordLayer, SendHalf,
+    Side,
 };
 use rustls::pki_types::ServerName;
 
@@ -492,6 +493,25 @@ fn put(incoming: &mut IncomingTls, bytes: &[u8]) {
     incoming.advance(bytes.len());
 }
 
+/// A connected client, split; its buffers; the observer.
+fn split_client(
+    tls13: bool,
+) -> (
+    ClientSendHalf,
+    ClientReceiveHalf,
+    IncomingTls,
+    OutgoingTls,
+    Wire,
+) {
+    let Connected {
+        client: (client, client_in, client_out),
+        wire,
+        ..
+    } = connected(tls13);
+    let (send, receive) = client.into_split().map_err(|(_, e)| e).unwrap();
+    (send, receive, client_in, client_out, wire)
+}
+
 /// Moves `outgoing` into `incoming`, through the observer.
 fn carry(outgoing: &mut OutgoingTls, incoming: &mut IncomingTls, wire: &mut Wire, dir: Dir) {
     wire.observe(dir, outgoing.filled());
@@ -513,6 +533,14 @@ fn inject(wire: &mut Wire, dir: Dir, content_type: u8, body: &[u8], incoming: &m
         .expect("at a record boundary");
     wire.observe(dir, &record);
     put(incoming, &record);
+}
+
+/// `error` is rustls's `want`, with `alert_sent`.
+fn expect_tls(error: &Error, want: rustls::Error, alert: Option<rustls::AlertDescription>) {
+    assert!(
+        matches!(error, Error::Tls { error, alert_sent } if *error == want && *alert_sent == alert),
+        "{error:?}: expected {want:?} with {alert:?} sent"
+    );
 }
 
 const ALERT: u8 = 21;
@@ -570,12 +598,7 @@ fn key_update_request_is_answered_by_the_send_half_before_its_next_record() {
 /// after it.
 #[test]
 fn renegotiation_refusal_and_its_fatal_alert_go_through_the_send_half() {
-    let Connected {
-        client: (client, mut client_in, mut client_out),
-        mut wire,
-        ..
-    } = connected(false);
-    let (mut send, mut receive) = client.into_split().map_err(|(_, e)| e).unwrap();
+    let (mut send, mut receive, mut client_in, mut client_out, mut wire) = split_client(false);
     let hello_request = [0, 0, 0, 0];
     inject(
         &mut wire,
@@ -611,30 +634,16 @@ fn renegotiation_refusal_and_its_fatal_alert_go_through_the_send_half() {
         &mut client_in,
     );
     let error = receive.process(&mut client_in).expect_err("second request");
-    assert!(
-        matches!(
-            error,
-            Error::Tls {
-                error: rustls::Error::PeerMisbehaved(
-                    rustls::PeerMisbehaved::TooManyRenegotiationRequests
-                ),
-                alert_sent: None,
-            }
-        ),
-        "{error:?}"
+    expect_tls(
+        &error,
+        rustls::Error::PeerMisbehaved(rustls::PeerMisbehaved::TooManyRenegotiationRequests),
+        None,
     );
     let error = send.encrypt(b"late", &mut client_out).expect_err("ended");
-    assert!(
-        matches!(
-            error,
-            Error::Tls {
-                error: rustls::Error::PeerMisbehaved(
-                    rustls::PeerMisbehaved::TooManyRenegotiationRequests
-                ),
-                alert_sent: Some(rustls::AlertDescription::NoRenegotiation),
-            }
-        ),
-        "{error:?}"
+    expect_tls(
+        &error,
+        rustls::Error::PeerMisbehaved(rustls::PeerMisbehaved::TooManyRenegotiationRequests),
+        Some(rustls::AlertDescription::NoRenegotiation),
     );
     sent(&mut client_out, &mut wire, Dir::ClientToServer);
     assert_eq!(
@@ -656,36 +665,17 @@ fn renegotiation_refusal_and_its_fatal_alert_go_through_the_send_half() {
 /// half's next call seals bad_record_mac with the current keys.
 #[test]
 fn a_forged_record_makes_the_send_half_seal_bad_record_mac() {
-    let Connected {
-        client: (client, mut client_in, mut client_out),
-        mut wire,
-        ..
-    } = connected(true);
-    let (mut send, mut receive) = client.into_split().map_err(|(_, e)| e).unwrap();
+    let (mut send, mut receive, mut client_in, mut client_out, mut wire) = split_client(true);
     let mut garbage = vec![23, 3, 3, 0, 40];
     garbage.extend([0x5a; 40]);
     put(&mut client_in, &garbage);
     let error = receive.process(&mut client_in).expect_err("forged");
-    assert!(
-        matches!(
-            error,
-            Error::Tls {
-                error: rustls::Error::DecryptError,
-                alert_sent: None
-            }
-        ),
-        "{error:?}"
-    );
+    expect_tls(&error, rustls::Error::DecryptError, None);
     let error = send.flush(&mut client_out).expect_err("ended");
-    assert!(
-        matches!(
-            error,
-            Error::Tls {
-                error: rustls::Error::DecryptError,
-                alert_sent: Some(rustls::AlertDescription::BadRecordMac)
-            }
-        ),
-        "{error:?}"
+    expect_tls(
+        &error,
+        rustls::Error::DecryptError,
+        Some(rustls::AlertDescription::BadRecordMac),
     );
     sent(&mut client_out, &mut wire, Dir::ClientToServer);
     assert_eq!(
@@ -702,12 +692,7 @@ fn a_forged_record_makes_the_send_half_seal_bad_record_mac() {
 /// transmitted yet, and sends nothing more (RFC 8446 §6.2).
 #[test]
 fn peer_fatal_alert_stops_the_send_half_and_drops_what_waits() {
-    let Connected {
-        client: (client, mut client_in, mut client_out),
-        mut wire,
-        ..
-    } = connected(true);
-    let (mut send, mut receive) = client.into_split().map_err(|(_, e)| e).unwrap();
+    let (mut send, mut receive, mut client_in, mut client_out, mut wire) = split_client(true);
     assert_eq!(send.encrypt(b"not sent yet", &mut client_out).unwrap(), 12);
     inject(
         &mut wire,

@@ -181,7 +181,7 @@ pub mod programs;
 
 pub use buffer::{IncomingTls, OutgoingTls, Storage, MAX_HANDSHAKE_BUFFER, MAX_RECORD_SIZE};
 pub use conn::{
-    LlClientConnection, LlConnection, LlServerConnection, Next, Pump, RecordRoom, Side,
+    LlClientConnection, LlConnection, LlServerConnection, Next, Pump, RecordRoom, Rooms, Side,
     MAX_ENCRYPT_CHUNK,
 };
 pub use error::Error;

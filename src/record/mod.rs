@@ -99,6 +99,18 @@ pub(crate) struct Handover {
     pub(crate) warning_alerts: u8,
 }
 
+/// Where [`InPlace::rooms`] put the rooms of consecutive records.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct RoomRun {
+    /// Offset of the first room in `outgoing_tls.unfilled()`.
+    pub(crate) at: usize,
+    /// Plaintext one room holds.
+    pub(crate) capacity: usize,
+    pub(crate) count: usize,
+    /// From one room to the next: a full record.
+    pub(crate) stride: usize,
+}
+
 /// The record layer after the switch, with rustls's kernel connection.
 pub(crate) struct InPlace<K> {
     kernel: K,
@@ -589,11 +601,63 @@ impl<K: Kernel> InPlace<K> {
         Ok(Some((at, capacity)))
     }
 
-    /// Seals the `len` bytes the caller wrote into the room.
-    pub(crate) fn seal_room<O: Storage>(&mut self, outgoing_tls: &mut OutgoingTls<O>, len: usize) {
-        debug_assert!(len <= self.sender.max_fragment);
+    /// Room for the plaintext of up to `records` consecutive records, laid
+    /// out as they will be sealed: returns the offset of the first room in
+    /// `outgoing_tls.unfilled()`, each room's capacity, how many rooms, and
+    /// the distance from one room to the next (a full record). Fewer rooms
+    /// than asked when the keys allow fewer records before they must be
+    /// replaced: no KeyUpdate can fall between them.
+    pub(crate) fn rooms<O: Storage>(
+        &mut self,
+        outgoing_tls: &mut OutgoingTls<O>,
+        records: usize,
+    ) -> Result<Option<RoomRun>, Error> {
+        let Some((at, capacity)) = self.room(outgoing_tls)? else {
+            return Ok(None);
+        };
+        // `room` replaced worn-out keys: the first record may be sealed. The
+        // last one the keys allow must be a KeyUpdate or close_notify.
+        let left = self
+            .sender
+            .limit
+            .saturating_sub(1)
+            .saturating_sub(self.sender.tx.seq());
+        let count = records
+            .min(usize::try_from(left).unwrap_or(usize::MAX))
+            .max(1);
+        let stride = capacity + self.sender.tx.overhead();
+        // `room` reserved the first; the whole run at once, so none moves.
         self.sender
-            .seal_reserved(outgoing_tls, ContentType::ApplicationData, len);
+            .reserve(outgoing_tls, stride * (count - 1) + capacity)?;
+        Ok(Some(RoomRun {
+            at,
+            capacity,
+            count,
+            stride,
+        }))
+    }
+
+    /// Seals the `len` bytes the caller wrote into the rooms
+    /// [`rooms`](Self::rooms) made (of `capacity` each), filled in order:
+    /// full records, then the rest in one shorter record. Returns how many
+    /// records.
+    pub(crate) fn seal_rooms<O: Storage>(
+        &mut self,
+        outgoing_tls: &mut OutgoingTls<O>,
+        capacity: usize,
+        mut len: usize,
+    ) -> usize {
+        debug_assert!(capacity <= self.sender.max_fragment);
+        let mut sealed = 0;
+        while len > 0 {
+            let part = len.min(capacity);
+            // Each full record ends where the next room's record starts.
+            self.sender
+                .seal_reserved(outgoing_tls, ContentType::ApplicationData, part);
+            len -= part;
+            sealed += 1;
+        }
+        sealed
     }
 
     /// Queues close_notify (once).

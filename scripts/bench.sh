@@ -474,6 +474,8 @@ payload_sha=$(sha256sum "$payload" | cut -d' ' -f1)
 
 section="loopback ${payload_mib}MiB"
 declare -A rate wall client_rss server_rss client_user client_cpu server_user
+# Each round's figures (FN.KIND.ROUND), for ratios within a round.
+declare -A round_wall round_cpu
 # run_all FN KIND...: $runs runs of FN for each KIND, interleaved (one run
 # of every kind, then the next round) so that a slow spell on the shared
 # machine hits all kinds alike; records the median throughput, wall time,
@@ -487,6 +489,8 @@ run_all() {
         for kind in "$@"; do
             note "$fn $kind (run $i of $rounds)"
             if "$fn" "$kind"; then
+                round_wall[$fn.$kind.$i]=$R_WALL
+                round_cpu[$fn.$kind.$i]=$R_CLIENT_CPU
                 rates[$kind]+=" $R_RATE"
                 walls[$kind]+=" $R_WALL"
                 crss[$kind]+=" $R_CLIENT_RSS"
@@ -525,8 +529,26 @@ if $have_openssl; then
     run_all into_openssl lltls lltls-rustls buffered openssl
     # Cheap (about a second each): more rounds, as the client's share of
     # the wall time is small and the machine is shared.
-    RUNS=$((runs * 2 + 1)) run_all into_openssl_null lltls lltls-rustls
+    null_runs=$((runs * 2 + 1))
+    RUNS=$null_runs run_all into_openssl_null lltls lltls-rustls
 fi
+
+# round_ratio FIGURE FN A B ROUNDS: median over the rounds where both ran of
+# FIGURE (round_wall, round_cpu) of kind A / kind B in the same round. Runs
+# of one round are seconds apart: load from other work hits both alike, so
+# this moves less than the ratio of the medians.
+round_ratio() {
+    local -n figure=$1
+    local i a b ratios=()
+    for i in $(seq "$5"); do
+        a=${figure[$2.$3.$i]:-}
+        b=${figure[$2.$4.$i]:-}
+        if [ -n "$a" ] && [ -n "$b" ] && [ "$a" != - ] && [ "$b" != - ]; then
+            ratios+=("$(echo "$a $b" | awk '{ if ($2 > 0) printf "%.3f", $1 / $2 }')")
+        fi
+    done
+    median "${ratios[@]}"
+}
 
 value() {
     local v=${1:-}
@@ -582,6 +604,10 @@ if $have_openssl; then
         s lower "$(value "${client_cpu[$test.lltls-rustls]}")"
     row "$section" "$label, client user CPU" "$(value "${client_user[$test.lltls]}")" - - \
         s lower "$(value "${client_user[$test.lltls-rustls]}")"
+    row "$section" "$label, wall in-place/rustls-mode, same round" \
+        "$(round_ratio round_wall "$test" lltls lltls-rustls "$null_runs")" - - x lower
+    row "$section" "$label, CPU in-place/rustls-mode, same round" \
+        "$(round_ratio round_cpu "$test" lltls lltls-rustls "$null_runs")" - - x lower
 fi
 for key in "${!rate[@]}"; do
     if [ "${rate[$key]}" = FAIL ]; then

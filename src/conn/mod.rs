@@ -558,7 +558,8 @@ impl<C: Side> LlConnection<C> {
     /// plaintext would make one room at a time.
     ///
     /// Fewer rooms than asked when the keys allow fewer records before a
-    /// KeyUpdate must go out; always one with rustls's record layer.
+    /// KeyUpdate must go out, when `outgoing_tls`'s storage cannot grow to
+    /// hold them all, and past 64; always one with rustls's record layer.
     pub fn record_rooms<'a, I: Storage, O: Storage>(
         &'a mut self,
         incoming_tls: &'a mut IncomingTls<I>,

@@ -99,6 +99,10 @@ pub(crate) struct Handover {
     pub(crate) warning_alerts: u8,
 }
 
+/// Most rooms [`InPlace::rooms`] makes at once (1 MiB of plaintext): the
+/// buffer holds them all.
+pub(crate) const MAX_ROOMS: usize = 64;
+
 /// Where [`InPlace::rooms`] put the rooms of consecutive records.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct RoomRun {
@@ -622,13 +626,20 @@ impl<K: Kernel> InPlace<K> {
             .limit
             .saturating_sub(1)
             .saturating_sub(self.sender.tx.seq());
-        let count = records
+        let wanted = records
+            .min(MAX_ROOMS)
             .min(usize::try_from(left).unwrap_or(usize::MAX))
             .max(1);
         let stride = capacity + self.sender.tx.overhead();
         // `room` reserved the first; the whole run at once, so none moves.
-        self.sender
-            .reserve(outgoing_tls, stride * (count - 1) + capacity)?;
+        // Storage that cannot grow that far holds as many as fit.
+        let count = match self
+            .sender
+            .reserve(outgoing_tls, stride * (wanted - 1) + capacity)
+        {
+            Ok(_) => wanted,
+            Err(_) => (outgoing_tls.unfilled().len() / stride).clamp(1, wanted),
+        };
         Ok(Some(RoomRun {
             at,
             capacity,

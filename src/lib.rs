@@ -208,8 +208,8 @@ pub mod programs;
 pub use buffer::{IncomingTls, OutgoingTls, Storage, MAX_HANDSHAKE_BUFFER, MAX_RECORD_SIZE};
 pub use conn::{
     ClientPump, ClientReceiveHalf, ClientSendHalf, LlClientConnection, LlConnection,
-    LlServerConnection, Next, Pump, ReceiveHalf, ReceiveStatus, RecordRoom, SendHalf, SendRoom,
-    ServerPump, ServerReceiveHalf, ServerSendHalf, Side, MAX_ENCRYPT_CHUNK,
+    LlServerConnection, Next, Pump, ReceiveHalf, ReceiveStatus, RecordRoom, Rooms, SendHalf,
+    SendRoom, ServerPump, ServerReceiveHalf, ServerSendHalf, Side, MAX_ENCRYPT_CHUNK,
 };
 pub use error::Error;
 pub use record::RecordLayer;

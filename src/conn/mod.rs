@@ -23,7 +23,7 @@ mod tests;
 use rustls_phase::{rustls_input, write_encrypted, Stop, Written};
 
 pub use pump::{Next, Pump};
-pub use room::RecordRoom;
+pub use room::{RecordRoom, Rooms};
 pub use split::{ReceiveHalf, ReceiveStatus, SendHalf, SendRoom};
 
 use core::ops::DerefMut;
@@ -550,7 +550,25 @@ impl<C: Side> LlConnection<C> {
         incoming_tls: &'a mut IncomingTls<I>,
         outgoing_tls: &'a mut OutgoingTls<O>,
     ) -> Result<Option<RecordRoom<'a, C, I, O>>, Error> {
-        RecordRoom::new(self, incoming_tls, outgoing_tls)
+        RecordRoom::new(self, incoming_tls, outgoing_tls, 1)
+    }
+
+    /// As [`record_room`](Self::record_room), with room for up to `records`
+    /// consecutive records at once, laid out as they will be sealed: filled
+    /// with one vectored read ([`RecordRoom::rooms`]), they cost one system
+    /// call instead of one per record. The records are the ones the same
+    /// plaintext would make one room at a time.
+    ///
+    /// Fewer rooms than asked when the keys allow fewer records before a
+    /// KeyUpdate must go out, when `outgoing_tls`'s storage cannot grow to
+    /// hold them all, and past 64; always one with rustls's record layer.
+    pub fn record_rooms<'a, I: Storage, O: Storage>(
+        &'a mut self,
+        incoming_tls: &'a mut IncomingTls<I>,
+        outgoing_tls: &'a mut OutgoingTls<O>,
+        records: usize,
+    ) -> Result<Option<RecordRoom<'a, C, I, O>>, Error> {
+        RecordRoom::new(self, incoming_tls, outgoing_tls, records)
     }
 
     /// Tells the connection the transport reached end-of-file.

@@ -32,6 +32,7 @@ pub(crate) use cipher::{
 pub(crate) use halves::{ReceiveDirection, SendDirection};
 pub(crate) use kernel::Kernel;
 pub(crate) use receive::Receiver;
+pub(crate) use send::RoomRun;
 
 use rustls::{
     AlertDescription, ContentType, Error as TlsError, HandshakeType, InvalidMessage,
@@ -214,19 +215,25 @@ impl<K: Kernel> InPlace<K> {
         Ok(echoed)
     }
 
-    /// Room for the plaintext of the next application-data record, inside
-    /// `outgoing_tls`: `(offset in outgoing_tls.unfilled(), capacity)`, or
-    /// `None` once closed. Seal it with [`seal_room`](Self::seal_room).
-    pub(crate) fn room<O: Storage>(
+    /// Room for the plaintext of up to `records` consecutive records, as
+    /// [`Sender::rooms`].
+    pub(crate) fn rooms<O: Storage>(
         &mut self,
         outgoing_tls: &mut OutgoingTls<O>,
-    ) -> Result<Option<(usize, usize)>, Error> {
-        self.sender.room(&mut self.control, outgoing_tls)
+        records: usize,
+    ) -> Result<Option<RoomRun>, Error> {
+        self.sender.rooms(&mut self.control, outgoing_tls, records)
     }
 
-    /// Seals the `len` bytes the caller wrote into the room.
-    pub(crate) fn seal_room<O: Storage>(&mut self, outgoing_tls: &mut OutgoingTls<O>, len: usize) {
-        self.sender.seal_room(outgoing_tls, len);
+    /// Seals the `len` bytes the caller wrote into the rooms, as
+    /// [`Sender::seal_rooms`]; returns how many records.
+    pub(crate) fn seal_rooms<O: Storage>(
+        &mut self,
+        outgoing_tls: &mut OutgoingTls<O>,
+        capacity: usize,
+        len: usize,
+    ) -> usize {
+        self.sender.seal_rooms(outgoing_tls, capacity, len)
     }
 
     /// Queues close_notify (once).

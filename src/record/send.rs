@@ -12,6 +12,22 @@ use crate::buffer::OutgoingTls;
 use crate::buffer::Storage;
 use crate::error::Error;
 
+/// Most rooms [`Sender::rooms`] makes at once (1 MiB of plaintext): the
+/// buffer holds them all.
+pub(crate) const MAX_ROOMS: usize = 64;
+
+/// Where [`Sender::rooms`] put the rooms of consecutive records.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct RoomRun {
+    /// Offset of the first room in `outgoing_tls.unfilled()`.
+    pub(crate) at: usize,
+    /// Plaintext one room holds.
+    pub(crate) capacity: usize,
+    pub(crate) count: usize,
+    /// From one room to the next: a full record.
+    pub(crate) stride: usize,
+}
+
 /// Send state after the handshake.
 ///
 /// Every method that may seal takes the [`Control`], whose owed messages go
@@ -256,6 +272,65 @@ impl Sender {
     pub(super) fn seal_room<O: Storage>(&mut self, outgoing_tls: &mut OutgoingTls<O>, len: usize) {
         debug_assert!(len <= self.max_fragment);
         self.seal_reserved(outgoing_tls, ContentType::ApplicationData, len);
+    }
+
+    /// Room for the plaintext of up to `records` consecutive records, laid
+    /// out as they will be sealed: the offset of the first room in
+    /// `outgoing_tls.unfilled()`, each room's capacity, how many rooms, and
+    /// the distance from one room to the next (a full record). Fewer rooms
+    /// than asked when the keys allow fewer records before they must be
+    /// replaced: no KeyUpdate can fall between them.
+    pub(super) fn rooms<K: Kernel, O: Storage>(
+        &mut self,
+        control: &mut Control<K>,
+        outgoing_tls: &mut OutgoingTls<O>,
+        records: usize,
+    ) -> Result<Option<RoomRun>, Error> {
+        let Some((at, capacity)) = self.room(control, outgoing_tls)? else {
+            return Ok(None);
+        };
+        // `room` replaced worn-out keys: the first record may be sealed. The
+        // last one the keys allow must be a KeyUpdate or close_notify.
+        let left = self.limit.saturating_sub(1).saturating_sub(self.tx.seq());
+        let wanted = records
+            .min(MAX_ROOMS)
+            .min(usize::try_from(left).unwrap_or(usize::MAX))
+            .max(1);
+        let stride = capacity + self.tx.overhead();
+        // `room` reserved the first; the whole run at once, so none moves.
+        // Storage that cannot grow that far holds as many as fit.
+        let count = match self.reserve(outgoing_tls, stride * (wanted - 1) + capacity) {
+            Ok(_) => wanted,
+            Err(_) => (outgoing_tls.unfilled().len() / stride).clamp(1, wanted),
+        };
+        Ok(Some(RoomRun {
+            at,
+            capacity,
+            count,
+            stride,
+        }))
+    }
+
+    /// Seals the `len` bytes the caller wrote into the rooms
+    /// [`rooms`](Self::rooms) made (of `capacity` each), filled in order:
+    /// full records, then the rest in one shorter record. Returns how many
+    /// records.
+    pub(super) fn seal_rooms<O: Storage>(
+        &mut self,
+        outgoing_tls: &mut OutgoingTls<O>,
+        capacity: usize,
+        mut len: usize,
+    ) -> usize {
+        debug_assert!(capacity <= self.max_fragment);
+        let mut sealed = 0;
+        while len > 0 {
+            let part = len.min(capacity);
+            // Each full record ends where the next room's record starts.
+            self.seal_reserved(outgoing_tls, ContentType::ApplicationData, part);
+            len -= part;
+            sealed += 1;
+        }
+        sealed
     }
 
     /// Queues close_notify (once).

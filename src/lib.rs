@@ -123,10 +123,13 @@
 //! `OutgoingTls`, the receive half the connection's `IncomingTls`). What the
 //! receive half owes the peer (a KeyUpdate answer, a TLS 1.2 renegotiation
 //! refusal, the fatal alert of its error) reaches the send half through
-//! their shared state, never through the caller; every guarantee of the
-//! whole connection holds on both. That shared state is the one lock in
+//! their shared state, never through the caller; the guarantees of the
+//! whole connection hold on both (README "Split halves" lists the two
+//! differences two threads make). That shared state is the one lock in
 //! the crate: std's `Mutex`, or a spin lock without std, held for a key
-//! derivation or a few seals and never while caller code runs.
+//! derivation or a few seals; the only caller code that runs under it is
+//! a client's session store, when a ticket arrives (a store that waits for
+//! the sending thread deadlocks).
 //!
 //! ## Examples
 //!

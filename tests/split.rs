@@ -178,7 +178,7 @@ fn send<C: Side>(
             let mut room = half.record_room(outgoing)?.expect("room before close");
             let n = room.buf().len().min(end - sent);
             room.buf()[..n].copy_from_slice(&data[sent..sent + n]);
-            sent += room.seal(n);
+            sent += room.seal(n)?;
         }
         calls += 1;
         if calls % plan.refresh_every == 0 && half.refresh_traffic_keys(outgoing)? {
@@ -449,10 +449,21 @@ fn deliver<C: Side>(bytes: &mut Vec<u8>, pump: &mut Pump<C>) {
 }
 
 fn connected(tls13: bool) -> Connected {
+    connected_with_limit(tls13, None)
+}
+
+/// As [`connected`], with `key_limit` set on both before the handshake.
+fn connected_with_limit(tls13: bool, key_limit: Option<u64>) -> Connected {
     let configs = Configs::new(setup(tls13, Suite::Aes128Gcm));
     let name = ServerName::try_from("localhost").unwrap();
-    let mut client = Pump::new(LlClientConnection::new(configs.client.clone(), name).unwrap());
-    let mut server = Pump::new(LlServerConnection::new(configs.server.clone()).unwrap());
+    let mut client = LlClientConnection::new(configs.client.clone(), name).unwrap();
+    let mut server = LlServerConnection::new(configs.server.clone()).unwrap();
+    if let Some(limit) = key_limit {
+        client.set_key_limit(limit);
+        server.set_key_limit(limit);
+    }
+    let mut client = Pump::new(client);
+    let mut server = Pump::new(server);
     let mut wire = Wire::new(tls13, Suite::Aes128Gcm, configs.keylog.clone());
     let (mut to_server, mut to_client) = (Vec::new(), Vec::new());
     let (mut client_complete, mut server_complete) = (false, false);
@@ -800,4 +811,152 @@ fn into_split_gives_the_connection_back_when_it_cannot_split() {
     pair.connect();
     let (_, error) = pair.client.conn.into_split().expect_err("rustls's layer");
     assert!(matches!(error, Error::CannotSplit(_)), "{error:?}");
+}
+
+/// Two threads: a room taken before the receive half saw the peer's fatal
+/// alert is not sealed; its `seal` reports the error, and nothing waits
+/// to be transmitted.
+#[test]
+fn a_room_taken_before_the_peers_fatal_alert_is_not_sealed() {
+    let (mut send, mut receive, mut client_in, mut client_out, mut wire) = split_client(true);
+    let mut room = send.record_room(&mut client_out).unwrap().expect("room");
+    room.buf()[..4].copy_from_slice(b"late");
+    inject(
+        &mut wire,
+        Dir::ServerToClient,
+        ALERT,
+        &[2, 40],
+        &mut client_in,
+    );
+    let alert = rustls::AlertDescription::HandshakeFailure;
+    let error = receive.process(&mut client_in).expect_err("alert");
+    assert_eq!(error.alert_received(), Some(alert));
+    let error = room.seal(4).expect_err("the connection ended");
+    assert_eq!(error.alert_received(), Some(alert));
+    assert!(
+        client_out.is_empty(),
+        "nothing sealed after the peer's alert"
+    );
+    assert!(send.close_notify_sent());
+}
+
+/// A record that does not open while a room is taken: the room is not
+/// sealed, bad_record_mac goes out in its place, under the keys the room
+/// would have used.
+#[test]
+fn a_room_taken_before_a_forged_record_gives_way_to_the_alert() {
+    let (mut send, mut receive, mut client_in, mut client_out, mut wire) = split_client(true);
+    let mut room = send.record_room(&mut client_out).unwrap().expect("room");
+    room.buf()[..4].copy_from_slice(b"late");
+    let mut garbage = vec![23, 3, 3, 0, 40];
+    garbage.extend([0x5a; 40]);
+    put(&mut client_in, &garbage);
+    receive.process(&mut client_in).expect_err("forged");
+    let error = room.seal(4).expect_err("the connection ended");
+    expect_tls(
+        &error,
+        rustls::Error::DecryptError,
+        Some(rustls::AlertDescription::BadRecordMac),
+    );
+    let before = wire.seen(Dir::ClientToServer).len();
+    sent(&mut client_out, &mut wire, Dir::ClientToServer);
+    assert_eq!(
+        wire.seen(Dir::ClientToServer)[before..],
+        [Seen::Alert {
+            level: 2,
+            description: 20
+        }]
+    );
+    assert_eq!(wire.violation, None);
+}
+
+/// TLS 1.2 at its key limit: a renegotiation refusal queued when the next
+/// record is the last the keys allow is not sent; that record is the
+/// close_notify, and nothing is sealed past the limit.
+#[test]
+fn tls12_refusal_at_the_key_limit_leaves_the_last_record_to_close_notify() {
+    const LIMIT: u64 = 6;
+    let Connected {
+        client: (client, mut client_in, mut client_out),
+        mut wire,
+        ..
+    } = connected_with_limit(false, Some(LIMIT));
+    let (mut send, mut receive) = client.into_split().map_err(|(_, e)| e).unwrap();
+    while send.sequence_number() < LIMIT - 1 {
+        assert_eq!(send.encrypt(b"d", &mut client_out).unwrap(), 1);
+    }
+    sent(&mut client_out, &mut wire, Dir::ClientToServer);
+    inject(
+        &mut wire,
+        Dir::ServerToClient,
+        HANDSHAKE,
+        &[0, 0, 0, 0],
+        &mut client_in,
+    );
+    assert!(matches!(
+        receive.process(&mut client_in).unwrap(),
+        ReceiveStatus::FlushSender
+    ));
+    send.flush(&mut client_out).unwrap();
+    assert!(client_out.is_empty(), "no refusal on the last record");
+    let error = send
+        .encrypt(b"more", &mut client_out)
+        .expect_err("worn out");
+    assert!(matches!(error, Error::EncryptExhausted), "{error:?}");
+    sent(&mut client_out, &mut wire, Dir::ClientToServer);
+    assert!(wire.close_notified(Dir::ClientToServer));
+    assert_eq!(
+        send.sequence_number(),
+        LIMIT,
+        "the close_notify was the last record"
+    );
+    assert_eq!(wire.violation, None);
+}
+
+/// Deferred mode: after the caller rejected the peer, and before `process`
+/// sealed the alert, the connection cannot split, and says why (not that
+/// a verdict is pending).
+#[test]
+fn into_split_after_a_rejection_names_the_rejection() {
+    let mut setup = setup(true, Suite::Aes128Gcm);
+    setup.deferred_client = true;
+    let configs = Configs::new(setup);
+    let name = ServerName::try_from("localhost").unwrap();
+    let deferred = configs.deferred_client.as_ref().expect("deferred config");
+    let mut client = Pump::new(LlClientConnection::deferred(deferred, name).unwrap());
+    let mut server = Pump::new(LlServerConnection::new(configs.server.clone()).unwrap());
+    let (mut to_server, mut to_client) = (Vec::new(), Vec::new());
+    for _ in 0..20 {
+        loop {
+            match client.poll().expect("client") {
+                Next::Transmit => {
+                    to_server.extend_from_slice(client.to_transmit());
+                    let n = client.to_transmit().len();
+                    client.transmitted(n);
+                }
+                Next::VerifyPeer(_) => {
+                    let (conn, _, _) = client.into_parts();
+                    let (mut conn, error) = conn.into_split().expect_err("pending");
+                    assert!(matches!(error, Error::AwaitingVerdict), "{error:?}");
+                    conn.peer_verified(Err(rustls::Error::General("rejected".into())))
+                        .unwrap();
+                    let (_, error) = conn.into_split().expect_err("rejected");
+                    assert!(
+                        matches!(error, Error::CannotSplit(reason) if reason.contains("rejected")),
+                        "{error:?}"
+                    );
+                    return;
+                }
+                _ => break,
+            }
+        }
+        while let Next::Transmit = server.poll().expect("server") {
+            to_client.extend_from_slice(server.to_transmit());
+            let n = server.to_transmit().len();
+            server.transmitted(n);
+        }
+        deliver(&mut to_server, &mut server);
+        deliver(&mut to_client, &mut client);
+    }
+    panic!("no VerifyPeer");
 }

@@ -18,6 +18,7 @@ use crate::conn::{LlConnection, Side, SideKernel, MAX_ENCRYPT_CHUNK};
 use crate::error::Error;
 use crate::record::{Event, ReceiveDirection, SendDirection};
 use crate::status::AppData;
+use crate::verify::Deferred;
 
 /// The sending half of a split connection: seals application data,
 /// close_notify and KeyUpdates into the caller's `OutgoingTls`.
@@ -26,6 +27,10 @@ use crate::status::AppData;
 /// queued. When the receive half fails with an error, the send half's next
 /// call seals the fatal alert due (if any) and returns the same error:
 /// transmit `outgoing_tls`, then close the transport.
+///
+/// Dropping it while the receive half lives is allowed, but what the
+/// receive half queues (KeyUpdate answers, refusals, alerts) is then never
+/// sent, and the receive half cannot tell.
 pub struct SendHalf<C: Side> {
     direction: SendDirection<SideKernel<C>>,
 }
@@ -96,6 +101,12 @@ impl<C: Side> LlConnection<C> {
         if let Some(error) = &self.failed {
             let error = error.clone();
             return Err((self, error));
+        }
+        if self.deferred.as_ref().is_some_and(Deferred::rejected) {
+            return Err((
+                self,
+                Error::CannotSplit("the peer was rejected: process sends the alert"),
+            ));
         }
         if self.withholds() {
             return Err((self, Error::AwaitingVerdict));
@@ -222,18 +233,23 @@ impl<C: Side, O: Storage> SendRoom<'_, C, O> {
     /// Seals the first `num_bytes` of [`buf`](Self::buf) where they lie;
     /// returns `num_bytes` (0 sends nothing).
     ///
+    /// When the receive half ended the connection after the room was
+    /// taken (the peer's fatal alert, a record that did not open), nothing
+    /// is sealed: the error comes back, and the fatal alert due, if any,
+    /// is sealed instead.
+    ///
     /// # Panics
     /// If `num_bytes` exceeds `buf().len()`: that is a caller bug.
     #[must_use = "it says how much of the plaintext was taken"]
-    pub fn seal(self, num_bytes: usize) -> usize {
+    pub fn seal(self, num_bytes: usize) -> Result<usize, Error> {
         assert!(
             num_bytes <= self.capacity,
             "sealed more than SendRoom holds"
         );
-        if num_bytes > 0 {
-            self.half.direction.seal_room(self.outgoing_tls, num_bytes);
+        if num_bytes == 0 {
+            return Ok(0);
         }
-        num_bytes
+        self.half.direction.seal_room(self.outgoing_tls, num_bytes)
     }
 }
 
@@ -243,7 +259,9 @@ impl<C: Side> ReceiveHalf<C> {
     /// Processed records are discarded from `incoming_tls`. On error the
     /// receive half is dead, and the send half's next call seals the
     /// fatal alert due and returns the same error: the caller MUST make it
-    /// call (e.g. [`SendHalf::flush`]) and transmit before closing.
+    /// call (e.g. [`SendHalf::flush`]) and transmit before closing. The
+    /// receive half's error says `alert_sent: None` (it sends nothing);
+    /// the send half's names the alert it sealed.
     pub fn process<'a, I: Storage>(
         &'a mut self,
         incoming_tls: &'a mut IncomingTls<I>,

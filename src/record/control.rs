@@ -4,8 +4,10 @@
 //!
 //! A whole connection owns its `Control`. Split halves share one behind a
 //! lock ([`Shared`]): the receiving half takes it only for a post-handshake
-//! message or an error, the sending half once per call. No caller code runs
-//! while it is held.
+//! message or an error, the sending half once per call. The one piece of
+//! caller code that runs while it is held is a client's session store:
+//! rustls stores a NewSessionTicket through the kernel connection, which
+//! lives here because the sending half needs it for its key updates.
 
 use alloc::sync::Arc;
 
@@ -102,9 +104,10 @@ impl<K> Access<K> for Control<K> {
 /// The control state of split halves.
 ///
 /// With std it is a `std::sync::Mutex`. Without, a spin lock: it is held
-/// for at most one key derivation or a few record seals, never while
-/// caller code runs; but a half MUST NOT be driven from an interrupt
-/// handler that may preempt the other half while it holds the lock.
+/// for one key derivation, a few record seals or a session store's
+/// `insert`; but a half MUST NOT be driven from an interrupt handler, nor
+/// from a task of higher priority under a scheduler that lets it spin
+/// forever, that may preempt the other half while it holds the lock.
 pub(crate) struct Shared<K>(Arc<Lock<Control<K>>>);
 
 #[cfg(feature = "std")]

@@ -98,8 +98,34 @@ impl<K: Kernel> SendDirection<K> {
         })
     }
 
-    pub(crate) fn seal_room<O: Storage>(&mut self, outgoing_tls: &mut OutgoingTls<O>, len: usize) {
-        self.sender.seal_room(outgoing_tls, len);
+    /// Seals `len` bytes written into the room [`room`](Self::room) made,
+    /// unless the receiving direction ended the connection meanwhile: then
+    /// its alert is sealed instead (over the room) and its error returned.
+    /// What it queued otherwise (a refusal) waits for the next call: sealed
+    /// now, it would land where the room is.
+    pub(crate) fn seal_room<O: Storage>(
+        &mut self,
+        outgoing_tls: &mut OutgoingTls<O>,
+        len: usize,
+    ) -> Result<usize, Error> {
+        if let Some(error) = &self.failed {
+            return Err(error.clone());
+        }
+        let sender = &mut self.sender;
+        let result = self
+            .shared
+            .with(|control| {
+                if control.ended.is_some() {
+                    return sender.flush_owed(control, outgoing_tls).map(|()| 0);
+                }
+                sender.seal_room(outgoing_tls, len);
+                Ok(len)
+            })
+            .and_then(|result| result);
+        if let Err(error) = &result {
+            self.failed = Some(error.clone());
+        }
+        result
     }
 
     /// Whether close_notify (or a fatal alert) was sent.

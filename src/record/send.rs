@@ -119,6 +119,12 @@ impl Sender {
                 debug!("renegotiation request ignored: we closed");
                 continue;
             }
+            if self.keys_worn_out() {
+                // The last record these keys allow is the close_notify the
+                // next call sends (TLS 1.2 has no key update).
+                debug!("renegotiation request ignored: the send keys are worn out");
+                continue;
+            }
             debug!("refusing renegotiation: sending warning alert NoRenegotiation");
             self.send_alert(
                 AlertLevel::Warning,

@@ -17,7 +17,8 @@
 #        bare AEAD's limit, handshakes, allocations per record and per
 #        handshake, heap per idle connection; then lltls against rustls
 #        0.24's own API (its Connection) on the same measures (the
-#        rustls-0.24 column, ratio ip/r24)
+#        rustls-0.24 column, ratio ip/r24), and lltls's split halves against
+#        0.24's SplitConnection (rows ending in "split")
 #   5.   loopback, byte-exact (SHA-256 of what arrived against the payload):
 #        one-way (client -> server -> tcp_sink) and echo (client -> server ->
 #        client), llclient/llserver in both record-layer modes against the

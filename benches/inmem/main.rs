@@ -3,7 +3,8 @@
 //! (`RecordLayer::Rustls`) and rustls's buffered API. Bulk transfer against
 //! the bare AEAD's limit, handshakes, allocations, memory per idle
 //! connection. Then lltls against a fourth stack, rustls 0.24's own
-//! caller-managed-buffer API (see `peer`), on the same measures.
+//! caller-managed-buffer API (see `peer`), on the same measures, and
+//! lltls's split halves against 0.24's split connection.
 //!
 //! All stacks run in one thread over the same in-memory wire (see
 //! `harness`), so the figures measure the TLS layers and their copies, not
@@ -29,8 +30,8 @@ use buffered::Buffered;
 use configs::{Configs, Suite};
 use harness::{connect, transfer, Api, Endpoint, Meter, Sink, Stopwatch, Wires};
 use limit::LimitTrial;
-use ll::{Ll, LlPooled, LlRoom, LlRustls};
-use peer::Peer;
+use ll::{Ll, LlPooled, LlRoom, LlRustls, LlSplit};
+use peer::{Peer, PeerSplit};
 use report::{Better, Row};
 
 #[global_allocator]
@@ -1072,22 +1073,117 @@ fn rustls024_rows(settings: &Settings) -> Vec<Row> {
     rows
 }
 
-/// PLACEHOLDER, prints nothing: lltls's split send/receive halves against
-/// rustls 0.24's `SplitConnection { send, receive }` (bulk each way at the
-/// same write sizes, allocations per record). lltls's split halves are not
-/// on this branch yet; when they are, this gets an lltls `Api` for them and
-/// one for the 0.24 halves and returns their rows. Until then it returns
-/// none, so that no row that measured nothing is ever printed.
-///
-/// The 0.24 side: handshake as `peer::PeerEndpoint` does, then
-/// `Connection::split()` once `is_handshaking()` is false (its output is the
-/// caller's `Vec`, so nothing is pending); send with `SendTraffic::write`
-/// into the output `Vec`; receive with `ReceiveTraffic::read(&mut input)`,
-/// taking `ReceiveTrafficState::Available(data)` (`data.data()`, then
-/// `into_next()`) until `ReadMore` hands the `ReceiveTraffic` back;
-/// `FlushSender` means a `write` of an empty `OutboundPlain` is due.
-fn rustls024_split_rows(_settings: &Settings) -> Vec<Row> {
-    Vec::new()
+/// lltls's split halves against rustls 0.24's split connection: each
+/// connection is split once its handshake is done (`Endpoint::connected`),
+/// then the sender seals through its send half (lltls `SendHalf::encrypt`,
+/// 0.24 `SendTraffic::write`) and the receiver opens through its receive
+/// half (lltls `ReceiveHalf::process`, 0.24 `ReceiveTraffic::read`), with
+/// the buffers the whole connection had. Both halves of an endpoint run in
+/// the bench's one thread: the figures are CPU time per byte, as the other
+/// rows', not what two threads reach. Per suite, each way, at 16 KiB and
+/// 16,367-byte writes; each also against the same stack unsplit in the same
+/// spell (split ÷ whole), and allocations per record on each side.
+fn rustls024_split_rows(settings: &Settings) -> Vec<Row> {
+    let mut rows = Vec::new();
+    let mut whole_rows = Vec::new();
+    let mut alloc_rows = Vec::new();
+    for suite in Suite::ALL {
+        // lltls and the peer, split; sender and receiver; with their records.
+        let mut tallies = [[Tally::default(); 2]; 2];
+        let mut records = [0u64; 2];
+        for direction in [Direction::ClientToServer, Direction::ServerToClient] {
+            for (write_size, size_label) in [(16 << 10, "16KiB"), (RECORD_024, "16367B")] {
+                let case = format!("{} {size_label} {} split", direction.label(), suite.label());
+                if !settings.wants(&case) {
+                    continue;
+                }
+                let mut ll = BulkTrial::<LlSplit>::new(settings, suite, direction, write_size);
+                let mut peer = BulkTrial::<PeerSplit>::new(settings, suite, direction, write_size);
+                let mut ll_whole = BulkTrial::<Ll>::new(settings, suite, direction, write_size);
+                let mut peer_whole = BulkTrial::<Peer>::new(settings, suite, direction, write_size);
+                let [ll_rates, peer_rates, ll_whole_rates, peer_whole_rates] = interleave_all(
+                    settings.runs,
+                    [&mut ll, &mut peer, &mut ll_whole, &mut peer_whole],
+                )
+                .map(Rates::of);
+                eprintln!(
+                    "vs rustls 0.24, bulk {case}: lltls halves {}, rustls 0.24 halves {} MiB/s \
+                     (unsplit: lltls {}, rustls 0.24 {})",
+                    ll_rates.show(),
+                    peer_rates.show(),
+                    ll_whole_rates.show(),
+                    peer_whole_rates.show()
+                );
+                rows.push(
+                    Row::new(
+                        "vs 0.24 split bulk (mem)",
+                        case.clone(),
+                        "MiB/s",
+                        Better::Higher,
+                    )
+                    .versus_024(ll_rates.median, peer_rates.median),
+                );
+                whole_rows.push(
+                    Row::new(
+                        "vs 0.24 split/whole (mem)",
+                        case,
+                        "% of unsplit",
+                        Better::Higher,
+                    )
+                    .versus_024(
+                        ll_rates.median / ll_whole_rates.median * 100.0,
+                        peer_rates.median / peer_whole_rates.median * 100.0,
+                    ),
+                );
+                let writes = (settings.runs * ll.writes) as u64;
+                records[0] += writes * write_size.div_ceil(RECORD) as u64;
+                records[1] += writes * records_024(suite, write_size) as u64;
+                for (stack, trial) in [
+                    (0, [ll.sender, ll.receiver]),
+                    (1, [peer.sender, peer.receiver]),
+                ] {
+                    for (side, meter) in trial.into_iter().enumerate() {
+                        tallies[stack][side] += meter.alloc;
+                    }
+                }
+            }
+        }
+        if records[0] == 0 {
+            continue;
+        }
+        for (side, side_label) in ["sender", "receiver"].into_iter().enumerate() {
+            let case = format!("{}, all cases, split, {side_label}", suite.label());
+            let [ll, peer] = [0, 1].map(|stack| per(tallies[stack][side], records[stack]));
+            if tallies[0][side].allocs > 0 {
+                eprintln!(
+                    "vs rustls 0.24: lltls's split halves allocated {} times over {} records \
+                     ({case})",
+                    tallies[0][side].allocs, records[0]
+                );
+            }
+            alloc_rows.push(
+                Row::new(
+                    "vs 0.24 split alloc/record",
+                    case.clone(),
+                    "allocs/record",
+                    Better::Lower,
+                )
+                .versus_024(ll.0, peer.0),
+            );
+            alloc_rows.push(
+                Row::new(
+                    "vs 0.24 split alloc/record",
+                    case,
+                    "B/record",
+                    Better::Lower,
+                )
+                .versus_024(ll.1, peer.1),
+            );
+        }
+    }
+    rows.extend(whole_rows);
+    rows.extend(alloc_rows);
+    rows
 }
 
 /// Handshakes per CPU-second, lltls against rustls 0.24, client and server

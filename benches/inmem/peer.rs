@@ -12,7 +12,9 @@
 
 use std::sync::Arc;
 
+use rustls024::crypto::cipher::OutboundPlain;
 use rustls024::pki_types::ServerName;
+use rustls024::split::{ReceiveTraffic, ReceiveTrafficState, SendTraffic, SplitConnection};
 use rustls024::{ClientSide, Connection, HandshakeKind, ServerSide, SideData, Tcp, TlsInputBuffer};
 
 use crate::configs::Rustls024;
@@ -38,6 +40,28 @@ impl Api for Peer {
 
     fn server(config: &Arc<rustls024::ServerConfig>) -> Self::Server {
         PeerEndpoint::new(Connection::new(config.clone()).expect("server"), Vec::new())
+    }
+}
+
+/// rustls 0.24's `Connection` split into `SplitConnection { send, receive }`
+/// once the handshake is done: the sender writes through `SendTraffic`, the
+/// receiver reads through `ReceiveTraffic`, with the same buffers as
+/// [`Peer`]. Both halves stay in the bench's one thread, as lltls's.
+pub struct PeerSplit;
+
+impl Api for PeerSplit {
+    const NAME: &'static str = "rustls 0.24 split";
+    const RECORD_LAYER: Option<lltls::RecordLayer> = None;
+    type Configs = Rustls024;
+    type Client = PeerSplitEndpoint<ClientSide>;
+    type Server = PeerSplitEndpoint<ServerSide>;
+
+    fn client(config: &Arc<rustls024::ClientConfig>) -> Self::Client {
+        PeerSplitEndpoint::Whole(Peer::client(config))
+    }
+
+    fn server(config: &Arc<rustls024::ServerConfig>) -> Self::Server {
+        PeerSplitEndpoint::Whole(Peer::server(config))
     }
 }
 
@@ -126,6 +150,191 @@ impl<S: SideData> Endpoint for PeerEndpoint<S> {
             self.output = Vec::new();
         }
         Some(self.input.buf.capacity() + self.output.capacity())
+    }
+}
+
+/// A rustls 0.24 endpoint whole during the handshake, then split.
+// Both variants are large (0.24's state lives inline); boxing either would
+// add an indirection the unsplit peer does not have.
+#[allow(clippy::large_enum_variant)]
+pub enum PeerSplitEndpoint<S: SideData> {
+    Whole(PeerEndpoint<S>),
+    Split(PeerHalves<S>),
+    /// Only while `connected` moves the connection from one to the other.
+    Splitting,
+}
+
+pub struct PeerHalves<S: SideData> {
+    send: SendTraffic,
+    /// `read` takes the `ReceiveTraffic` and `ReadMore` gives it back;
+    /// `None` once the peer's close_notify came.
+    receive: Option<ReceiveTraffic<S>>,
+    input: Input,
+    output: Vec<u8>,
+    sent: usize,
+    /// `FlushSender` came: the next flush writes an empty plaintext first.
+    flush_due: bool,
+    resumed: bool,
+}
+
+impl<S: SideData> PeerHalves<S> {
+    /// Reads every complete record in `input`.
+    fn process(&mut self, sink: &mut Sink) {
+        let Some(mut receive) = self.receive.take() else {
+            return;
+        };
+        loop {
+            // After a record, more may be in `input`: read again. `read`
+            // without a record has taken every complete record there.
+            let (mut next, after_record) =
+                match receive.read(&mut self.input).expect("rustls 0.24 read") {
+                    ReceiveTrafficState::Available(mut data) => {
+                        sink.consume(data.data());
+                        (data.into_next(), true)
+                    }
+                    ReceiveTrafficState::FlushSender(flush) => {
+                        self.flush_due = true;
+                        (flush.into_next(), false)
+                    }
+                    ReceiveTrafficState::ReadMore(next) => {
+                        self.receive = Some(next);
+                        return;
+                    }
+                    ReceiveTrafficState::CloseNotify => return,
+                };
+            receive = loop {
+                next = match next {
+                    ReceiveTrafficState::FlushSender(flush) => {
+                        self.flush_due = true;
+                        flush.into_next()
+                    }
+                    ReceiveTrafficState::ReadMore(receive) => break receive,
+                    ReceiveTrafficState::CloseNotify => return,
+                    ReceiveTrafficState::Available(_) => {
+                        unreachable!("into_next lends no data")
+                    }
+                };
+            };
+            if !after_record {
+                self.receive = Some(receive);
+                return;
+            }
+        }
+    }
+}
+
+impl<S: SideData> PeerSplitEndpoint<S> {
+    fn halves(&mut self) -> &mut PeerHalves<S> {
+        match self {
+            PeerSplitEndpoint::Split(halves) => halves,
+            _ => panic!("split endpoint used for data before the split"),
+        }
+    }
+}
+
+impl<S: SideData> Endpoint for PeerSplitEndpoint<S> {
+    fn write_app(&mut self, app_data: &[u8]) -> usize {
+        let halves = self.halves();
+        let chunk = &app_data[..app_data.len().min(WRITE_CHUNK)];
+        halves
+            .send
+            .write(chunk.into(), &mut halves.output)
+            .expect("rustls 0.24 SendTraffic::write");
+        chunk.len()
+    }
+
+    fn flush(&mut self, wire: &mut Wire) -> usize {
+        let halves = match self {
+            PeerSplitEndpoint::Whole(whole) => return whole.flush(wire),
+            PeerSplitEndpoint::Split(halves) => halves,
+            PeerSplitEndpoint::Splitting => unreachable!("only inside connected"),
+        };
+        if std::mem::take(&mut halves.flush_due) {
+            halves
+                .send
+                .write(OutboundPlain::new_empty(), &mut halves.output)
+                .expect("rustls 0.24 SendTraffic::write (flush)");
+        }
+        let num_bytes = wire.push(&halves.output[halves.sent..]);
+        halves.sent += num_bytes;
+        if halves.sent == halves.output.len() {
+            halves.output.clear();
+            halves.sent = 0;
+        }
+        num_bytes
+    }
+
+    fn receive(&mut self, wire: &mut Wire, sink: &mut Sink) -> usize {
+        let halves = match self {
+            PeerSplitEndpoint::Whole(whole) => return whole.receive(wire, sink),
+            PeerSplitEndpoint::Split(halves) => halves,
+            PeerSplitEndpoint::Splitting => unreachable!("only inside connected"),
+        };
+        let mut taken = 0;
+        loop {
+            halves.process(sink);
+            let num_bytes = halves.input.fill_from(wire);
+            if num_bytes == 0 {
+                return taken;
+            }
+            taken += num_bytes;
+        }
+    }
+
+    fn is_handshaking(&self) -> bool {
+        match self {
+            PeerSplitEndpoint::Whole(whole) => whole.is_handshaking(),
+            _ => false,
+        }
+    }
+
+    fn resumed(&self) -> bool {
+        match self {
+            PeerSplitEndpoint::Whole(whole) => whole.resumed(),
+            PeerSplitEndpoint::Split(halves) => halves.resumed,
+            PeerSplitEndpoint::Splitting => false,
+        }
+    }
+
+    fn release_buffers(&mut self) -> Option<usize> {
+        match self {
+            PeerSplitEndpoint::Whole(whole) => whole.release_buffers(),
+            PeerSplitEndpoint::Split(halves) => {
+                if halves.input.is_empty() {
+                    halves.input.buf = Vec::new();
+                }
+                if halves.sent == halves.output.len() {
+                    halves.output = Vec::new();
+                }
+                Some(halves.input.buf.capacity() + halves.output.capacity())
+            }
+            PeerSplitEndpoint::Splitting => None,
+        }
+    }
+
+    fn connected(&mut self) {
+        let PeerSplitEndpoint::Whole(whole) = std::mem::replace(self, PeerSplitEndpoint::Splitting)
+        else {
+            panic!("split twice");
+        };
+        let resumed = whole.resumed();
+        let PeerEndpoint {
+            conn,
+            input,
+            output,
+            sent,
+        } = whole;
+        // Its output is our Vec, so nothing is pending inside it.
+        let SplitConnection { send, receive, .. } = conn.split().expect("rustls 0.24 split");
+        *self = PeerSplitEndpoint::Split(PeerHalves {
+            send,
+            receive: Some(receive),
+            input,
+            output,
+            sent,
+            flush_due: false,
+            resumed,
+        });
     }
 }
 

@@ -160,6 +160,8 @@ fn ratio(a: Option<f64>, b: Option<f64>) -> String {
 pub const LEGEND: &str = "in-place = lltls with its in-place record layer (the default); \
 rustls-mode = lltls with RecordLayer::Rustls; buffered = rustls ClientConnection/ServerConnection;
 rustls-0.24 = rustls 0.24.0-dev.2's Connection (read_tls/write into caller buffers), aws-lc-rs provider;
+'split' rows: lltls's SendHalf/ReceiveHalf against 0.24's SplitConnection { send, receive }, both halves
+in one thread (CPU time); % of unsplit = the split figure / the same stack unsplit, measured alternately;
 ip/buf = in-place / buffered, ip/rm = in-place / rustls-mode, ip/r24 = in-place / rustls-0.24;
 'better' says which way is good
 ";

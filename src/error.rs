@@ -115,6 +115,12 @@ fn alert_for(error: &rustls::Error) -> Option<AlertDescription> {
         E::DecryptError => Some(AlertDescription::BadRecordMac),
         E::NoCertificatesPresented => Some(AlertDescription::CertificateRequired),
         E::PeerIncompatible(_) => Some(AlertDescription::HandshakeFailure),
+        // What `checked::CheckedClientVerifier` returns for a signature
+        // scheme that does not fit the key: rustls answers a verifier's
+        // `PeerMisbehaved` with illegal_parameter.
+        E::PeerMisbehaved(rustls::PeerMisbehaved::SignedKxWithWrongAlgorithm) => {
+            Some(AlertDescription::IllegalParameter)
+        }
         _ => None,
     }
 }

@@ -190,6 +190,7 @@ extern crate std;
 
 mod backend;
 mod buffer;
+pub mod checked;
 mod conn;
 mod error;
 mod record;

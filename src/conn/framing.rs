@@ -14,11 +14,23 @@
 //! record interleaved with a fragmented handshake message, a TLS 1.3 record
 //! without a content type): [`rfc_alert_for`] names the alert it should have
 //! sent.
+//!
+//! A server also checks that the client's first handshake message is a
+//! ClientHello (RFC 8446 §4, RFC 5246 §7.4: unexpected_message), from the
+//! type byte at the front of the first handshake record: rustls parses the
+//! message first and answers a body it cannot parse with decode_error.
+//!
+//! [`corrected_alert`] names the plaintext alerts rustls writes that the
+//! RFCs want to read differently.
+
+use alloc::vec;
 
 use rustls::{
-    AlertDescription, ContentType, Error as TlsError, InvalidMessage, PeerMisbehaved,
-    ProtocolVersion,
+    AlertDescription, ContentType, Error as TlsError, HandshakeType, InvalidMessage,
+    PeerIncompatible, PeerMisbehaved, ProtocolVersion,
 };
+
+use crate::checked::Note;
 
 use crate::record::{MAX_FRAGMENT_LEN, MAX_TLS12_CIPHERTEXT, MAX_TLS13_CIPHERTEXT};
 
@@ -27,8 +39,11 @@ use crate::record::{MAX_FRAGMENT_LEN, MAX_TLS12_CIPHERTEXT, MAX_TLS13_CIPHERTEXT
 const RUSTLS_REFUSES_FROM: usize = MAX_TLS12_CIPHERTEXT + 1;
 
 /// What the checks need to know of the connection's protection state.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(super) struct Framing {
+    /// Server: no handshake byte from the client yet, so the next
+    /// handshake record must start a ClientHello.
+    awaiting_client_hello: bool,
     /// TLS 1.2: the peer's change_cipher_spec went by, so its handshake and
     /// alert records are encrypted now.
     peer_switched: bool,
@@ -45,6 +60,26 @@ pub(super) struct Framing {
 pub(super) type Violation = (TlsError, AlertDescription);
 
 impl Framing {
+    /// The checks of a server's connection (`server`) or a client's.
+    pub(super) fn new(server: bool) -> Self {
+        Self {
+            awaiting_client_hello: server,
+            peer_switched: false,
+            sending_encrypted: false,
+            alerts: 0,
+        }
+    }
+
+    /// Whether `record` (a header at least) is the client's first
+    /// handshake record but its first message byte, the one to check, has
+    /// not arrived yet.
+    pub(super) fn awaits_first_type(&self, record: &[u8]) -> bool {
+        self.awaiting_client_hello
+            && ContentType::from(record[0]) == ContentType::Handshake
+            && u16::from_be_bytes([record[3], record[4]]) > 0
+            && record.len() < 6
+    }
+
     /// Checks the record at the front of `record` (its header at least;
     /// the rest may not have arrived yet).
     pub(super) fn check(
@@ -74,6 +109,23 @@ impl Framing {
                 }
             }
             ContentType::Handshake | ContentType::Alert => {
+                if content_type == ContentType::Handshake && len > 0 && self.awaiting_client_hello {
+                    // `awaits_first_type` held the record until its type
+                    // byte came.
+                    if let Some(&msg_type) = record.get(5) {
+                        self.awaiting_client_hello = false;
+                        let got_type = HandshakeType::from(msg_type);
+                        if got_type != HandshakeType::ClientHello {
+                            return Err((
+                                TlsError::InappropriateHandshakeMessage {
+                                    expect_types: vec![HandshakeType::ClientHello],
+                                    got_type,
+                                },
+                                AlertDescription::UnexpectedMessage,
+                            ));
+                        }
+                    }
+                }
                 if content_type == ContentType::Alert {
                     self.alerts = self.alerts.saturating_add(1);
                 }
@@ -189,6 +241,35 @@ pub(super) fn rfc_alert_for(error: &TlsError) -> Option<AlertDescription> {
         | TlsError::PeerSentOversizedRecord => Some(AlertDescription::RecordOverflow),
         TlsError::InvalidMessage(_) => Some(AlertDescription::DecodeError),
         TlsError::DecryptError => Some(AlertDescription::BadRecordMac),
+        _ => None,
+    }
+}
+
+/// The alert the RFCs want instead of `sent`, the description of the
+/// plaintext alert rustls wrote for `error`, given the note a
+/// [`checked`](crate::checked) wrapper left during the call that failed.
+pub(super) fn corrected_alert(
+    error: &TlsError,
+    sent: AlertDescription,
+    note: Option<Note>,
+) -> Option<AlertDescription> {
+    match (sent, note, error) {
+        // The checked resolver refused a hello whose schemes the key cannot
+        // sign with (RFC 8446 §4.4.2.2, RFC 5246 §7.4.1.4.1).
+        (AlertDescription::AccessDenied, Some(Note::NoUsableScheme), _) => {
+            Some(AlertDescription::HandshakeFailure)
+        }
+        // An empty certificate entry breaks the message's syntax.
+        (AlertDescription::BadCertificate, Some(Note::EmptyCertificateEntry), _) => {
+            Some(AlertDescription::DecodeError)
+        }
+        // RFC 8446 §9.2: a TLS 1.3 ClientHello without key_share (rustls
+        // needs one: it offers no PSK-only mode).
+        (
+            AlertDescription::HandshakeFailure,
+            _,
+            TlsError::PeerIncompatible(PeerIncompatible::KeyShareExtensionRequired),
+        ) => Some(AlertDescription::MissingExtension),
         _ => None,
     }
 }

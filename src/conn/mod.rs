@@ -175,7 +175,7 @@ impl<C: Side> LlConnection<C> {
             key_limit: None,
             info: None,
             close_notify_sent: false,
-            framing: framing::Framing::default(),
+            framing: framing::Framing::new(!C::IS_CLIENT),
             shown: 0,
             handshake_reported: false,
             peer_closed_unreported: false,

@@ -13,6 +13,7 @@ use rustls::unbuffered::{
 use super::{framing, Layer, LlConnection, Side, SideKernel};
 use crate::buffer::{IncomingTls, OutgoingTls};
 use crate::buffer::{Storage, WriteError};
+use crate::checked;
 use crate::error::Error;
 use crate::record::{Handover, InPlace, RecordLayer};
 use crate::verify::{self, Deferred};
@@ -163,6 +164,9 @@ impl<C: Side> LlConnection<C> {
                 return Ok(Stop::Switched);
             };
             let _armed = verify::arm(&self.deferred);
+            // A note left by a checked wrapper run outside this call (by a
+            // config used elsewhere on this thread) is not this call's.
+            checked::take_note();
             let UnbufferedStatus { discard, state } =
                 conn.process_tls_records(rustls_input(feed, incoming_tls));
             let step = match state {
@@ -243,6 +247,9 @@ impl<C: Side> LlConnection<C> {
                         Some(end) if self.shown <= filled.len() => {
                             let version = self.rustls_version();
                             let record = &filled[self.shown..];
+                            if self.framing.awaits_first_type(record) {
+                                return Ok(stop);
+                            }
                             if let Err(violation) = self.framing.check(record, version) {
                                 // When lltls cannot send the alert in the
                                 // clear, a record rustls refuses too is left
@@ -283,6 +290,8 @@ impl<C: Side> LlConnection<C> {
         outgoing_tls: &mut OutgoingTls<O>,
     ) -> Error {
         debug!("TLS error: {error}");
+        // Left by a checked wrapper during the call that failed.
+        let note = checked::take_note();
         let tls13 = self.rustls_version() == Some(rustls::ProtocolVersion::TLSv1_3);
         // rustls is shown one record at a time and hands out what a record
         // made it queue before it reads the next: whatever it wants to send
@@ -316,6 +325,7 @@ impl<C: Side> LlConnection<C> {
             return error;
         }
         let missing_alert = framing::rfc_alert_for(&error);
+        let rustls_error = error.clone();
         // rustls answers a record that fails to open with bad_record_mac,
         // and a Finished or signature that fails to verify, in a record it
         // opened, with decrypt_error. "Opened" is read off its discard, which
@@ -356,9 +366,28 @@ impl<C: Side> LlConnection<C> {
         }
         if let [21, 3, _, 0, 2, 2, description] = outgoing_tls.filled()[before..] {
             // rustls's alert went out in the clear: it says which it is,
-            // whatever the error's type suggests.
-            if let Error::Tls { alert_sent, .. } = &mut error {
-                *alert_sent = Some(rustls::AlertDescription::from(description));
+            // whatever the error's type suggests; lltls reads the whole
+            // record and may correct it.
+            let mut alert = rustls::AlertDescription::from(description);
+            if let Some(corrected) = framing::corrected_alert(&rustls_error, alert, note) {
+                if replace_last_byte(outgoing_tls, u8::from(corrected)) {
+                    debug!("rustls's plaintext {alert:?} corrected to {corrected:?}");
+                    alert = corrected;
+                }
+            }
+            if let Error::Tls {
+                alert_sent,
+                error: tls_error,
+            } = &mut error
+            {
+                *alert_sent = Some(alert);
+                if alert == rustls::AlertDescription::HandshakeFailure
+                    && note == Some(checked::Note::NoUsableScheme)
+                {
+                    // rustls reports the resolver's refusal as "no server
+                    // certificate chain resolved"; this is why it refused.
+                    *tls_error = rustls::PeerIncompatible::NoSignatureSchemesInCommon.into();
+                }
             }
         }
         if outgoing_tls.len() == before {
@@ -447,6 +476,23 @@ pub(super) fn rustls_input<I: Storage>(
 fn next_record_end(filled: &[u8], start: usize) -> Option<usize> {
     let header = filled.get(start..start + 5)?;
     Some(start + 5 + usize::from(u16::from_be_bytes([header[3], header[4]])))
+}
+
+/// Replaces the last byte written to `outgoing_tls` (the description of
+/// the plaintext alert just written). `false` if it could not be written
+/// back, which leaves the record one byte short: not reachable, as the
+/// byte's own room is reused.
+fn replace_last_byte<O: Storage>(outgoing_tls: &mut OutgoingTls<O>, byte: u8) -> bool {
+    outgoing_tls.unwrite(1);
+    outgoing_tls
+        .write_with(|buf| match buf.first_mut() {
+            Some(slot) => {
+                *slot = byte;
+                Ok(1)
+            }
+            None => Err(WriteError::InsufficientSize(1)),
+        })
+        .is_ok()
 }
 
 fn encode_result(result: Result<usize, EncodeError>) -> Result<usize, WriteError> {

@@ -32,6 +32,7 @@ use rustls::{
     SupportedProtocolVersion,
 };
 
+use crate::checked::{CheckedCertResolver, CheckedClientVerifier};
 use crate::programs::cli::{ClientArgs, RecordLayerArg, ServerArgs};
 use crate::verify::DeferredClientConfig;
 use crate::verify::DeferredClientVerifier;
@@ -260,12 +261,20 @@ pub fn server_setup(args: &ServerArgs) -> Result<ServerSetup, ConfigError> {
         true => Arc::new(DeferredClientVerifier::new(client_verifier.clone())),
         false => client_verifier.clone(),
     };
+    // The RFCs' answers to hostile clients where rustls gives another
+    // (lltls::checked); normal handshakes go through unchanged.
+    let installed = Arc::new(CheckedClientVerifier::new(installed));
+    let resolver = CheckedCertResolver::new(
+        Arc::new(SingleCertAndKey::from(certified_key)),
+        &provider,
+        &versions,
+    );
 
     let mut config = ServerConfig::builder_with_provider(provider)
         .with_protocol_versions(&versions)
         .map_err(|source| ConfigError::Incompatible { source })?
         .with_client_cert_verifier(installed)
-        .with_cert_resolver(Arc::new(SingleCertAndKey::from(certified_key)));
+        .with_cert_resolver(Arc::new(resolver));
 
     config.key_log = Arc::new(KeyLogFile::new());
     if args.no_resumption {

@@ -14,6 +14,7 @@
 #![allow(dead_code)] // each user takes a different part
 
 pub mod deterministic;
+pub mod hello;
 pub mod records;
 
 use std::sync::Arc;

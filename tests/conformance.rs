@@ -1,0 +1,561 @@
+//! The RFC's answers where rustls 0.23 gives none or another, each shown a
+//! hand-built hostile peer: the exact alert on the wire, the connection's
+//! error, nothing sent after the alert, and the same config serving a
+//! normal client afterwards.
+//!
+//! - a TLS 1.3 ClientHello offering no signature scheme the server's key can
+//!   sign with: handshake_failure in the clear, before any ServerHello
+//!   (`lltls::checked::CheckedCertResolver`);
+//! - a TLS 1.3 ClientHello without key_share: missing_extension;
+//! - a client whose first handshake message is not a ClientHello:
+//!   unexpected_message;
+//! - a client certificate list with an empty entry (TLS 1.2): decode_error;
+//!   a TLS 1.3 CertificateVerify whose ECDSA scheme does not fit the
+//!   certificate's curve: illegal_parameter, sealed by rustls and opened by
+//!   the client (`lltls::checked::CheckedClientVerifier`).
+
+mod harness;
+
+use std::sync::Arc;
+
+use harness::configs::{client_config, load_certs, load_key, provider, roots, Pki};
+use harness::hostile::hello::*;
+use harness::pair::{records, Endpoint, Pair};
+use lltls::checked::{CheckedCertResolver, CheckedClientVerifier};
+use lltls::{Error, LlServerConnection};
+use rustls::crypto::CryptoProvider;
+use rustls::pki_types::CertificateDer;
+use rustls::server::WebPkiClientVerifier;
+use rustls::sign::{CertifiedKey, Signer, SigningKey, SingleCertAndKey};
+use rustls::{
+    AlertDescription, ClientConfig, PeerIncompatible, PeerMisbehaved, ServerConfig,
+    SignatureAlgorithm, SignatureScheme, SupportedProtocolVersion,
+};
+
+const HANDSHAKE_FAILURE: u8 = 40;
+const MISSING_EXTENSION: u8 = 109;
+const UNEXPECTED_MESSAGE: u8 = 10;
+const DECODE_ERROR: u8 = 50;
+
+/// A fatal alert in the clear, as rustls and lltls write it.
+fn plaintext_alert(description: u8) -> Vec<u8> {
+    vec![21, 3, 3, 0, 2, 2, description]
+}
+
+fn certified_key(pki: Pki, provider: &CryptoProvider) -> Arc<CertifiedKey> {
+    let dir = pki.dir();
+    Arc::new(
+        CertifiedKey::from_der(
+            load_certs(&format!("{dir}/fullchain.pem")),
+            load_key(&format!("{dir}/server.key")),
+            provider,
+        )
+        .unwrap(),
+    )
+}
+
+/// A server with the checked resolver and verifier, as llserver builds it.
+fn checked_server(
+    pki: Pki,
+    versions: &[&'static SupportedProtocolVersion],
+    client_auth: bool,
+) -> Arc<ServerConfig> {
+    let provider = provider();
+    let resolver = CheckedCertResolver::new(
+        Arc::new(SingleCertAndKey::from(certified_key(pki, &provider))),
+        &provider,
+        versions,
+    );
+    let verifier = match client_auth {
+        true => WebPkiClientVerifier::builder_with_provider(Arc::new(roots(pki)), provider.clone())
+            .build()
+            .unwrap(),
+        false => WebPkiClientVerifier::no_client_auth(),
+    };
+    let mut config = ServerConfig::builder_with_provider(provider)
+        .with_protocol_versions(versions)
+        .unwrap()
+        .with_client_cert_verifier(Arc::new(CheckedClientVerifier::new(verifier)))
+        .with_cert_resolver(Arc::new(resolver));
+    config.enable_secret_extraction = true;
+    Arc::new(config)
+}
+
+const TLS13: &[&SupportedProtocolVersion] = &[&rustls::version::TLS13];
+const BOTH: &[&SupportedProtocolVersion] = &[&rustls::version::TLS13, &rustls::version::TLS12];
+const TLS12: &[&SupportedProtocolVersion] = &[&rustls::version::TLS12];
+
+/// A fresh server connection on `config` shown `input` (delivered `chunk`
+/// bytes at a time): its error and everything it wrote.
+fn answer(config: &Arc<ServerConfig>, input: &[u8], chunk: usize) -> (Option<Error>, Vec<u8>) {
+    let mut server = Endpoint::new(LlServerConnection::new(config.clone()).unwrap());
+    let mut wrote = Vec::new();
+    for piece in input.chunks(chunk) {
+        server.incoming.unfilled()[..piece.len()].copy_from_slice(piece);
+        server.incoming.advance(piece.len());
+        server.pump();
+        wrote.extend_from_slice(server.outgoing.filled());
+        let n = server.outgoing.len();
+        server.outgoing.discard(n);
+        if server.error.is_some() {
+            break;
+        }
+    }
+    (server.error.clone(), wrote)
+}
+
+/// A normal client completes a handshake with `config`, after the hostile
+/// ones: nothing they did carried over.
+fn serves_others(config: &Arc<ServerConfig>, pki: Pki, tls12: bool) {
+    let mut pair = Pair::from_arcs(Arc::new(client_config(pki, tls12)), config.clone());
+    pair.connect();
+}
+
+fn alert_sent(error: &Option<Error>) -> Option<AlertDescription> {
+    match error {
+        Some(Error::Tls { alert_sent, .. }) => *alert_sent,
+        other => panic!("expected a TLS error, got {other:?}"),
+    }
+}
+
+#[test]
+fn tls13_hello_without_a_scheme_the_key_signs_with_gets_handshake_failure_first() {
+    let cases: [(&str, Pki, &[u16]); 6] = [
+        (
+            "only rsa_pkcs1 for an ECDSA key",
+            Pki::Ecdsa,
+            &[RSA_PKCS1_SHA256],
+        ),
+        (
+            "only rsa_pkcs1 for an RSA key",
+            Pki::Rsa,
+            &[RSA_PKCS1_SHA256, RSA_PKCS1_SHA1],
+        ),
+        (
+            "only SHA-1 and SHA-224 schemes",
+            Pki::Ecdsa,
+            &[ECDSA_SHA1, ECDSA_SHA224, RSA_SHA224],
+        ),
+        (
+            "rsa_pss_pss for an rsa_pss_rsae key",
+            Pki::Rsa,
+            &[RSA_PSS_PSS_SHA256, RSA_PSS_PSS_SHA384],
+        ),
+        (
+            "another curve than the key's",
+            Pki::Ecdsa,
+            &[ECDSA_SECP384R1_SHA384, ECDSA_SECP521R1_SHA512],
+        ),
+        ("Ed25519 for an ECDSA key", Pki::Ecdsa, &[ED25519]),
+    ];
+    for versions in [TLS13, BOTH] {
+        for (what, pki, schemes) in cases {
+            let config = checked_server(pki, versions, false);
+            let mut hello = Hello::tls13(schemes);
+            if versions.len() == 2 {
+                // A client offering both versions: rustls picks TLS 1.3.
+                hello.versions = Some(vec![0x0304, 0x0303]);
+                hello.suites.push(TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256);
+                hello.suites.push(TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256);
+            }
+            for chunk in [usize::MAX, 1] {
+                let (error, wrote) = answer(&config, &hello.record(), chunk);
+                assert_eq!(
+                    wrote,
+                    plaintext_alert(HANDSHAKE_FAILURE),
+                    "{what}: only the alert, no ServerHello"
+                );
+                assert!(
+                    matches!(
+                        &error,
+                        Some(Error::Tls {
+                            error: rustls::Error::PeerIncompatible(
+                                PeerIncompatible::NoSignatureSchemesInCommon
+                            ),
+                            alert_sent: Some(AlertDescription::HandshakeFailure),
+                        })
+                    ),
+                    "{what}: {error:?}"
+                );
+            }
+            serves_others(&config, pki, false);
+        }
+    }
+}
+
+/// The refusal is for TLS 1.3 only: the same schemes in a TLS 1.2 hello
+/// (no TLS 1.3 suite offered) are left to rustls, which signs with
+/// rsa_pkcs1 there; and a usable scheme among unusable ones is enough.
+#[test]
+fn schemes_the_key_can_use_are_not_refused() {
+    let config = checked_server(Pki::Rsa, BOTH, false);
+    let hello = Hello::tls12(
+        &[TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256],
+        &[RSA_PKCS1_SHA256],
+    );
+    let (error, wrote) = answer(&config, &hello.record(), usize::MAX);
+    assert!(error.is_none(), "{error:?}");
+    assert_eq!(wrote.first(), Some(&22), "a ServerHello flight");
+    // A server without TLS 1.3 negotiates TLS 1.2 with a client offering
+    // both.
+    let config = checked_server(Pki::Rsa, TLS12, false);
+    let mut hello = Hello::tls13(&[RSA_PKCS1_SHA256]);
+    hello.versions = Some(vec![0x0304, 0x0303]);
+    hello.suites.push(TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256);
+    let (error, wrote) = answer(&config, &hello.record(), usize::MAX);
+    assert!(error.is_none(), "{error:?}");
+    assert_eq!(wrote.first(), Some(&22), "a TLS 1.2 ServerHello flight");
+    let config = checked_server(Pki::Ecdsa, TLS13, false);
+    let hello = Hello::tls13(&[RSA_PKCS1_SHA256, ECDSA_SHA1, ECDSA_SECP256R1_SHA256]);
+    let (error, wrote) = answer(&config, &hello.record(), usize::MAX);
+    assert!(error.is_none(), "{error:?}");
+    assert_eq!(wrote.first(), Some(&22), "a ServerHello");
+}
+
+/// Without the checked resolver rustls sends its ServerHello and fails at
+/// its CertificateVerify; a resolver that refuses for another reason (no
+/// certificate for the name) keeps rustls's access_denied, also right
+/// after a checked resolver refused on this thread outside lltls.
+#[test]
+fn the_correction_needs_the_checked_resolver_refusal() {
+    let hello = Hello::tls13(&[RSA_PKCS1_SHA256]);
+    let plain = Arc::new(harness::configs::server_config(Pki::Ecdsa, false));
+    let (error, wrote) = answer(&plain, &hello.record(), usize::MAX);
+    assert_eq!(
+        records(&wrote)[0].0,
+        22,
+        "rustls alone: a ServerHello first"
+    );
+    assert!(
+        matches!(
+            error.as_ref().and_then(Error::rustls_error),
+            Some(rustls::Error::PeerIncompatible(
+                PeerIncompatible::NoSignatureSchemesInCommon
+            ))
+        ),
+        "{error:?}"
+    );
+
+    // rustls's own connection, on this thread, with the checked resolver.
+    let checked = checked_server(Pki::Ecdsa, TLS13, false);
+    let mut outside = rustls::ServerConnection::new(checked).unwrap();
+    outside.read_tls(&mut &hello.record()[..]).unwrap();
+    assert!(outside.process_new_packets().is_err());
+
+    #[derive(Debug)]
+    struct Nothing;
+    impl rustls::server::ResolvesServerCert for Nothing {
+        fn resolve(&self, _: rustls::server::ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
+            None
+        }
+    }
+    let provider = provider();
+    let resolver = CheckedCertResolver::new(Arc::new(Nothing), &provider, TLS13);
+    let mut config = ServerConfig::builder_with_provider(provider)
+        .with_protocol_versions(TLS13)
+        .unwrap()
+        .with_no_client_auth()
+        .with_cert_resolver(Arc::new(resolver));
+    config.enable_secret_extraction = true;
+    let (error, wrote) = answer(&Arc::new(config), &hello.record(), usize::MAX);
+    assert_eq!(wrote, plaintext_alert(49), "access_denied: {error:?}");
+    assert_eq!(alert_sent(&error), Some(AlertDescription::AccessDenied));
+}
+
+/// A key that would sign with a legacy scheme (its `choose_scheme` takes
+/// ecdsa_sha1) is still refused for TLS 1.3, which forbids SHA-1.
+#[test]
+fn tls13_refuses_legacy_schemes_a_key_would_take() {
+    let provider = provider();
+    let p256 = certified_key(Pki::Ecdsa, &provider);
+    let legacy = Arc::new(Misnamed {
+        inner: p256.key.clone(),
+        inner_scheme: SignatureScheme::ECDSA_NISTP256_SHA256,
+        scheme: SignatureScheme::ECDSA_SHA1_Legacy,
+    });
+    let key = Arc::new(CertifiedKey::new(p256.cert.clone(), legacy));
+    let resolver =
+        CheckedCertResolver::new(Arc::new(SingleCertAndKey::from(key)), &provider, TLS13);
+    let mut config = ServerConfig::builder_with_provider(provider)
+        .with_protocol_versions(TLS13)
+        .unwrap()
+        .with_no_client_auth()
+        .with_cert_resolver(Arc::new(resolver));
+    config.enable_secret_extraction = true;
+    let (error, wrote) = answer(
+        &Arc::new(config),
+        &Hello::tls13(&[ECDSA_SHA1]).record(),
+        usize::MAX,
+    );
+    assert_eq!(wrote, plaintext_alert(HANDSHAKE_FAILURE), "{error:?}");
+}
+
+#[test]
+fn tls13_hello_without_key_share_gets_missing_extension() {
+    for config in [
+        Arc::new(harness::configs::server_config(Pki::Ecdsa, false)),
+        checked_server(Pki::Ecdsa, BOTH, false),
+    ] {
+        let hello = Hello {
+            key_share: None,
+            ..Hello::tls13(&[ECDSA_SECP256R1_SHA256])
+        };
+        for chunk in [usize::MAX, 3] {
+            let (error, wrote) = answer(&config, &hello.record(), chunk);
+            assert_eq!(wrote, plaintext_alert(MISSING_EXTENSION), "{error:?}");
+            assert!(
+                matches!(
+                    &error,
+                    Some(Error::Tls {
+                        error: rustls::Error::PeerIncompatible(
+                            PeerIncompatible::KeyShareExtensionRequired
+                        ),
+                        alert_sent: Some(AlertDescription::MissingExtension),
+                    })
+                ),
+                "{error:?}"
+            );
+        }
+        // An empty share list is no missing extension: a HelloRetryRequest.
+        let hello = Hello {
+            key_share: Some(false),
+            ..Hello::tls13(&[ECDSA_SECP256R1_SHA256])
+        };
+        let (error, wrote) = answer(&config, &hello.record(), usize::MAX);
+        assert!(error.is_none(), "{error:?}");
+        assert_eq!(wrote.first(), Some(&22), "a HelloRetryRequest");
+        serves_others(&config, Pki::Ecdsa, false);
+    }
+}
+
+#[test]
+fn first_handshake_message_must_be_a_client_hello() {
+    let config = Arc::new(harness::configs::server_config(Pki::Ecdsa, false));
+    let cases: [(&str, Vec<u8>); 5] = [
+        // rustls parses the body first and answers this one with
+        // decode_error.
+        ("a Certificate", handshake(11, &[0; 7])),
+        ("a ServerHello", handshake(2, &[0; 40])),
+        ("a Finished", handshake(20, &[0; 32])),
+        ("a HelloRequest", handshake(0, &[])),
+        ("an unknown type", handshake(99, &[1, 2, 3])),
+    ];
+    for (what, message) in cases {
+        for chunk in [usize::MAX, 1, 5, 6] {
+            let (error, wrote) = answer(&config, &plaintext_record(22, &message), chunk);
+            assert_eq!(
+                wrote,
+                plaintext_alert(UNEXPECTED_MESSAGE),
+                "{what}, chunks of {chunk}: {error:?}"
+            );
+            assert!(
+                matches!(
+                    &error,
+                    Some(Error::Tls {
+                        error: rustls::Error::InappropriateHandshakeMessage { .. },
+                        alert_sent: Some(AlertDescription::UnexpectedMessage),
+                    })
+                ),
+                "{what}: {error:?}"
+            );
+        }
+    }
+    serves_others(&config, Pki::Ecdsa, false);
+}
+
+/// The check reads the type byte of the first handshake record only: a
+/// ClientHello whose first record carries one byte of it is served.
+#[test]
+fn client_hello_fragmented_from_its_first_byte_is_served() {
+    let config = Arc::new(harness::configs::server_config(Pki::Ecdsa, false));
+    let mut pair = Pair::from_arcs(Arc::new(client_config(Pki::Ecdsa, false)), config);
+    pair.client.pump();
+    let hello = pair.client.outgoing.filled().to_vec();
+    let n = hello.len();
+    pair.client.outgoing.discard(n);
+    assert_eq!(records(&hello), vec![(22, n)], "one ClientHello record");
+    let message = &hello[5..];
+    let mut split = plaintext_record(22, &message[..1]);
+    split.extend_from_slice(&plaintext_record(22, &message[1..]));
+    for piece in split.chunks(4) {
+        pair.server.incoming.unfilled()[..piece.len()].copy_from_slice(piece);
+        pair.server.incoming.advance(piece.len());
+        pair.server.pump();
+        assert!(pair.server.error.is_none(), "{:?}", pair.server.error);
+    }
+    pair.connect();
+}
+
+/// A signing key that names `scheme` for what its inner key signs: a
+/// client signing its CertificateVerify with a scheme its certificate's key
+/// does not have.
+#[derive(Debug)]
+struct Misnamed {
+    inner: Arc<dyn SigningKey>,
+    inner_scheme: SignatureScheme,
+    scheme: SignatureScheme,
+}
+
+#[derive(Debug)]
+struct MisnamedSigner(Box<dyn Signer>, SignatureScheme);
+
+impl Signer for MisnamedSigner {
+    fn sign(&self, message: &[u8]) -> Result<Vec<u8>, rustls::Error> {
+        self.0.sign(message)
+    }
+
+    fn scheme(&self) -> SignatureScheme {
+        self.1
+    }
+}
+
+impl SigningKey for Misnamed {
+    fn choose_scheme(&self, offered: &[SignatureScheme]) -> Option<Box<dyn Signer>> {
+        if !offered.contains(&self.scheme) {
+            return None;
+        }
+        let signer = self.inner.choose_scheme(&[self.inner_scheme])?;
+        Some(Box::new(MisnamedSigner(signer, self.scheme)))
+    }
+
+    fn algorithm(&self) -> SignatureAlgorithm {
+        self.inner.algorithm()
+    }
+}
+
+/// A client config presenting `chain` with `key`.
+fn client_with(
+    versions: &[&'static SupportedProtocolVersion],
+    chain: Vec<CertificateDer<'static>>,
+    key: Arc<dyn SigningKey>,
+) -> Arc<ClientConfig> {
+    let mut config = ClientConfig::builder_with_provider(provider())
+        .with_protocol_versions(versions)
+        .unwrap()
+        .with_root_certificates(roots(Pki::Ecdsa))
+        .with_client_cert_resolver(Arc::new(SingleCertAndKey::from(CertifiedKey::new(
+            chain, key,
+        ))));
+    config.enable_secret_extraction = true;
+    Arc::new(config)
+}
+
+fn client_key(provider: &CryptoProvider) -> Arc<dyn SigningKey> {
+    provider
+        .key_provider
+        .load_private_key(load_key("certs/client.key"))
+        .unwrap()
+}
+
+/// The last record the server put on the wire, after which it sent
+/// nothing: `(content type, length)`.
+fn last_record(pair: &Pair) -> (u8, usize) {
+    assert!(pair.server.outgoing.is_empty(), "nothing left to send");
+    *records(&pair.server.wire).last().unwrap()
+}
+
+#[test]
+fn tls13_ecdsa_signature_with_another_curve_gets_illegal_parameter() {
+    let provider = provider();
+    let key = Arc::new(Misnamed {
+        inner: client_key(&provider),
+        inner_scheme: SignatureScheme::ECDSA_NISTP256_SHA256,
+        scheme: SignatureScheme::ECDSA_NISTP384_SHA384,
+    });
+    let server = checked_server(Pki::Ecdsa, TLS13, true);
+    let client = client_with(TLS13, load_certs("certs/client-fullchain.pem"), key);
+    let mut pair = Pair::from_arcs(client, server.clone());
+    pair.drive();
+    assert!(
+        matches!(
+            &pair.server.error,
+            Some(Error::Tls {
+                error: rustls::Error::PeerMisbehaved(PeerMisbehaved::SignedKxWithWrongAlgorithm),
+                alert_sent: Some(AlertDescription::IllegalParameter),
+            })
+        ),
+        "{:?}",
+        pair.server.error
+    );
+    // rustls sealed it with the server's application keys; the client
+    // opened it with the keys it holds.
+    assert_eq!(last_record(&pair), (23, 5 + 2 + 1 + 16));
+    assert!(
+        matches!(
+            pair.client.error.as_ref().and_then(Error::rustls_error),
+            Some(rustls::Error::AlertReceived(
+                AlertDescription::IllegalParameter
+            ))
+        ),
+        "{:?}",
+        pair.client.error
+    );
+    // The same client signing honestly is served.
+    let honest = client_with(
+        TLS13,
+        load_certs("certs/client-fullchain.pem"),
+        client_key(&provider),
+    );
+    Pair::from_arcs(honest, server).connect();
+}
+
+#[test]
+fn empty_client_certificate_entry_gets_decode_error_in_tls12() {
+    let provider = provider();
+    let mut chain = load_certs("certs/client-fullchain.pem");
+    for (what, at) in [("end-entity", 0), ("intermediate", 1)] {
+        let mut chain = chain.clone();
+        chain[at] = CertificateDer::from(Vec::new());
+        let server = checked_server(Pki::Ecdsa, TLS12, true);
+        let client = client_with(TLS12, chain, client_key(&provider));
+        let mut pair = Pair::from_arcs(client, server.clone());
+        pair.drive();
+        assert!(
+            matches!(
+                &pair.server.error,
+                Some(Error::Tls {
+                    alert_sent: Some(AlertDescription::DecodeError),
+                    ..
+                })
+            ),
+            "{what}: {:?}",
+            pair.server.error
+        );
+        let wire = &pair.server.wire;
+        assert!(
+            wire.ends_with(&plaintext_alert(DECODE_ERROR)),
+            "{what}: the last record is the alert, in the clear"
+        );
+        assert_eq!(last_record(&pair), (21, 7));
+        assert!(
+            matches!(
+                pair.client.error.as_ref().and_then(Error::rustls_error),
+                Some(rustls::Error::AlertReceived(AlertDescription::DecodeError))
+            ),
+            "{what}: {:?}",
+            pair.client.error
+        );
+        let honest = client_with(
+            TLS12,
+            load_certs("certs/client-fullchain.pem"),
+            client_key(&provider),
+        );
+        Pair::from_arcs(honest, server).connect();
+    }
+    // TLS 1.3: rustls seals its bad_certificate, which lltls leaves alone.
+    chain[0] = CertificateDer::from(Vec::new());
+    let server = checked_server(Pki::Ecdsa, TLS13, true);
+    let mut pair = Pair::from_arcs(client_with(TLS13, chain, client_key(&provider)), server);
+    pair.drive();
+    assert_eq!(last_record(&pair), (23, 5 + 2 + 1 + 16));
+    assert!(
+        matches!(
+            pair.client.error.as_ref().and_then(Error::rustls_error),
+            Some(rustls::Error::AlertReceived(
+                AlertDescription::BadCertificate
+            ))
+        ),
+        "{:?}",
+        pair.client.error
+    );
+}

@@ -360,6 +360,12 @@ fn first_handshake_message_must_be_a_client_hello() {
             );
         }
     }
+    // The header is checked first: an oversized one is record_overflow,
+    // whatever type byte follows, and is refused before that byte comes.
+    for input in [&[22, 3, 1, 0xff, 0xff, 11][..], &[22, 3, 1, 0xff, 0xff]] {
+        let (error, wrote) = answer(&config, input, usize::MAX);
+        assert_eq!(wrote, plaintext_alert(22), "record_overflow: {error:?}");
+    }
     serves_others(&config, Pki::Ecdsa, false);
 }
 

@@ -318,6 +318,55 @@ fn attack(
     })
 }
 
+/// llserver installs lltls's checked resolver and verifier and gets the
+/// core's corrections: hand-built hostile ClientHellos get the RFC's alert
+/// in the clear and nothing else, and the server goes on serving.
+#[test]
+fn llserver_answers_hostile_client_hellos_as_the_rfcs_say() {
+    use harness::hostile::hello::{
+        handshake, plaintext_record, Hello, ECDSA_SECP256R1_SHA256, RSA_PKCS1_SHA256,
+        RSA_PSS_RSAE_SHA256,
+    };
+    let server = llserver_echo(&[]);
+    let cases = [
+        // The server's key is ECDSA P-256.
+        (
+            "TLS 1.3 with only RSA schemes",
+            Hello::tls13(&[RSA_PKCS1_SHA256, RSA_PSS_RSAE_SHA256]).record(),
+            40, // handshake_failure
+        ),
+        (
+            "TLS 1.3 without key_share",
+            Hello {
+                key_share: None,
+                ..Hello::tls13(&[ECDSA_SECP256R1_SHA256])
+            }
+            .record(),
+            109, // missing_extension
+        ),
+        (
+            "a Certificate first",
+            plaintext_record(22, &handshake(11, &[0; 7])),
+            UNEXPECTED_MESSAGE,
+        ),
+    ];
+    for (what, hello, alert) in cases {
+        let mut stream = TcpStream::connect(("127.0.0.1", server.port)).expect("connect");
+        stream
+            .set_read_timeout(Some(TIMEOUT))
+            .expect("read timeout");
+        stream.write_all(&hello).expect("send hello");
+        let answer = read_until_closed(&mut stream);
+        assert_eq!(
+            answer.bytes,
+            [21, 3, 3, 0, 2, 2, alert],
+            "{what}: the alert alone, then a close ({:?})",
+            answer.closed
+        );
+    }
+    echo_through(server.port, vec![7; 100_000]);
+}
+
 /// llclient echoing `data` through the server at `port`; asserts it comes back byte-exact.
 fn echo_through(port: u16, data: Vec<u8>) {
     let port = port.to_string();

@@ -109,9 +109,21 @@ impl Framing {
                 }
             }
             ContentType::Handshake | ContentType::Alert => {
+                if content_type == ContentType::Alert {
+                    self.alerts = self.alerts.saturating_add(1);
+                }
+                // TLS 1.3 protects these inside application_data records:
+                // as themselves they are always plaintext.
+                let limit = match (version, self.peer_switched) {
+                    (Some(ProtocolVersion::TLSv1_2), true) => MAX_TLS12_CIPHERTEXT,
+                    _ => MAX_FRAGMENT_LEN,
+                };
+                if len > limit {
+                    return overflow();
+                }
                 if content_type == ContentType::Handshake && len > 0 && self.awaiting_client_hello {
-                    // `awaits_first_type` held the record until its type
-                    // byte came.
+                    // The header passed; `awaits_first_type` holds the
+                    // record until its type byte comes.
                     if let Some(&msg_type) = record.get(5) {
                         self.awaiting_client_hello = false;
                         let got_type = HandshakeType::from(msg_type);
@@ -125,18 +137,6 @@ impl Framing {
                             ));
                         }
                     }
-                }
-                if content_type == ContentType::Alert {
-                    self.alerts = self.alerts.saturating_add(1);
-                }
-                // TLS 1.3 protects these inside application_data records:
-                // as themselves they are always plaintext.
-                let limit = match (version, self.peer_switched) {
-                    (Some(ProtocolVersion::TLSv1_2), true) => MAX_TLS12_CIPHERTEXT,
-                    _ => MAX_FRAGMENT_LEN,
-                };
-                if len > limit {
-                    return overflow();
                 }
             }
             ContentType::ApplicationData => {

@@ -247,9 +247,6 @@ impl<C: Side> LlConnection<C> {
                         Some(end) if self.shown <= filled.len() => {
                             let version = self.rustls_version();
                             let record = &filled[self.shown..];
-                            if self.framing.awaits_first_type(record) {
-                                return Ok(stop);
-                            }
                             if let Err(violation) = self.framing.check(record, version) {
                                 // When lltls cannot send the alert in the
                                 // clear, a record rustls refuses too is left
@@ -259,6 +256,10 @@ impl<C: Side> LlConnection<C> {
                                 {
                                     return Err(self.refuse(violation, outgoing_tls));
                                 }
+                            }
+                            if self.framing.awaits_first_type(record) {
+                                // Checked again once the byte arrives.
+                                return Ok(stop);
                             }
                             self.shown = end;
                         }

@@ -183,7 +183,30 @@ fn tls13_hello_without_a_scheme_the_key_signs_with_gets_handshake_failure_first(
     }
 }
 
-/// The refusal is for TLS 1.3 only: the same schemes in a TLS 1.2 hello
+/// TLS 1.2: a client offering only schemes the key cannot sign with (the
+/// P-256 key with ecdsa_secp384r1_sha384) gets handshake_failure before the
+/// ServerHello; rustls alone fails building its ServerKeyExchange and sends
+/// nothing at all.
+#[test]
+fn tls12_hello_without_a_scheme_the_key_signs_with_gets_handshake_failure() {
+    let hello = Hello::tls12(
+        &[TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256],
+        &[ECDSA_SECP384R1_SHA384],
+    );
+    let plain = Arc::new(harness::configs::server_config(Pki::Ecdsa, true));
+    let (error, wrote) = answer(&plain, &hello.record(), usize::MAX);
+    assert!(wrote.is_empty(), "rustls alone: {wrote:?}");
+    assert_eq!(alert_sent(&error), None);
+    for versions in [TLS12, BOTH] {
+        let config = checked_server(Pki::Ecdsa, versions, false);
+        let (error, wrote) = answer(&config, &hello.record(), usize::MAX);
+        assert_eq!(wrote, plaintext_alert(HANDSHAKE_FAILURE), "{error:?}");
+        assert_eq!(alert_sent(&error), Some(AlertDescription::HandshakeFailure));
+        serves_others(&config, Pki::Ecdsa, true);
+    }
+}
+
+/// The TLS 1.3 rules are for TLS 1.3 only: the same schemes in a TLS 1.2 hello
 /// (no TLS 1.3 suite offered) are left to rustls, which signs with
 /// rsa_pkcs1 there; and a usable scheme among unusable ones is enough.
 #[test]

@@ -15,19 +15,25 @@ use rustls::{CipherSuite, ProtocolVersion, SignatureScheme, SupportedCipherSuite
 
 use super::{leave, Note};
 
-/// Wraps a server's certificate resolver: when the client will negotiate
-/// TLS 1.3 and offers no signature scheme the resolved key can sign with
-/// in TLS 1.3 (only `rsa_pkcs1_*`, only SHA-1 or SHA-224 schemes,
-/// `rsa_pss_pss_*` for an `rsa_pss_rsae` key, an ECDSA curve other than the
-/// key's), it refuses the ClientHello, and the connection answers with a
-/// plaintext handshake_failure (RFC 8446 §4.2.3, §4.4.2.2). rustls alone
-/// sends its ServerHello and fails at the CertificateVerify.
+/// Wraps a server's certificate resolver: when the client offers no
+/// signature scheme the resolved key can sign with, it refuses the
+/// ClientHello, and the connection answers with a plaintext
+/// handshake_failure before any ServerHello (RFC 8446 §4.2.3, §4.4.2.2;
+/// RFC 5246 §7.4.1.4.1).
+///
+/// - TLS 1.3, where only some schemes are allowed (no `rsa_pkcs1_*`, no
+///   SHA-1 or SHA-224; `rsa_pss_pss_*` does not fit an `rsa_pss_rsae` key,
+///   and each ECDSA scheme names its curve): rustls alone sends its
+///   ServerHello and fails at its CertificateVerify.
+/// - TLS 1.2 (a P-256 key offered only `ecdsa_secp384r1_sha384`, say):
+///   rustls alone fails building its ServerKeyExchange and sends nothing.
 ///
 /// rustls does not tell a resolver which version it chose: the client is
 /// taken to negotiate TLS 1.3 when the server enables it and the client
 /// offers one of the server's TLS 1.3 cipher suites (clients offer them
-/// only with TLS 1.3 in `supported_versions`). TLS 1.2 is left to rustls,
-/// which checks the schemes against the suite before its ServerHello.
+/// only with TLS 1.3 in `supported_versions`). Nor whether the client
+/// resumes a session (which signs nothing): a client resuming while
+/// offering no scheme the current key signs with is refused too.
 #[derive(Debug)]
 pub struct CheckedCertResolver {
     inner: Arc<dyn ResolvesServerCert>,
@@ -65,21 +71,19 @@ impl ResolvesServerCert for CheckedCertResolver {
             .cipher_suites()
             .iter()
             .any(|suite| self.tls13_suites.contains(suite));
-        let schemes: Vec<SignatureScheme> = match tls13 {
-            true => client_hello
-                .signature_schemes()
-                .iter()
-                .copied()
-                .filter(|&scheme| usable_in_tls13(scheme))
-                .collect(),
-            false => Vec::new(),
-        };
+        let schemes: Vec<SignatureScheme> = client_hello
+            .signature_schemes()
+            .iter()
+            .copied()
+            .filter(|&scheme| !tls13 || usable_in_tls13(scheme))
+            .collect();
         let key = self.inner.resolve(client_hello)?;
-        if tls13 && key.key.choose_scheme(&schemes).is_none() {
+        if key.key.choose_scheme(&schemes).is_none() {
             debug!(
-                "refusing the ClientHello: the {:?} key signs with none of the TLS 1.3 \
-                 schemes offered ({schemes:?})",
-                key.key.algorithm()
+                "refusing the ClientHello: the {:?} key signs with none of the schemes offered \
+                 for TLS {} ({schemes:?})",
+                key.key.algorithm(),
+                if tls13 { "1.3" } else { "1.2" }
             );
             leave(Note::NoUsableScheme);
             return None;

@@ -169,8 +169,9 @@
 //! - The sans-IO core: the buffers (`buffer`), the connection driver
 //!   (`conn`), the record layer after the handshake (`record`) over the AEAD
 //!   backend chosen at build time (`backend`: `aws-lc-rs` or `ring`),
-//!   certificate verification ([`verify`]), [`Status`] and [`Error`]. No
-//!   sockets, threads or clocks, and no std: the crate is `#![no_std]` +
+//!   certificate verification ([`verify`]), the handshake checks rustls
+//!   leaves to its resolver and verifiers ([`checked`]), [`Status`] and
+//!   [`Error`]. No sockets, threads or clocks, and no std: the crate is `#![no_std]` +
 //!   `alloc`. The split halves share one lock (see above).
 //! - On top of it, with the `std` feature: `stream::Stream` (blocking, over
 //!   any `Read + Write`), the tracer (`trace`, a passive observer of the

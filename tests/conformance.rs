@@ -16,12 +16,12 @@
 
 mod harness;
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use harness::configs::{client_config, load_certs, load_key, provider, roots, Pki};
 use harness::hostile::hello::*;
-use harness::pair::{records, Endpoint, Pair};
-use lltls::checked::{CheckedCertResolver, CheckedClientVerifier};
+use harness::pair::{records, transfer, Endpoint, Pair};
+use lltls::checked::{CheckedCertResolver, CheckedClientVerifier, SealingKeyLog};
 use lltls::{Error, LlServerConnection};
 use rustls::crypto::CryptoProvider;
 use rustls::pki_types::CertificateDer;
@@ -587,4 +587,254 @@ fn empty_client_certificate_entry_gets_decode_error_in_tls12() {
         "{:?}",
         pair.client.error
     );
+}
+
+/// The labels a key log was given, and whether it asks for lines.
+#[derive(Debug)]
+struct Lines {
+    labels: Mutex<Vec<String>>,
+    wanted: bool,
+}
+
+impl Lines {
+    fn new(wanted: bool) -> Arc<Self> {
+        Arc::new(Self {
+            labels: Mutex::new(Vec::new()),
+            wanted,
+        })
+    }
+
+    fn labels(&self) -> Vec<String> {
+        self.labels.lock().unwrap().clone()
+    }
+}
+
+impl rustls::KeyLog for Lines {
+    fn log(&self, label: &str, _client_random: &[u8], _secret: &[u8]) {
+        self.labels.lock().unwrap().push(label.to_owned());
+    }
+
+    fn will_log(&self, _label: &str) -> bool {
+        self.wanted
+    }
+}
+
+/// A TLS 1.3 server on `suite`, its key log wrapped in a `SealingKeyLog`
+/// when `sealing`; and a client for it.
+fn key_log_pair(
+    suite: rustls::SupportedCipherSuite,
+    key_log: Arc<dyn rustls::KeyLog>,
+    sealing: bool,
+) -> Pair {
+    let (client, server) = key_log_configs(suite, key_log, sealing);
+    Pair::from_arcs(client, server)
+}
+
+/// The configs of [`key_log_pair`].
+fn key_log_configs(
+    suite: rustls::SupportedCipherSuite,
+    key_log: Arc<dyn rustls::KeyLog>,
+    sealing: bool,
+) -> (Arc<ClientConfig>, Arc<ServerConfig>) {
+    let mut provider = rustls::crypto::aws_lc_rs::default_provider();
+    provider.cipher_suites = vec![suite];
+    let provider = Arc::new(provider);
+    let mut server = ServerConfig::builder_with_provider(provider.clone())
+        .with_protocol_versions(TLS13)
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(
+            load_certs("certs/fullchain.pem"),
+            load_key("certs/server.key"),
+        )
+        .unwrap();
+    server.enable_secret_extraction = true;
+    server.key_log = match sealing {
+        true => Arc::new(SealingKeyLog::new(key_log)),
+        false => key_log,
+    };
+    let mut client = ClientConfig::builder_with_provider(provider)
+        .with_protocol_versions(TLS13)
+        .unwrap()
+        .with_root_certificates(roots(Pki::Ecdsa))
+        .with_no_client_auth();
+    client.enable_secret_extraction = true;
+    (Arc::new(client), Arc::new(server))
+}
+
+/// Runs the handshake up to the client's second flight, which is dropped;
+/// the server is shown `instead`. Returns the server's answer.
+fn replace_second_flight(pair: &mut Pair, instead: &[u8]) -> Vec<u8> {
+    pair.client.pump();
+    transfer(&mut pair.client, &mut pair.server);
+    pair.server.pump();
+    transfer(&mut pair.server, &mut pair.client);
+    pair.client.pump();
+    assert!(pair.client.error.is_none(), "{:?}", pair.client.error);
+    let dropped = pair.client.outgoing.len();
+    assert!(dropped > 0, "the client's Finished");
+    pair.client.outgoing.discard(dropped);
+    pair.server.incoming.unfilled()[..instead.len()].copy_from_slice(instead);
+    pair.server.incoming.advance(instead.len());
+    pair.server.pump();
+    pair.server.outgoing.filled().to_vec()
+}
+
+#[test]
+fn cleartext_handshake_after_the_servers_key_change_gets_a_sealed_unexpected_message() {
+    use rustls::crypto::aws_lc_rs::cipher_suite::*;
+    let finished = plaintext_record(22, &handshake(20, &[0; 32]));
+    for suite in [
+        TLS13_AES_128_GCM_SHA256,
+        TLS13_AES_256_GCM_SHA384,
+        TLS13_CHACHA20_POLY1305_SHA256,
+    ] {
+        let lines = Lines::new(true);
+        let mut pair = key_log_pair(suite, lines.clone(), true);
+        let answer = replace_second_flight(&mut pair, &finished);
+        assert!(
+            matches!(
+                &pair.server.error,
+                Some(Error::Tls {
+                    error: rustls::Error::InappropriateMessage { .. },
+                    alert_sent: Some(AlertDescription::UnexpectedMessage),
+                })
+            ),
+            "{suite:?}: {:?}",
+            pair.server.error
+        );
+        // One sealed alert, which the client opens with the keys it holds.
+        assert_eq!(records(&answer), vec![(23, 24)], "{suite:?}");
+        transfer(&mut pair.server, &mut pair.client);
+        pair.client.pump();
+        assert!(
+            matches!(
+                pair.client.error.as_ref().and_then(Error::rustls_error),
+                Some(rustls::Error::AlertReceived(
+                    AlertDescription::UnexpectedMessage
+                ))
+            ),
+            "{suite:?}: {:?}",
+            pair.client.error
+        );
+        // The connection ended with it: nothing of rustls's follows.
+        let again = pair
+            .server
+            .conn
+            .process(&mut pair.server.incoming, &mut pair.server.outgoing);
+        assert!(again.is_err());
+        assert!(pair.server.outgoing.is_empty());
+        // The wrapped log got its lines.
+        assert!(lines
+            .labels()
+            .contains(&"SERVER_TRAFFIC_SECRET_0".to_owned()));
+    }
+}
+
+/// A framing rule broken after the key change (an alert record longer than
+/// 2^14 bytes, which rustls would not refuse by itself) gets its alert
+/// sealed, where it went out with none.
+#[test]
+fn framing_violation_after_the_key_change_gets_a_sealed_alert() {
+    let suite = rustls::crypto::aws_lc_rs::cipher_suite::TLS13_AES_256_GCM_SHA384;
+    for (sealing, expected) in [
+        (true, Some(AlertDescription::RecordOverflow)),
+        (false, None),
+    ] {
+        let mut pair = key_log_pair(suite, Lines::new(false), sealing);
+        let oversized = plaintext_record(21, &[0; (1 << 14) + 1]);
+        let answer = replace_second_flight(&mut pair, &oversized);
+        assert_eq!(
+            alert_sent(&pair.server.error),
+            expected,
+            "sealing: {sealing}"
+        );
+        transfer(&mut pair.server, &mut pair.client);
+        pair.client.pump();
+        match expected {
+            Some(alert) => {
+                assert_eq!(records(&answer), vec![(23, 24)]);
+                assert!(
+                    matches!(
+                        pair.client.error.as_ref().and_then(Error::rustls_error),
+                        Some(rustls::Error::AlertReceived(received)) if *received == alert
+                    ),
+                    "{:?}",
+                    pair.client.error
+                );
+            }
+            None => assert!(answer.is_empty(), "{answer:?}"),
+        }
+    }
+}
+
+/// After the handshake (rustls's record layer kept) the server may have
+/// changed keys with a KeyUpdate, which no key log tells: nothing is sealed
+/// with the first traffic key then.
+#[test]
+fn nothing_is_sealed_after_the_handshake() {
+    let suite = rustls::crypto::aws_lc_rs::cipher_suite::TLS13_AES_128_GCM_SHA256;
+    let (client, server) = key_log_configs(suite, Lines::new(false), true);
+    let mut pair = Pair::with_record_layer(client, server, lltls::RecordLayer::Rustls);
+    pair.connect();
+    let server = &mut pair.server;
+    assert!(server
+        .conn
+        .refresh_traffic_keys(&mut server.incoming, &mut server.outgoing)
+        .unwrap());
+    pair.drive();
+    let n = pair.server.outgoing.len();
+    pair.server.outgoing.discard(n);
+    let oversized = plaintext_record(21, &[0; (1 << 14) + 1]);
+    pair.server.incoming.unfilled()[..oversized.len()].copy_from_slice(&oversized);
+    pair.server.incoming.advance(oversized.len());
+    pair.server.pump();
+    assert_eq!(alert_sent(&pair.server.error), None);
+    assert!(pair.server.outgoing.is_empty());
+}
+
+/// Without the sealing key log, rustls's own answer stays: it tries to open
+/// the record and seals bad_record_mac.
+#[test]
+fn without_the_sealing_key_log_rustls_answers_bad_record_mac() {
+    let suite = rustls::crypto::aws_lc_rs::cipher_suite::TLS13_AES_128_GCM_SHA256;
+    let mut pair = key_log_pair(suite, Lines::new(true), false);
+    let answer = replace_second_flight(&mut pair, &plaintext_record(22, &handshake(20, &[0; 32])));
+    assert_eq!(records(&answer), vec![(23, 24)]);
+    transfer(&mut pair.server, &mut pair.client);
+    pair.client.pump();
+    assert!(
+        matches!(
+            pair.client.error.as_ref().and_then(Error::rustls_error),
+            Some(rustls::Error::AlertReceived(AlertDescription::BadRecordMac))
+        ),
+        "{:?}",
+        pair.client.error
+    );
+}
+
+/// The wrapped key log gets exactly the lines it gets alone, and normal
+/// exchanges put the same records on the wire.
+#[test]
+fn sealing_key_log_passes_exactly_the_wrapped_logs_lines() {
+    let suite = rustls::crypto::aws_lc_rs::cipher_suite::TLS13_AES_128_GCM_SHA256;
+    for wanted in [true, false] {
+        let mut runs = Vec::new();
+        for sealing in [false, true] {
+            let lines = Lines::new(wanted);
+            let mut pair = key_log_pair(suite, lines.clone(), sealing);
+            pair.client.to_send = b"ping".to_vec();
+            pair.server.to_send = b"pong".to_vec();
+            pair.client.close_after_send = true;
+            pair.server.close_after_send = true;
+            pair.drive();
+            pair.assert_clean_exchange("with a key log");
+            // The server's flight varies by a byte or two with its ECDSA
+            // signature's encoding: its record types are compared.
+            let server_types: Vec<u8> = records(&pair.server.wire).iter().map(|r| r.0).collect();
+            runs.push((lines.labels(), records(&pair.client.wire), server_types));
+        }
+        assert_eq!(runs[0], runs[1], "wanted: {wanted}");
+        assert_eq!(runs[0].0.is_empty(), !wanted);
+    }
 }

@@ -367,6 +367,51 @@ fn llserver_answers_hostile_client_hellos_as_the_rfcs_say() {
     echo_through(server.port, vec![7; 100_000]);
 }
 
+/// A TLS 1.3 client that sends a handshake record in the clear after
+/// llserver's flight gets unexpected_message, sealed with the server's
+/// traffic key: the client's rustls opens it.
+#[test]
+fn llserver_seals_unexpected_message_for_a_cleartext_handshake_record() {
+    use harness::hostile::hello::{handshake, plaintext_record};
+    let server = llserver_echo(&[]);
+    let mut stream = TcpStream::connect(("127.0.0.1", server.port)).expect("connect");
+    stream
+        .set_read_timeout(Some(TIMEOUT))
+        .expect("read timeout");
+    let name = ServerName::try_from("localhost").expect("valid name");
+    let mut conn = ClientConnection::new(client_config(), name).expect("client connection");
+    let mut hello = Vec::new();
+    conn.write_tls(&mut hello).expect("ClientHello");
+    stream.write_all(&hello).expect("send ClientHello");
+    // Read the server's flight until the client has its Finished to send.
+    while !conn.wants_write() {
+        conn.read_tls(&mut stream).expect("server flight");
+        conn.process_new_packets().expect("server flight is valid");
+    }
+    assert_eq!(
+        conn.protocol_version(),
+        Some(rustls::ProtocolVersion::TLSv1_3)
+    );
+    // Its Finished is dropped; a Finished in the clear goes instead.
+    stream
+        .write_all(&plaintext_record(22, &handshake(20, &[0; 32])))
+        .expect("send record");
+    let answer = read_until_closed(&mut stream);
+    assert_eq!(
+        answer.bytes.len(),
+        24,
+        "one sealed alert: {:?}",
+        answer.bytes
+    );
+    conn.read_tls(&mut &answer.bytes[..]).expect("alert");
+    let error = conn.process_new_packets().expect_err("the alert ends it");
+    assert_eq!(
+        error,
+        rustls::Error::AlertReceived(rustls::AlertDescription::UnexpectedMessage)
+    );
+    echo_through(server.port, vec![9; 10_000]);
+}
+
 /// llclient echoing `data` through the server at `port`; asserts it comes back byte-exact.
 fn echo_through(port: u16, data: Vec<u8>) {
     let port = port.to_string();

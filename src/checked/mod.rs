@@ -4,12 +4,15 @@
 //! gets the answer RFC 8446 and RFC 5246 ask for.
 //!
 //! They read only what rustls hands its resolvers and verifiers (no second
-//! parse of any handshake message): [`CheckedCertResolver`] refuses a TLS
-//! 1.3 ClientHello whose signature schemes the server's key cannot sign
-//! with, before the ServerHello (rustls would send it and fail at its
-//! CertificateVerify), and [`CheckedClientVerifier`] refuses an empty
+//! parse of any handshake message): [`CheckedCertResolver`] refuses a
+//! ClientHello whose signature schemes the server's key cannot sign with,
+//! before the ServerHello (rustls would send it and fail at its
+//! CertificateVerify in TLS 1.3, or send nothing in TLS 1.2), and [`CheckedClientVerifier`] refuses an empty
 //! certificate entry and names a TLS 1.3 ECDSA CertificateVerify whose
 //! scheme does not fit the certificate's key as illegal_parameter.
+//! [`SealingKeyLog`] passes a TLS 1.3 server's traffic secret to its
+//! connection, which seals the alert of a rule it checks once rustls's keys
+//! changed (a handshake record in the clear after the server's flight).
 //!
 //! Some of those answers need a different alert than the one rustls sends
 //! for the refusal (access_denied for a resolver's `None`, bad_certificate
@@ -24,12 +27,21 @@
 //! out.
 
 #[cfg(feature = "std")]
+use alloc::vec::Vec;
+
+#[cfg(feature = "std")]
+mod key_log;
+#[cfg(feature = "std")]
 mod resolver;
+mod seal;
 #[cfg(feature = "std")]
 mod verifier;
 
 #[cfg(feature = "std")]
+pub use key_log::SealingKeyLog;
+#[cfg(feature = "std")]
 pub use resolver::CheckedCertResolver;
+pub(crate) use seal::AlertKey;
 #[cfg(feature = "std")]
 pub use verifier::CheckedClientVerifier;
 
@@ -55,15 +67,47 @@ std::thread_local! {
     static NOTE: core::cell::Cell<Option<Note>> = const { core::cell::Cell::new(None) };
 }
 
+#[cfg(feature = "std")]
+std::thread_local! {
+    /// The server application traffic secret a [`SealingKeyLog`] saw on
+    /// this thread, until a connection takes it.
+    static SECRET: core::cell::RefCell<Option<Vec<u8>>> = const { core::cell::RefCell::new(None) };
+}
+
+/// Leaves `secret` for the connection calling into rustls on this thread.
+#[cfg(feature = "std")]
+fn leave_secret(secret: &[u8]) {
+    SECRET.with(|slot| *slot.borrow_mut() = Some(secret.to_vec()));
+}
+
+/// Takes the secret a `SealingKeyLog` left on this thread, if any.
+fn take_secret() -> Option<alloc::vec::Vec<u8>> {
+    #[cfg(feature = "std")]
+    {
+        SECRET.with(|slot| slot.borrow_mut().take())
+    }
+    #[cfg(not(feature = "std"))]
+    {
+        None
+    }
+}
+
+/// Drops whatever a wrapper left on this thread outside the call a
+/// connection is about to make into rustls (a config used elsewhere on this
+/// thread): only what that call leaves is the connection's.
+pub(crate) fn clear() {
+    take_note();
+    take_secret();
+}
+
 /// Leaves `note` for the connection calling into rustls on this thread.
 #[cfg(feature = "std")]
 fn leave(note: Note) {
     NOTE.with(|slot| slot.set(Some(note)));
 }
 
-/// Takes the note a wrapper left on this thread, if any. A connection
-/// takes it before each call into rustls (so nothing left by a config used
-/// elsewhere on this thread carries over) and after a call that failed.
+/// Takes the note a wrapper left on this thread, if any (after a call
+/// into rustls that failed).
 pub(crate) fn take_note() -> Option<Note> {
     #[cfg(feature = "std")]
     {

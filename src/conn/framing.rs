@@ -41,6 +41,8 @@ const RUSTLS_REFUSES_FROM: usize = MAX_TLS12_CIPHERTEXT + 1;
 /// What the checks need to know of the connection's protection state.
 #[derive(Debug)]
 pub(super) struct Framing {
+    /// This side is a server.
+    server: bool,
     /// Server: no handshake byte from the client yet, so the next
     /// handshake record must start a ClientHello.
     awaiting_client_hello: bool,
@@ -63,6 +65,7 @@ impl Framing {
     /// The checks of a server's connection (`server`) or a client's.
     pub(super) fn new(server: bool) -> Self {
         Self {
+            server,
             awaiting_client_hello: server,
             peer_switched: false,
             sending_encrypted: false,
@@ -78,6 +81,30 @@ impl Framing {
             && ContentType::from(record[0]) == ContentType::Handshake
             && u16::from_be_bytes([record[3], record[4]]) > 0
             && record.len() < 6
+    }
+
+    /// Whether `record` is a handshake record in the clear from a TLS 1.3
+    /// client after this server's keys changed (RFC 8446 §5: only
+    /// change_cipher_spec may come unprotected then): unexpected_message.
+    /// rustls tries to open it and answers bad_record_mac.
+    pub(super) fn cleartext_handshake_after_key_change(
+        &self,
+        record: &[u8],
+        version: Option<ProtocolVersion>,
+    ) -> Option<Violation> {
+        let cleartext_handshake = self.server
+            && self.sending_encrypted
+            && version == Some(ProtocolVersion::TLSv1_3)
+            && ContentType::from(record[0]) == ContentType::Handshake;
+        cleartext_handshake.then(|| {
+            (
+                TlsError::InappropriateMessage {
+                    expect_types: vec![ContentType::ApplicationData],
+                    got_type: ContentType::Handshake,
+                },
+                AlertDescription::UnexpectedMessage,
+            )
+        })
     }
 
     /// Checks the record at the front of `record` (its header at least;

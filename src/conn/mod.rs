@@ -147,6 +147,9 @@ pub struct LlConnection<C: Side> {
     close_notify_sent: bool,
     /// What the framing checks know of the protection state.
     framing: framing::Framing,
+    /// A TLS 1.3 server's sending key after its flight, to seal an alert
+    /// rustls does not send (`checked::SealingKeyLog`).
+    alert_key: crate::checked::AlertKey,
     /// Before the switch: the end of the record rustls is being shown, from
     /// the front of `IncomingTls`; it may lie beyond the bytes received so
     /// far (see [`LlConnection::feed`]).
@@ -176,6 +179,7 @@ impl<C: Side> LlConnection<C> {
             info: None,
             close_notify_sent: false,
             framing: framing::Framing::new(!C::IS_CLIENT),
+            alert_key: crate::checked::AlertKey::default(),
             shown: 0,
             handshake_reported: false,
             peer_closed_unreported: false,

@@ -69,7 +69,10 @@ impl<C: Side> LlConnection<C> {
         outgoing_tls: &mut OutgoingTls<O>,
     ) -> Error {
         debug!("TLS error: {error}; peer broke the record framing");
-        let alert_sent = self.send_plaintext_alert(alert, outgoing_tls);
+        let alert_sent = match self.send_plaintext_alert(alert, outgoing_tls) {
+            Some(alert) => Some(alert),
+            None => self.send_sealed_alert(alert, outgoing_tls),
+        };
         let error = Error::Tls { error, alert_sent };
         self.failed = Some(error.clone());
         error
@@ -94,6 +97,40 @@ impl<C: Side> LlConnection<C> {
             })
             .ok()
             .map(|_| alert)
+    }
+
+    /// Seals `alert` with a TLS 1.3 server's current sending key, while
+    /// rustls is in its handshake (it changes that key no more until the
+    /// handshake is over) and the key is known (`checked::SealingKeyLog`);
+    /// returns it if it went out. Nothing of rustls's is sent after it: the
+    /// connection ends with it.
+    fn send_sealed_alert<O: Storage>(
+        &mut self,
+        alert: rustls::AlertDescription,
+        outgoing_tls: &mut OutgoingTls<O>,
+    ) -> Option<rustls::AlertDescription> {
+        let Layer::Rustls(conn) = &self.conn else {
+            return None;
+        };
+        let Some(rustls::SupportedCipherSuite::Tls13(suite)) = conn.negotiated_cipher_suite()
+        else {
+            return None;
+        };
+        if !conn.is_handshaking() {
+            return None;
+        }
+        let record = self.alert_key.seal(suite, alert)?;
+        outgoing_tls
+            .write_with(|buf| match buf.get_mut(..record.len()) {
+                Some(room) => {
+                    room.copy_from_slice(&record);
+                    Ok(record.len())
+                }
+                None => Err(WriteError::InsufficientSize(record.len())),
+            })
+            .ok()?;
+        debug!("sealed the fatal alert {alert:?} with the server's traffic key");
+        Some(alert)
     }
 
     /// Gives rustls's connection up for lltls's record layer, if the
@@ -164,9 +201,9 @@ impl<C: Side> LlConnection<C> {
                 return Ok(Stop::Switched);
             };
             let _armed = verify::arm(&self.deferred);
-            // A note left by a checked wrapper run outside this call (by a
-            // config used elsewhere on this thread) is not this call's.
-            checked::take_note();
+            // What a checked wrapper left outside this call (a config used
+            // elsewhere on this thread) is not this call's.
+            checked::clear();
             let UnbufferedStatus { discard, state } =
                 conn.process_tls_records(rustls_input(feed, incoming_tls));
             let step = match state {
@@ -229,6 +266,10 @@ impl<C: Side> LlConnection<C> {
                 self.framing
                     .note_sent(&outgoing_tls.filled()[encoded_from..], version);
             }
+            self.alert_key.take_logged();
+            let drained = matches!(&self.conn, Layer::Rustls(conn) if !conn.wants_write());
+            self.alert_key
+                .note_sent(&outgoing_tls.filled()[encoded_from..], drained);
             // The caller may start verifying while the handshake goes on.
             if step.is_ok() && self.deferred.as_ref().is_some_and(Deferred::presented) {
                 return Ok(Stop::Verify);
@@ -247,6 +288,14 @@ impl<C: Side> LlConnection<C> {
                         Some(end) if self.shown <= filled.len() => {
                             let version = self.rustls_version();
                             let record = &filled[self.shown..];
+                            if self.alert_key.ready() {
+                                if let Some(violation) = self
+                                    .framing
+                                    .cleartext_handshake_after_key_change(record, version)
+                                {
+                                    return Err(self.refuse(violation, outgoing_tls));
+                                }
+                            }
                             if let Err(violation) = self.framing.check(record, version) {
                                 // When lltls cannot send the alert in the
                                 // clear, a record rustls refuses too is left

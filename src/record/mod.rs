@@ -39,7 +39,7 @@ use rustls::{
     PeerMisbehaved, ProtocolVersion, SupportedCipherSuite,
 };
 
-use cipher::{Protection, Version, HEADER_LEN};
+pub(crate) use cipher::{Protection, Version, HEADER_LEN};
 use control::{Control, Shared};
 use send::Sender;
 

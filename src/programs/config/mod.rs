@@ -32,7 +32,7 @@ use rustls::{
     SupportedProtocolVersion,
 };
 
-use crate::checked::{CheckedCertResolver, CheckedClientVerifier};
+use crate::checked::{CheckedCertResolver, CheckedClientVerifier, SealingKeyLog};
 use crate::programs::cli::{ClientArgs, RecordLayerArg, ServerArgs};
 use crate::verify::DeferredClientConfig;
 use crate::verify::DeferredClientVerifier;
@@ -276,7 +276,9 @@ pub fn server_setup(args: &ServerArgs) -> Result<ServerSetup, ConfigError> {
         .with_client_cert_verifier(installed)
         .with_cert_resolver(Arc::new(resolver));
 
-    config.key_log = Arc::new(KeyLogFile::new());
+    // Also passes the server's traffic secret to its connection, to seal
+    // the alerts of lltls's checks after rustls changed keys.
+    config.key_log = Arc::new(SealingKeyLog::new(Arc::new(KeyLogFile::new())));
     if args.no_resumption {
         config.session_storage = Arc::new(NoServerSessionStorage {});
     }

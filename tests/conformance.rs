@@ -838,3 +838,180 @@ fn sealing_key_log_passes_exactly_the_wrapped_logs_lines() {
         assert_eq!(runs[0].0.is_empty(), !wanted);
     }
 }
+
+/// A key log that keeps the secrets (of the client, in these tests).
+#[derive(Debug, Default)]
+struct Secrets(Mutex<Vec<(String, Vec<u8>)>>);
+
+impl rustls::KeyLog for Secrets {
+    fn log(&self, label: &str, _client_random: &[u8], secret: &[u8]) {
+        self.0
+            .lock()
+            .unwrap()
+            .push((label.to_owned(), secret.to_vec()));
+    }
+}
+
+impl Secrets {
+    fn get(&self, label: &str) -> Vec<u8> {
+        let secrets = self.0.lock().unwrap();
+        let found = secrets.iter().find(|(name, _)| name == label);
+        found.expect("secret logged").1.clone()
+    }
+}
+
+/// HKDF-Expand-Label(secret, label, "", out.len()) with SHA-384, for the
+/// client's handshake keys of TLS13_AES_256_GCM_SHA384 (RFC 8446 §7.1).
+fn expand_label_sha384(secret: &[u8], label: &[u8], out: &mut [u8]) {
+    let rustls::SupportedCipherSuite::Tls13(suite) =
+        rustls::crypto::aws_lc_rs::cipher_suite::TLS13_AES_256_GCM_SHA384
+    else {
+        unreachable!("a TLS 1.3 suite")
+    };
+    let out_len = (out.len() as u16).to_be_bytes();
+    let label_len = [(6 + label.len()) as u8];
+    suite
+        .hkdf_provider
+        .expander_for_okm(&rustls::crypto::tls13::OkmBlock::new(secret))
+        .expand_slice(&[&out_len, &label_len, b"tls13 ", label, &[0]], out)
+        .unwrap();
+}
+
+/// A pair on TLS13_AES_256_GCM_SHA384 run to the client's second flight,
+/// which is dropped; the server is shown `records(sealer)` instead, sealed
+/// with the client's handshake keys. Returns the server's answer.
+fn replace_second_flight_sealed(
+    sealing: bool,
+    records: impl FnOnce(&mut harness::hostile::records::PeerSealer) -> Vec<u8>,
+) -> (Pair, Vec<u8>) {
+    let suite = rustls::crypto::aws_lc_rs::cipher_suite::TLS13_AES_256_GCM_SHA384;
+    let (client, server) = key_log_configs(suite, Lines::new(false), sealing);
+    let secrets = Arc::new(Secrets::default());
+    let mut client = Arc::unwrap_or_clone(client);
+    client.key_log = secrets.clone();
+    let mut pair = Pair::from_arcs(Arc::new(client), server);
+    replace_second_flight(&mut pair, &[]);
+    let secret = secrets.get("CLIENT_HANDSHAKE_TRAFFIC_SECRET");
+    let mut key = [0u8; 32];
+    expand_label_sha384(&secret, b"key", &mut key);
+    let mut iv = [0u8; 12];
+    expand_label_sha384(&secret, b"iv", &mut iv);
+    let keys = rustls::ConnectionTrafficSecrets::Aes256Gcm {
+        key: key.into(),
+        iv: iv.into(),
+    };
+    let mut sealer = harness::hostile::records::PeerSealer::new(&keys, 0, true);
+    let input = records(&mut sealer);
+    pair.server.incoming.unfilled()[..input.len()].copy_from_slice(&input);
+    pair.server.incoming.advance(input.len());
+    pair.server.pump();
+    let answer = pair.server.outgoing.filled().to_vec();
+    (pair, answer)
+}
+
+/// A record the client sealed with its handshake keys whose inner plaintext
+/// is all zeros (no content type, RFC 8446 §5.4): rustls ends the connection
+/// sending nothing; with the sealing key log the client gets
+/// unexpected_message.
+#[test]
+fn tls13_record_without_a_content_type_gets_a_sealed_unexpected_message() {
+    for sealing in [true, false] {
+        let (mut pair, answer) =
+            replace_second_flight_sealed(sealing, |sealer| sealer.seal(0, &[0, 0]));
+        assert!(
+            matches!(
+                pair.server.error.as_ref().and_then(Error::rustls_error),
+                Some(rustls::Error::PeerMisbehaved(
+                    PeerMisbehaved::IllegalTlsInnerPlaintext
+                ))
+            ),
+            "{:?}",
+            pair.server.error
+        );
+        transfer(&mut pair.server, &mut pair.client);
+        pair.client.pump();
+        match sealing {
+            true => {
+                assert_eq!(records(&answer), vec![(23, 24)]);
+                assert_eq!(
+                    alert_sent(&pair.server.error),
+                    Some(AlertDescription::UnexpectedMessage)
+                );
+                assert!(
+                    matches!(
+                        pair.client.error.as_ref().and_then(Error::rustls_error),
+                        Some(rustls::Error::AlertReceived(
+                            AlertDescription::UnexpectedMessage
+                        ))
+                    ),
+                    "{:?}",
+                    pair.client.error
+                );
+            }
+            false => {
+                assert!(answer.is_empty(), "rustls alone sends nothing");
+                assert_eq!(alert_sent(&pair.server.error), None);
+            }
+        }
+        // Nothing follows.
+        let server = &mut pair.server;
+        assert!(server
+            .conn
+            .process(&mut server.incoming, &mut server.outgoing)
+            .is_err());
+        assert!(server.outgoing.is_empty());
+    }
+}
+
+/// Sealed application data between two fragments of the client's sealed
+/// Finished (RFC 8446 §5.1: handshake messages MUST NOT be interleaved):
+/// rustls ends the connection sending nothing; with the sealing key log
+/// the client gets unexpected_message.
+#[test]
+fn record_interleaved_with_a_sealed_handshake_fragment_gets_a_sealed_unexpected_message() {
+    let (mut pair, answer) = replace_second_flight_sealed(true, |sealer| {
+        let finished = handshake(20, &[0; 48]);
+        let mut records = sealer.seal(22, &finished[..10]);
+        records.extend(sealer.seal(23, b"data"));
+        records.extend(sealer.seal(22, &finished[10..]));
+        records
+    });
+    assert_eq!(
+        alert_sent(&pair.server.error),
+        Some(AlertDescription::UnexpectedMessage),
+        "{:?}",
+        pair.server.error
+    );
+    assert_eq!(records(&answer), vec![(23, 24)]);
+    transfer(&mut pair.server, &mut pair.client);
+    pair.client.pump();
+    assert!(
+        matches!(
+            pair.client.error.as_ref().and_then(Error::rustls_error),
+            Some(rustls::Error::AlertReceived(
+                AlertDescription::UnexpectedMessage
+            ))
+        ),
+        "{:?}",
+        pair.client.error
+    );
+}
+
+/// A zero-length alert sealed by the client: rustls seals decode_error
+/// (RFC 8446 wants unexpected_message), and lltls leaves it: a second
+/// alert would need rustls's sequence number again.
+#[test]
+fn zero_length_sealed_alert_keeps_rustlss_sealed_decode_error() {
+    let (mut pair, answer) = replace_second_flight_sealed(true, |sealer| sealer.seal(21, &[]));
+    assert_eq!(records(&answer), vec![(23, 24)], "one alert only");
+    transfer(&mut pair.server, &mut pair.client);
+    pair.client.pump();
+    assert!(
+        matches!(
+            pair.client.error.as_ref().and_then(Error::rustls_error),
+            Some(rustls::Error::AlertReceived(AlertDescription::DecodeError))
+        ),
+        "{:?}",
+        pair.client.error
+    );
+}

@@ -444,8 +444,14 @@ impl<C: Side> LlConnection<C> {
             // rustls sent nothing: either nothing was due (the peer's own
             // fatal alert ended it), or rustls ends some violations without
             // the alert the RFC requires, which goes out here if it can.
-            let sent =
-                missing_alert.and_then(|alert| self.send_plaintext_alert(alert, outgoing_tls));
+            // In the clear if this side still sends so, else sealed when
+            // the key is known (`checked::SealingKeyLog`).
+            let sent = missing_alert.and_then(|alert| {
+                match self.send_plaintext_alert(alert, outgoing_tls) {
+                    Some(alert) => Some(alert),
+                    None => self.send_sealed_alert(alert, outgoing_tls),
+                }
+            });
             if let Some(alert) = sent {
                 debug!("sent the fatal alert rustls did not: {alert:?}");
             }

@@ -1015,3 +1015,92 @@ fn zero_length_sealed_alert_keeps_rustlss_sealed_decode_error() {
         pair.client.error
     );
 }
+
+/// A client that offered 0-RTT to a server that rejects it: the server
+/// skips what it cannot open until a handshake message starts; an
+/// undecryptable record after a sealed fragment of the client's Finished
+/// is a bad record (RFC 8446 §4.2.10: bad_record_mac). rustls ends the
+/// connection sending nothing; with the sealing key log the client gets
+/// bad_record_mac.
+#[test]
+fn undecryptable_record_inside_a_handshake_message_after_rejected_early_data() {
+    let suite = rustls::crypto::aws_lc_rs::cipher_suite::TLS13_AES_256_GCM_SHA384;
+    for sealing in [true, false] {
+        let (client, server) = key_log_configs(suite, Lines::new(false), sealing);
+        let secrets = Arc::new(Secrets::default());
+        let mut client = Arc::unwrap_or_clone(client);
+        client.key_log = secrets.clone();
+        client.enable_early_data = true;
+        let client = Arc::new(client);
+        let mut accepting = Arc::unwrap_or_clone(server);
+        accepting.max_early_data_size = 16_384;
+        // The same session cache, no early data: 0-RTT is rejected.
+        let mut rejecting = accepting.clone();
+        rejecting.max_early_data_size = 0;
+
+        let mut first = Pair::from_arcs(client.clone(), Arc::new(accepting));
+        first.client.to_send = b"ticket".to_vec();
+        first.server.to_send = b"ticket".to_vec();
+        first.client.close_after_send = true;
+        first.server.close_after_send = true;
+        first.drive();
+        first.assert_clean_exchange("the first connection");
+        secrets.0.lock().unwrap().clear();
+
+        let mut pair = Pair::from_arcs(client, Arc::new(rejecting));
+        replace_second_flight(&mut pair, &[]);
+        let info = pair.server.conn.handshake_info();
+        assert!(info.resumed, "resumed: {info:?}");
+        let secret = secrets.get("CLIENT_HANDSHAKE_TRAFFIC_SECRET");
+        let mut key = [0u8; 32];
+        expand_label_sha384(&secret, b"key", &mut key);
+        let mut iv = [0u8; 12];
+        expand_label_sha384(&secret, b"iv", &mut iv);
+        let keys = rustls::ConnectionTrafficSecrets::Aes256Gcm {
+            key: key.into(),
+            iv: iv.into(),
+        };
+        let mut sealer = harness::hostile::records::PeerSealer::new(&keys, 0, true);
+        let finished = handshake(20, &[0; 48]);
+        let mut input = sealer.seal(22, &finished[..10]);
+        input.extend_from_slice(&[23, 3, 3, 0, 20]);
+        input.extend_from_slice(&[0x5a; 20]);
+        pair.server.incoming.unfilled()[..input.len()].copy_from_slice(&input);
+        pair.server.incoming.advance(input.len());
+        pair.server.pump();
+        let answer = pair.server.outgoing.filled().to_vec();
+        assert!(
+            matches!(
+                pair.server.error.as_ref().and_then(Error::rustls_error),
+                Some(rustls::Error::PeerMisbehaved(
+                    PeerMisbehaved::RejectedEarlyDataInterleavedWithHandshakeMessage
+                ))
+            ),
+            "{:?}",
+            pair.server.error
+        );
+        match sealing {
+            true => {
+                assert_eq!(records(&answer), vec![(23, 24)]);
+                assert_eq!(
+                    alert_sent(&pair.server.error),
+                    Some(AlertDescription::BadRecordMac)
+                );
+                transfer(&mut pair.server, &mut pair.client);
+                pair.client.pump();
+                assert!(
+                    matches!(
+                        pair.client.error.as_ref().and_then(Error::rustls_error),
+                        Some(rustls::Error::AlertReceived(AlertDescription::BadRecordMac))
+                    ),
+                    "{:?}",
+                    pair.client.error
+                );
+            }
+            false => {
+                assert!(answer.is_empty(), "rustls alone sends nothing");
+                assert_eq!(alert_sent(&pair.server.error), None);
+            }
+        }
+    }
+}

@@ -264,6 +264,11 @@ pub(super) fn rfc_alert_for(error: &TlsError) -> Option<AlertDescription> {
         | TlsError::InappropriateHandshakeMessage { .. } => {
             Some(AlertDescription::UnexpectedMessage)
         }
+        // After rejected 0-RTT data the server skips records it cannot
+        // open only until a handshake message starts (RFC 8446 §4.2.10).
+        TlsError::PeerMisbehaved(
+            PeerMisbehaved::RejectedEarlyDataInterleavedWithHandshakeMessage,
+        ) => Some(AlertDescription::BadRecordMac),
         TlsError::InvalidMessage(InvalidMessage::MessageTooLarge)
         | TlsError::PeerSentOversizedRecord => Some(AlertDescription::RecordOverflow),
         TlsError::InvalidMessage(_) => Some(AlertDescription::DecodeError),

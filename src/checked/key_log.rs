@@ -20,7 +20,8 @@ const SERVER_TRAFFIC_SECRET_0: &str = "SERVER_TRAFFIC_SECRET_0";
 /// flight is out) gets its alert sealed with those keys, instead of rustls's
 /// bad_record_mac. The wrapped log receives every line it would receive
 /// alone; the secret goes nowhere else, and keys are derived from it only
-/// when an alert is due.
+/// when an alert is due. In a client's config it changes nothing: a client
+/// never seals with the server's key.
 #[derive(Debug)]
 pub struct SealingKeyLog {
     inner: Arc<dyn KeyLog>,

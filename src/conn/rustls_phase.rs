@@ -266,7 +266,12 @@ impl<C: Side> LlConnection<C> {
                 self.framing
                     .note_sent(&outgoing_tls.filled()[encoded_from..], version);
             }
-            self.alert_key.take_logged();
+            // A client's rustls logs the server's secret too (when its
+            // handshake ends, so it would never be used): only a server
+            // seals with it.
+            if !C::IS_CLIENT {
+                self.alert_key.take_logged();
+            }
             let drained = matches!(&self.conn, Layer::Rustls(conn) if !conn.wants_write());
             self.alert_key
                 .note_sent(&outgoing_tls.filled()[encoded_from..], drained);

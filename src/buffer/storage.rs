@@ -25,6 +25,9 @@ impl Storage for Vec<u8> {
         // Exactly `len`: the buffers choose geometric growth themselves, so
         // that `IncomingTls` can cap it at its limit.
         if self.len() < len {
+            // `resize` alone would round the allocation up (to twice the old
+            // one) behind the buffers' back.
+            self.reserve_exact(len - self.len());
             self.resize(len, 0);
         }
         true

@@ -35,7 +35,7 @@ use rustls::{ConnectionTrafficSecrets, ExtractedSecrets, HandshakeKind};
 
 use crate::buffer::Storage;
 use crate::buffer::{IncomingTls, OutgoingTls};
-use crate::buffer::{MAX_HANDSHAKE_BUFFER, MAX_RECORD_SIZE};
+use crate::buffer::{HANDSHAKE_READ_SIZE, MAX_HANDSHAKE_BUFFER, MAX_RECORD_SIZE};
 use crate::error::Error;
 use crate::record::{self, Event, InPlace, Kernel, RecordLayer};
 use crate::status::{AppData, EarlyDataOutcome, HandshakeInfo, Status};
@@ -363,12 +363,16 @@ impl<C: Side> LlConnection<C> {
         incoming_tls: &mut IncomingTls<I>,
         outgoing_tls: &OutgoingTls<O>,
     ) -> Result<Status<'a>, Error> {
-        let limit = if self.is_handshaking() {
-            MAX_HANDSHAKE_BUFFER
-        } else {
-            MAX_RECORD_SIZE
+        let reserved = match self.feed() {
+            // rustls is shown the record being received, which ends at
+            // `shown`: room for its rest, and a stalled peer costs no more.
+            Some(shown) if self.is_handshaking() => {
+                let rest = shown.saturating_sub(incoming_tls.filled().len());
+                incoming_tls.reserve_exact(MAX_HANDSHAKE_BUFFER, rest.max(HANDSHAKE_READ_SIZE))
+            }
+            _ => incoming_tls.reserve(MAX_RECORD_SIZE),
         };
-        if let Err(error) = incoming_tls.reserve(limit) {
+        if let Err(error) = reserved {
             debug!("incoming buffer limit: {error}");
             self.failed = Some(error.clone());
             return Err(error);

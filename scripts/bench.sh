@@ -622,26 +622,40 @@ else
 fi
 
 # ---------------------------------------------------------------- stalled handshakes
-# unread PORT: how many TCP connections to local port PORT hold bytes
-# their server has not read yet (accepted or not), from /proc.
-unread() {
-    awk -v port="$(printf '%04X' "$1")" '
-        $4 == "01" { split($2, here, ":"); split($5, queues, ":")
-                     if (here[2] == port && queues[2] != "00000000") n++ }
+# server_conns PORT [unread]: how many TCP connections to local port PORT
+# the server has not closed yet (established, or closed by the client
+# only), from /proc; with `unread`, how many hold bytes their server has
+# not read yet (accepted or not).
+server_conns() {
+    awk -v port="$(printf '%04X' "$1")" -v unread="${2:-}" '
+        $4 == "01" || $4 == "08" { split($2, here, ":"); split($5, queues, ":")
+            if (here[2] == port && (unread == "" || queues[2] != "00000000")) n++ }
         END { print n + 0 }' /proc/net/tcp /proc/net/tcp6
 }
 
-# stalled SERVER...: the server's RSS after the same warm-up as `idle`,
-# and with $stall_count connections each holding 12 KiB of a 16 KiB
-# ClientHello record (idle_clients --partial-hello), once the server has
-# read every byte of them; sets STALLED to "BASE AFTER" (KiB).
+# wait_conns PORT [unread]: waits (bounded, 60 s) until server_conns is 0.
+wait_conns() {
+    local i
+    for i in $(seq 600); do
+        [ "$(server_conns "$@")" -eq 0 ] && return 0
+        sleep 0.1
+    done
+    return 1
+}
+
+# stalled SERVER...: the server's RSS after a warm-up of 300 stalled
+# handshakes that are then closed (the same work, so both servers have
+# touched the same paths and kept what they keep of it), and with
+# $stall_count connections each holding 12 KiB of a 16 KiB ClientHello
+# record (idle_clients --partial-hello), once the server has read every
+# byte of them; sets STALLED to "BASE AFTER" (KiB).
 stalled() {
-    local server_pid base after fd line status=0 i
+    local server_pid base after fd line status=0
     start_listener stall-server "$@" || return 1
     server_pid=$LISTENER_PID
     local port=$LISTENER_PORT
     if ! timeout 120 "$ex/idle_clients" --port "$port" --cafile "$ca" --count 300 \
-        </dev/null >/dev/null 2>"$work/stall.err"; then
+        --partial-hello </dev/null >/dev/null 2>"$work/stall.err" || ! wait_conns "$port"; then
         problem "stall warm-up against $1 failed: $(head -c 300 "$work/stall.err")"
         stop "$server_pid"
         return 1
@@ -655,13 +669,9 @@ stalled() {
     exec {hold}>"$work/stall.hold"
     exec {fd}<"$work/stall.out"
     if read -r -t 280 -u "$fd" line && [ "$line" = "stalled $stall_count" ]; then
-        # Sent is not read: wait (bounded, 60 s) until the server has read
-        # what every connection sent.
-        for i in $(seq 600); do
-            [ "$(unread "$port")" -eq 0 ] && break
-            sleep 0.1
-        done
-        if [ "$(unread "$port")" -eq 0 ]; then
+        # Sent is not read: wait until the server has read what every
+        # connection sent.
+        if wait_conns "$port" unread; then
             after=$(vm_rss "$server_pid")
         else
             problem "$1 did not read the stalled connections' bytes within 60 s"

@@ -428,8 +428,9 @@ struct Conn {
     tls: TlsConn<UnbufferedServerConnection>,
     app: App,
     /// What becomes of the records traced, with `--trace` or
-    /// `--sequence-diagram`.
-    trace: Option<TraceOutput>,
+    /// `--sequence-diagram`. Boxed: most connections are not traced, and
+    /// each one of many stalled or idle ones should not carry its size.
+    trace: Option<Box<TraceOutput>>,
     /// Closing gracefully (see `Server::finish`).
     lingering: bool,
 }
@@ -472,7 +473,7 @@ impl Conn {
             trace: None,
             lingering: false,
         };
-        conn.trace = trace.map(|settings| settings.attach(&mut conn.tls, Role::Server));
+        conn.trace = trace.map(|settings| Box::new(settings.attach(&mut conn.tls, Role::Server)));
         if matches!(conn.app, App::Forward(_)) {
             // Reading TLS feeds the target, not our sends: `Forward::relay`
             // pauses it on the target's backlog instead.

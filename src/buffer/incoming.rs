@@ -20,10 +20,11 @@ pub const MAX_HANDSHAKE_BUFFER: usize = 0xffff + MAX_RECORD_SIZE;
 /// never has to stop in the middle of one.
 const READ_SIZE: usize = MAX_RECORD_SIZE;
 
-/// How much room a read gets during the handshake at least (see
-/// [`IncomingTls::reserve_exact`]): flights are a few KiB, and a peer that
-/// stalls in the middle of one should cost little more than what it sent.
-pub(crate) const HANDSHAKE_READ_SIZE: usize = 4096;
+/// How much room a read gets during the handshake while the next record's
+/// header has not arrived (see [`IncomingTls::reserve_exact`]): a typical
+/// flight, a server's certificate chain included, fits in one read, and a
+/// peer that connects and stalls costs less than a maximal record.
+pub(crate) const HANDSHAKE_READ_SIZE: usize = 8192;
 
 /// Received TLS bytes, in storage the caller owns.
 ///
@@ -144,10 +145,10 @@ impl<S: Storage> IncomingTls<S> {
     /// Makes sure [`unfilled`](Self::unfilled) has room for a read of `room`
     /// bytes (fewer if the buffer would exceed `limit`), growing, if it
     /// must, to exactly that: the handshake's policy. The connection asks
-    /// for the rest of the record being received, and at least
-    /// [`HANDSHAKE_READ_SIZE`], so a peer that stalls in the middle of a
+    /// for the rest of the record being received (or, before its header,
+    /// [`HANDSHAKE_READ_SIZE`]), so a peer that stalls in the middle of a
     /// record costs the record and no more, and one that sends a large
-    /// flight costs one reallocation per record at most.
+    /// flight costs a reallocation per record at most.
     pub(crate) fn reserve_exact(&mut self, limit: usize, room: usize) -> Result<(), Error> {
         self.make_room(limit, room, |held, wanted, _| held + wanted)
     }

@@ -367,8 +367,11 @@ impl<C: Side> LlConnection<C> {
             // rustls is shown the record being received, which ends at
             // `shown`: room for its rest, and a stalled peer costs no more.
             Some(shown) if self.is_handshaking() => {
-                let rest = shown.saturating_sub(incoming_tls.filled().len());
-                incoming_tls.reserve_exact(MAX_HANDSHAKE_BUFFER, rest.max(HANDSHAKE_READ_SIZE))
+                let room = match shown.saturating_sub(incoming_tls.filled().len()) {
+                    0 => HANDSHAKE_READ_SIZE,
+                    rest => rest,
+                };
+                incoming_tls.reserve_exact(MAX_HANDSHAKE_BUFFER, room)
             }
             _ => incoming_tls.reserve(MAX_RECORD_SIZE),
         };

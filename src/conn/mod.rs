@@ -312,7 +312,11 @@ impl<C: Side> LlConnection<C> {
             }
             if deferred.withholds() {
                 // Records received stay unopened in `incoming_tls` until the
-                // verdict; the caller stops reading (`wants_read`).
+                // verdict; the caller stops reading (`wants_read`). What is
+                // in flight still fits: the room of any connection past its
+                // handshake (the handshake's may be smaller). Best effort:
+                // nothing is read until the verdict anyway.
+                let _ = incoming_tls.reserve(MAX_RECORD_SIZE);
                 return Ok(if outgoing_tls.is_empty() {
                     Status::AwaitingVerdict
                 } else {

@@ -377,6 +377,11 @@ impl<C: Side> LlConnection<C> {
                 };
                 incoming_tls.reserve_exact(MAX_HANDSHAKE_BUFFER, room)
             }
+            // After it, an empty buffer reads into the room it has (the
+            // handshake's may be less than a record) and grows once a record
+            // is partly in: a connection that receives nothing after its
+            // handshake never holds a record's room.
+            _ if incoming_tls.is_empty() && incoming_tls.capacity() > 0 => Ok(()),
             _ => incoming_tls.reserve(MAX_RECORD_SIZE),
         };
         if let Err(error) = reserved {

@@ -53,6 +53,27 @@ impl<C: crate::Side> End<C> {
         self.incoming.advance(bytes.len());
     }
 
+    /// Takes `bytes` the way a driver reads a socket: into the room
+    /// `process` made, as much as fits (at most `piece` at a time), running
+    /// `process` after each read. The error that ended it, if one did.
+    fn read_in(&mut self, bytes: &[u8], piece: usize) -> Option<Error> {
+        let mut fed = 0;
+        loop {
+            if let Some(error) = self.pump() {
+                return Some(error);
+            }
+            if fed == bytes.len() {
+                return None;
+            }
+            let room = self.incoming.unfilled();
+            assert!(!room.is_empty(), "room to read into");
+            let n = room.len().min(piece).min(bytes.len() - fed);
+            room[..n].copy_from_slice(&bytes[fed..fed + n]);
+            self.incoming.advance(n);
+            fed += n;
+        }
+    }
+
     /// Everything this side put on the wire since the last call.
     fn sent(&mut self) -> Vec<u8> {
         let bytes = self.outgoing.filled().to_vec();
@@ -391,20 +412,10 @@ fn a_stalled_client_hello_costs_its_record() {
         let bound = record_end.max(record_start + crate::buffer::HANDSHAKE_READ_SIZE);
         for piece in [usize::MAX, 1000] {
             let mut server = server(TLS13);
-            let mut fed = 0;
-            loop {
-                // Reads only where `process` made room, as a driver does.
-                assert!(server.pump().is_none(), "waits for the rest");
-                if fed == partial.len() {
-                    break;
-                }
-                let room = server.incoming.unfilled();
-                assert!(!room.is_empty(), "room to read into");
-                let n = room.len().min(piece).min(partial.len() - fed);
-                room[..n].copy_from_slice(&partial[fed..fed + n]);
-                server.incoming.advance(n);
-                fed += n;
-            }
+            assert!(
+                server.read_in(partial, piece).is_none(),
+                "waits for the rest"
+            );
             let capacity = server.incoming.capacity();
             assert!(
                 capacity <= bound,
@@ -416,5 +427,37 @@ fn a_stalled_client_hello_costs_its_record() {
                 "room for the rest of the record"
             );
         }
+    }
+}
+
+/// The handshake's reads are sized for its flights, and a connection that
+/// receives nothing after it never holds a maximal record's room (18 KiB
+/// for each of many idle or short-lived connections): that room comes with
+/// the first record after the handshake.
+#[test]
+fn after_the_handshake_an_idle_connection_holds_less_than_a_record() {
+    for suite in [TLS13, TLS12] {
+        let mut client = client(suite);
+        let mut server = server(suite);
+        assert!(client.pump().is_none());
+        for _ in 0..4 {
+            let to_server = client.sent();
+            assert!(server.read_in(&to_server, usize::MAX).is_none());
+            let to_client = server.sent();
+            assert!(client.read_in(&to_client, usize::MAX).is_none());
+        }
+        for (side, end) in [("client", &client.incoming), ("server", &server.incoming)] {
+            assert!(end.is_empty(), "{suite:?} {side}: everything processed");
+            assert!(
+                end.capacity() <= crate::buffer::HANDSHAKE_READ_SIZE,
+                "{suite:?} {side}: {}B held after the handshake",
+                end.capacity()
+            );
+        }
+        assert!(!client.conn.is_handshaking() && !server.conn.is_handshaking());
+        assert_eq!(
+            client.conn.record_layer(),
+            crate::record::RecordLayer::InPlace
+        );
     }
 }

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Runs every lltls benchmark and prints one table: lltls with its in-place
 # record layer, lltls with rustls's record layer (--record-layer rustls) and
-# rustls's buffered API (and openssl where it applies), with ratios. See
-# BENCHMARKS.md.
+# rustls's buffered API (and openssl where it applies; in memory also rustls
+# 0.24's Connection), with ratios. See BENCHMARKS.md.
 #
 # Usage: scripts/bench.sh [--quick] [--strict]
 #
@@ -15,13 +15,18 @@
 # Parts:
 #   1-4. in-memory (cargo bench --bench inmem): bulk transfer against the
 #        bare AEAD's limit, handshakes, allocations per record and per
-#        handshake, heap per idle connection
+#        handshake, heap per idle connection; then lltls against rustls
+#        0.24's own API (its Connection) on the same measures (the
+#        rustls-0.24 column, ratio ip/r24), and lltls's split halves against
+#        0.24's SplitConnection (rows ending in "split")
 #   5.   loopback, byte-exact (SHA-256 of what arrived against the payload):
 #        one-way (client -> server -> tcp_sink) and echo (client -> server ->
 #        client), llclient/llserver in both record-layer modes against the
 #        buffered pair in examples/; and each client (llclient in both
 #        modes, buffered_client, openssl s_client) into the same openssl
-#        s_server; with each process's peak RSS and user CPU time
+#        s_server; with each process's peak RSS and user CPU time; and
+#        llclient in both modes into s_server > /dev/null (more runs: the
+#        closest look at the client's own wall and CPU time)
 #   4b.  a server process holding many idle TLS connections: RSS growth per
 #        connection, llserver in both modes and the buffered server
 #   4c.  the same for many stalled handshakes: each client sends 12 KiB of
@@ -244,15 +249,15 @@ stop() {
 
 # run_client OUTFILE CMD...: runs a client with the payload on stdin,
 # stdout to OUTFILE, bounded by $transfer_timeout; records the wall time in
-# CLIENT_SECONDS, its peak RSS (KiB) in CLIENT_RSS and its user CPU time
-# (seconds) in CLIENT_USER.
+# CLIENT_SECONDS, its peak RSS (KiB) in CLIENT_RSS, its user CPU time
+# (seconds) in CLIENT_USER and its user + system CPU time in CLIENT_CPU.
 run_client() {
     local out=$1 start end status=0
     shift
     local timer=()
     rm -f "$work/client.rss"
     if $have_time; then
-        timer=(/usr/bin/time -f '%M %U' -o "$work/client.rss")
+        timer=(/usr/bin/time -f '%M %U %S' -o "$work/client.rss")
     fi
     start=$(date +%s.%N)
     # time(1) outside timeout(1): it reports the largest RSS of the process
@@ -263,10 +268,15 @@ run_client() {
     CLIENT_SECONDS=$(echo "$start $end" | awk '{ printf "%.3f", $2 - $1 }')
     CLIENT_RSS=-
     CLIENT_USER=-
+    CLIENT_CPU=-
     if $have_time && [ -s "$work/client.rss" ]; then
         # time(1) puts "Command exited with non-zero status N" first when
         # the command failed; the figures are on the last line.
-        read -r CLIENT_RSS CLIENT_USER < <(tail -n1 "$work/client.rss")
+        local sys
+        read -r CLIENT_RSS CLIENT_USER sys < <(tail -n1 "$work/client.rss")
+        # System time counts here: a client's read(2) of its input and its
+        # writes to the socket (copies, TCP) are most of its work.
+        CLIENT_CPU=$(echo "$CLIENT_USER $sys" | awk '{ printf "%.2f", $1 + $2 }')
     fi
     return "$status"
 }
@@ -341,15 +351,16 @@ server_cmd() {
 }
 
 # check_run WHAT STATUS SHA: reports a failed or inexact run; sets R_RATE,
-# R_WALL, R_CLIENT_RSS, R_CLIENT_USER (from run_client), R_SERVER_RSS and
-# R_SERVER_USER (from $server_rss and $server_user) when it was good.
+# R_WALL, R_CLIENT_RSS, R_CLIENT_USER, R_CLIENT_CPU (from run_client),
+# R_SERVER_RSS and R_SERVER_USER (from $server_rss and $server_user) when it
+# was good. SHA "-" skips the comparison (output not kept).
 check_run() {
     local what=$1 status=$2 sha=$3
     if [ "$status" -ne 0 ]; then
         problem "$what: client exited with status $status$([ "$status" -eq 124 ] && echo ' (timed out)'): $(head -c 300 "$work/client.err" | tr '\n' ' ')"
         return 1
     fi
-    if [ "$sha" != "$payload_sha" ]; then
+    if [ "$sha" != - ] && [ "$sha" != "$payload_sha" ]; then
         problem "$what: received data differs from the payload (sha256 ${sha:-none})"
         return 1
     fi
@@ -357,6 +368,7 @@ check_run() {
     R_WALL=$CLIENT_SECONDS
     R_CLIENT_RSS=$CLIENT_RSS
     R_CLIENT_USER=$CLIENT_USER
+    R_CLIENT_CPU=$CLIENT_CPU
     R_SERVER_RSS=$server_rss
     R_SERVER_USER=${server_user:--}
 }
@@ -388,12 +400,12 @@ one_way() {
     check_run "one-way $kind" "$status" "$(received_sha "$received")"
 }
 
-# into_openssl KIND: client KIND -> openssl s_server > file, once: the same
-# server for every client, so this compares the clients alone. Sets R_RATE,
-# R_CLIENT_RSS and R_SERVER_RSS.
+# into_openssl KIND [OUT]: client KIND -> openssl s_server > file (or >
+# OUT, then unchecked), once: the same server for every client, so this
+# compares the clients alone. Sets R_RATE, R_CLIENT_RSS and R_SERVER_RSS.
 into_openssl() {
     local kind=$1 wrapper server_pid server_rss=- server_user=- port status=0 timer=()
-    local received="$data/received"
+    local received=${2:-$data/received}
     # s_server writes what it receives to stdout. Its stdin must stay open,
     # or it closes the connection at once: a FIFO opened read-write never
     # reaches end-of-file.
@@ -429,8 +441,16 @@ into_openssl() {
     if [ -s "$work/server.rss" ]; then
         read -r server_rss server_user < <(tail -n1 "$work/server.rss")
     fi
-    check_run "$kind -> openssl s_server" "$status" "$(received_sha "$received")"
+    if [ $# -ge 2 ]; then
+        check_run "$kind -> openssl s_server > $received" "$status" -
+    else
+        check_run "$kind -> openssl s_server" "$status" "$(received_sha "$received")"
+    fi
 }
+
+# into_openssl_null KIND: into_openssl into /dev/null: s_server does the
+# least it can (no file to write), so more of the wall time is the client's.
+into_openssl_null() { into_openssl "$1" /dev/null; }
 
 # echo_run KIND: pair KIND's client -> its server in echo mode -> client >
 # file, once; then the file's SHA-256 against the payload's. Sets R_RATE,
@@ -460,24 +480,30 @@ head -c "$payload_bytes" /dev/urandom >"$payload"
 payload_sha=$(sha256sum "$payload" | cut -d' ' -f1)
 
 section="loopback ${payload_mib}MiB"
-declare -A rate wall client_rss server_rss client_user server_user
+declare -A rate wall client_rss server_rss client_user client_cpu server_user
+# Each round's figures (FN.KIND.ROUND), for ratios within a round.
+declare -A round_wall round_cpu
 # run_all FN KIND...: $runs runs of FN for each KIND, interleaved (one run
 # of every kind, then the next round) so that a slow spell on the shared
 # machine hits all kinds alike; records the median throughput, wall time,
-# peak RSS and user CPU time of each kind (FAIL when every run failed).
+# peak RSS and CPU time of each kind (FAIL when every run failed). RUNS
+# (default $runs) overrides the number of rounds.
 run_all() {
-    local fn=$1 kind i
+    local fn=$1 kind i rounds=${RUNS:-$runs}
     shift
-    declare -A rates walls crss srss cuser suser
-    for i in $(seq "$runs"); do
+    declare -A rates walls crss srss cuser ccpu suser
+    for i in $(seq "$rounds"); do
         for kind in "$@"; do
-            note "$fn $kind (run $i of $runs)"
+            note "$fn $kind (run $i of $rounds)"
             if "$fn" "$kind"; then
+                round_wall[$fn.$kind.$i]=$R_WALL
+                round_cpu[$fn.$kind.$i]=$R_CLIENT_CPU
                 rates[$kind]+=" $R_RATE"
                 walls[$kind]+=" $R_WALL"
                 crss[$kind]+=" $R_CLIENT_RSS"
                 srss[$kind]+=" $R_SERVER_RSS"
                 cuser[$kind]+=" $R_CLIENT_USER"
+                ccpu[$kind]+=" $R_CLIENT_CPU"
                 suser[$kind]+=" $R_SERVER_USER"
             fi
         done
@@ -499,6 +525,8 @@ run_all() {
         # shellcheck disable=SC2086
         client_user[$fn.$kind]=$(median ${cuser[$kind]:-})
         # shellcheck disable=SC2086
+        client_cpu[$fn.$kind]=$(median ${ccpu[$kind]:-})
+        # shellcheck disable=SC2086
         server_user[$fn.$kind]=$(median ${suser[$kind]:-})
     done
 }
@@ -506,7 +534,28 @@ run_all one_way lltls lltls-rustls buffered buffered-drain
 run_all echo_run lltls lltls-rustls buffered buffered-drain
 if $have_openssl; then
     run_all into_openssl lltls lltls-rustls buffered openssl
+    # Cheap (about a second each): more rounds, as the client's share of
+    # the wall time is small and the machine is shared.
+    null_runs=$((runs * 2 + 1))
+    RUNS=$null_runs run_all into_openssl_null lltls lltls-rustls
 fi
+
+# round_ratio FIGURE FN A B ROUNDS: median over the rounds where both ran of
+# FIGURE (round_wall, round_cpu) of kind A / kind B in the same round. Runs
+# of one round are seconds apart: load from other work hits both alike, so
+# this moves less than the ratio of the medians.
+round_ratio() {
+    local -n figure=$1
+    local i a b ratios=()
+    for i in $(seq "$5"); do
+        a=${figure[$2.$3.$i]:-}
+        b=${figure[$2.$4.$i]:-}
+        if [ -n "$a" ] && [ -n "$b" ] && [ "$a" != - ] && [ "$b" != - ]; then
+            ratios+=("$(echo "$a $b" | awk '{ if ($2 > 0) printf "%.3f", $1 / $2 }')")
+        fi
+    done
+    median "${ratios[@]}"
+}
 
 value() {
     local v=${1:-}
@@ -546,11 +595,26 @@ if $have_openssl; then
     row "$section" "$label, client user CPU" \
         "$(value "${client_user[$test.lltls]}")" "$(value "${client_user[$test.buffered]}")" \
         "$(value "${client_user[$test.openssl]}")" s lower "$(value "${client_user[$test.lltls-rustls]}")"
+    row "$section" "$label, client user+sys CPU" \
+        "$(value "${client_cpu[$test.lltls]}")" "$(value "${client_cpu[$test.buffered]}")" \
+        "$(value "${client_cpu[$test.openssl]}")" s lower "$(value "${client_cpu[$test.lltls-rustls]}")"
     row "$section" "$label, client peak RSS" \
         "$(value "${client_rss[$test.lltls]}")" "$(value "${client_rss[$test.buffered]}")" \
         "$(value "${client_rss[$test.openssl]}")" KiB lower "$(value "${client_rss[$test.lltls-rustls]}")"
     row "$section" "$label, s_server peak RSS" - - \
         "$(value "${server_rss[$test.openssl]}")" KiB lower
+    label="llclient < file -> openssl s_server > /dev/null"
+    test=into_openssl_null
+    row "$section" "$label, client wall time" "$(value "${wall[$test.lltls]}")" - - s lower \
+        "$(value "${wall[$test.lltls-rustls]}")"
+    row "$section" "$label, client user+sys CPU" "$(value "${client_cpu[$test.lltls]}")" - - \
+        s lower "$(value "${client_cpu[$test.lltls-rustls]}")"
+    row "$section" "$label, client user CPU" "$(value "${client_user[$test.lltls]}")" - - \
+        s lower "$(value "${client_user[$test.lltls-rustls]}")"
+    row "$section" "$label, wall in-place/rustls-mode, same round" \
+        "$(round_ratio round_wall "$test" lltls lltls-rustls "$null_runs")" - - x lower
+    row "$section" "$label, CPU in-place/rustls-mode, same round" \
+        "$(round_ratio round_cpu "$test" lltls lltls-rustls "$null_runs")" - - x lower
 fi
 for key in "${!rate[@]}"; do
     if [ "${rate[$key]}" = FAIL ]; then

@@ -6,13 +6,15 @@
 # - llclient (aws-lc-rs) fetches a page from examples/https_server_pump built
 #   on ring and narrowed to the suite;
 # - examples/https_client_pump (the Pump, default build) fetches from
-#   llserver too.
+#   llserver too;
+# - examples/split_echo (split halves on two threads) echoes a file back
+#   to llclient, byte for byte.
 # Exits non-zero unless every response arrives whole.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/common.sh
 
-cargo build --bins --example https_client_pump
+cargo build --bins --example https_client_pump --example split_echo
 cargo build --examples --no-default-features --features std,ring --target-dir target/ring
 ring=target/ring/debug/examples
 
@@ -47,3 +49,16 @@ for suite in TLS13_AES_128_GCM_SHA256 TLS13_AES_256_GCM_SHA384 TLS13_CHACHA20_PO
     [ "$served" = "served Some($suite)" ] || { echo "interop: ring server: $served" >&2; exit 1; }
     wait "$server"
 done
+
+# Split halves: a 3 MiB file echoed through the two-thread server.
+input=$(mktemp)
+output=$(mktemp)
+trap 'rm -f "$input" "$output"' EXIT
+head -c 3145728 /dev/urandom >"$input"
+exec 3< <(exec timeout 60 target/debug/examples/split_echo certs/fullchain.pem certs/server.key)
+server=$!
+port=$(llserver_port 3)
+timeout 60 target/debug/llclient --cafile certs/ca.pem --port "$port" localhost <"$input" >"$output" 2>/dev/null
+wait "$server"
+cmp "$input" "$output" || { echo "interop: split_echo: the echo differs" >&2; exit 1; }
+echo "interop: split_echo: $(wc -c <"$output")B echoed by the split halves: ok"

@@ -68,6 +68,13 @@ pub enum Error {
     /// rustls's connection was asked for after the in-place record layer
     /// took its secrets over.
     RecordLayerSwitched,
+    /// The connection cannot be split into halves now, and why (it is
+    /// given back unchanged).
+    CannotSplit(&'static str),
+    /// The other half of a split connection panicked while it held the
+    /// state both share: its key update may be half done, so this half
+    /// stops too.
+    OtherHalfPanicked,
 }
 
 impl Error {
@@ -168,6 +175,10 @@ impl fmt::Display for Error {
             }
             Self::RecordLayerSwitched => {
                 f.write_str("rustls's connection was given up to the in-place record layer")
+            }
+            Self::CannotSplit(reason) => write!(f, "cannot split the connection: {reason}"),
+            Self::OtherHalfPanicked => {
+                f.write_str("the other half of the connection panicked while holding shared state")
             }
         }
     }

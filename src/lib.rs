@@ -107,10 +107,39 @@
 //! Inputs: `process` (new bytes), `handle_eof`, `encrypt`, `record_room`,
 //! `echo_app_data`,
 //! `encrypt_early_data` (client), `queue_close_notify`,
-//! `refresh_traffic_keys`, `peer_verified` (deferred mode). Outputs:
+//! `refresh_traffic_keys`, `peer_verified` (deferred mode), `into_split`. Outputs:
 //! [`Status`], and the bytes in `outgoing_tls`. Getters: `handshake_info`,
 //! `is_handshaking`, `peer_closed`, `wants_read`, `error`, `record_layer`,
 //! `close_notify_sent`, `sequence_numbers`, `awaiting_verdict`.
+//!
+//! Most drivers need not write this loop: a [`Pump`] owns a connection and
+//! its buffers and says what to do next as an owned [`Next`].
+//!
+//! ## Two threads: split halves
+//!
+//! After the handshake, [`LlConnection::into_split`] takes a connection
+//! apart into a [`SendHalf`] and a [`ReceiveHalf`] that can move to two
+//! threads or tasks, each with its own buffer (the send half an
+//! `OutgoingTls`, the receive half the connection's `IncomingTls`). What the
+//! receive half owes the peer (a KeyUpdate answer, a TLS 1.2 renegotiation
+//! refusal, the fatal alert of its error) reaches the send half through
+//! their shared state, never through the caller; the guarantees of the
+//! whole connection hold on both (README "Split halves" lists the two
+//! differences two threads make). That shared state is the one lock in
+//! the crate: std's `Mutex`, or a spin lock without std, held for a key
+//! derivation or a few seals; the only caller code that runs under it is
+//! a client's session store, when a ticket arrives (a store that waits for
+//! the sending thread deadlocks).
+//!
+//! ## Examples
+//!
+//! - `examples/https_client.rs`: this loop over a `TcpStream`.
+//! - `examples/https_client_pump.rs`, `examples/https_server_pump.rs`: the
+//!   same with a [`Pump`].
+//! - `examples/split_echo.rs`: an echo server, one thread receiving and one
+//!   sending, with split halves.
+//!
+//! CI runs each of them (`scripts/interop.sh`).
 //!
 //! ## Certificate verification by the caller
 //!
@@ -142,7 +171,7 @@
 //!   backend chosen at build time (`backend`: `aws-lc-rs` or `ring`),
 //!   certificate verification ([`verify`]), [`Status`] and [`Error`]. No
 //!   sockets, threads or clocks, and no std: the crate is `#![no_std]` +
-//!   `alloc`.
+//!   `alloc`. The split halves share one lock (see above).
 //! - On top of it, with the `std` feature: `stream::Stream` (blocking, over
 //!   any `Read + Write`), the tracer (`trace`, a passive observer of the
 //!   bytes on the wire) and deferred verification.
@@ -181,8 +210,9 @@ pub mod programs;
 
 pub use buffer::{IncomingTls, OutgoingTls, Storage, MAX_HANDSHAKE_BUFFER, MAX_RECORD_SIZE};
 pub use conn::{
-    LlClientConnection, LlConnection, LlServerConnection, Next, Pump, RecordRoom, Side,
-    MAX_ENCRYPT_CHUNK,
+    ClientPump, ClientReceiveHalf, ClientSendHalf, LlClientConnection, LlConnection,
+    LlServerConnection, Next, Pump, ReceiveHalf, ReceiveStatus, RecordRoom, Rooms, SendHalf,
+    SendRoom, ServerPump, ServerReceiveHalf, ServerSendHalf, Side, MAX_ENCRYPT_CHUNK,
 };
 pub use error::Error;
 pub use record::RecordLayer;

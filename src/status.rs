@@ -32,6 +32,13 @@ use crate::verify::PeerCertificates;
 /// `HandshakeComplete`, `PeerClosed` and `VerifyPeer` are edge-triggered:
 /// each is returned once. The others are level-triggered: they are returned again until the
 /// caller has done what they ask.
+///
+/// `MustTransmitTlsData` and `NeedsMoreTlsData` both end a pass, and a
+/// driver that always transmits what `OutgoingTls` holds before it reads
+/// may treat them alike ([`Pump`](crate::conn::Pump) does: one `Receive`,
+/// preceded by `Transmit` while bytes wait). They stay two because they
+/// are the RFC's two states, and because the first tells a driver that
+/// writes only when asked that the peer may be waiting for our bytes.
 #[must_use]
 #[non_exhaustive]
 #[derive(Debug)]

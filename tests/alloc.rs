@@ -1,9 +1,11 @@
 //! Allocations per record, counted by a global allocator (this test binary's
 //! own): in steady state the in-place record layer allocates nothing per
 //! record, sent (`encrypt`, `record_room` + `seal`, `echo_app_data`) or
-//! received (`process` + `next_record`), on either side; rustls's record
-//! layer allocates for every record received (README: "one allocation per
-//! record"), which shows the count sees what it should.
+//! received (`process` + `next_record`), on either side, and neither do the
+//! split halves (`SendHalf::encrypt`, `SendHalf::record_room` + `seal`,
+//! `ReceiveHalf::process` + `next_record`); rustls's record layer allocates
+//! for every record received (README: "one allocation per record"), which
+//! shows the count sees what it should.
 
 mod harness;
 
@@ -12,7 +14,9 @@ use std::cell::Cell;
 
 use harness::configs::{client_config, server_config, Pki};
 use harness::pair::{Endpoint, Pair};
-use lltls::{RecordLayer, Side, Status};
+use lltls::{
+    IncomingTls, OutgoingTls, ReceiveHalf, ReceiveStatus, RecordLayer, SendHalf, Side, Status,
+};
 
 /// Counts the allocations (and reallocations) of the thread that asked for
 /// counting; tests run on threads of their own, so others do not interfere.
@@ -227,6 +231,143 @@ fn rustls_records_allocate_for_every_record_received() {
             counts.receiving >= counts.records as u64,
             "tls12={tls12}: {} allocations over {} records received",
             counts.receiving,
+            counts.records
+        );
+    }
+}
+
+/// Seals one record of `plaintext` (at most one fragment) with a send half.
+fn send_half<C: Side>(
+    half: &mut SendHalf<C>,
+    outgoing: &mut OutgoingTls,
+    plaintext: &[u8],
+    how: Send,
+) {
+    let taken = match how {
+        Send::Encrypt => half.encrypt(plaintext, outgoing).unwrap(),
+        Send::Room => {
+            let mut room = half
+                .record_room(outgoing)
+                .unwrap()
+                .expect("room before close_notify");
+            room.buf()[..plaintext.len()].copy_from_slice(plaintext);
+            room.seal(plaintext.len())
+        }
+    };
+    assert_eq!(taken, plaintext.len(), "{how:?}");
+}
+
+/// Moves everything in `outgoing` into `incoming`, which reserved room for
+/// a record when its receive half last asked for more.
+fn deliver(outgoing: &mut OutgoingTls, incoming: &mut IncomingTls) {
+    let pending = outgoing.filled();
+    let room = incoming.unfilled();
+    assert!(room.len() >= pending.len(), "receiver has room");
+    room[..pending.len()].copy_from_slice(pending);
+    let n = pending.len();
+    incoming.advance(n);
+    outgoing.discard(n);
+}
+
+/// Reads what arrived with a receive half; checks it is `expected` and
+/// returns how many records carried it.
+fn receive_half<C: Side>(
+    half: &mut ReceiveHalf<C>,
+    incoming: &mut IncomingTls,
+    expected: &[u8],
+) -> usize {
+    let (mut records, mut at) = (0, 0);
+    loop {
+        match half.process(incoming) {
+            Ok(ReceiveStatus::AppDataAvailable(mut data)) => {
+                while let Some(record) = data.next_record() {
+                    let record = record.unwrap();
+                    assert!(record == &expected[at..at + record.len()], "plaintext");
+                    at += record.len();
+                    records += 1;
+                }
+            }
+            Ok(ReceiveStatus::NeedsMoreTlsData) => break,
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    assert_eq!(at, expected.len(), "everything arrived");
+    records
+}
+
+/// Records one at a time each way through split halves, with both sending
+/// methods, after a warm-up round.
+fn split_steady_state(tls12: bool, rounds: usize) -> Counts {
+    let mut pair = Pair::with_record_layer(
+        std::sync::Arc::new(client_config(Pki::Ecdsa, tls12)),
+        std::sync::Arc::new(server_config(Pki::Ecdsa, tls12)),
+        RecordLayer::InPlace,
+    );
+    pair.connect();
+    // Tickets, and the first full records, past, before the split.
+    pair.client.to_send = vec![1; 100_000];
+    pair.server.to_send = vec![2; 100_000];
+    pair.drive();
+    assert!(pair.client.error.is_none() && pair.server.error.is_none());
+    let Pair { client, server, .. } = pair;
+    let (mut client_send, mut client_receive) = client
+        .conn
+        .into_split()
+        .unwrap_or_else(|(_, error)| panic!("client into_split: {error}"));
+    let (mut server_send, mut server_receive) = server
+        .conn
+        .into_split()
+        .unwrap_or_else(|(_, error)| panic!("server into_split: {error}"));
+    let (mut client_in, mut client_out) = (client.incoming, client.outgoing);
+    let (mut server_in, mut server_out) = (server.incoming, server.outgoing);
+    // Whatever the whole connections left (nothing is expected) goes first.
+    deliver(&mut client_out, &mut server_in);
+    deliver(&mut server_out, &mut client_in);
+    receive_half(&mut server_receive, &mut server_in, &[]);
+    receive_half(&mut client_receive, &mut client_in, &[]);
+
+    let plaintext: Vec<u8> = (0..16_384u32).map(|i| (i % 253) as u8).collect();
+    let mut counts = Counts::default();
+    for round in 0..rounds + 1 {
+        let mut round_counts = Counts::default();
+        for how in [Send::Encrypt, Send::Room] {
+            for len in [16_384, 1000] {
+                let data = &plaintext[..len];
+                round_counts.sending +=
+                    allocations(|| send_half(&mut client_send, &mut client_out, data, how));
+                deliver(&mut client_out, &mut server_in);
+                round_counts.receiving += allocations(|| {
+                    round_counts.records += receive_half(&mut server_receive, &mut server_in, data);
+                });
+                round_counts.sending +=
+                    allocations(|| send_half(&mut server_send, &mut server_out, data, how));
+                deliver(&mut server_out, &mut client_in);
+                round_counts.receiving += allocations(|| {
+                    round_counts.records += receive_half(&mut client_receive, &mut client_in, data);
+                });
+            }
+        }
+        // The first round warms up: buffers reach their steady size.
+        if round > 0 {
+            counts.sending += round_counts.sending;
+            counts.receiving += round_counts.receiving;
+            counts.records += round_counts.records;
+        }
+    }
+    counts
+}
+
+#[test]
+fn split_halves_allocate_nothing_per_record_in_steady_state() {
+    for tls12 in [false, true] {
+        let counts = split_steady_state(tls12, 50);
+        // 50 rounds: 4 records each way (encrypt and the room, full and short).
+        eprintln!("split halves, tls12={tls12}: {counts:?}");
+        assert_eq!(counts.records, 50 * 8, "tls12={tls12}");
+        assert_eq!(
+            (counts.sending, counts.receiving),
+            (0, 0),
+            "tls12={tls12}: allocations over {} records through split halves (sending, receiving)",
             counts.records
         );
     }

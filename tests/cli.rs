@@ -182,7 +182,7 @@ fn verbose_logs_in_place_match_upstream_until_the_switch() {
         );
     }
     assert!(
-        server.contains("lltls::record] sending warning alert CloseNotify"),
+        server.contains("lltls::record::send] sending warning alert CloseNotify"),
         "server: close_notify not logged by lltls:\n{server}"
     );
 }
@@ -711,6 +711,68 @@ fn record_layers_interoperate_with_file_and_pipe_stdin() {
             }
         }
         server.assert_healthy();
+    }
+    let _ = std::fs::remove_file(&path);
+}
+
+/// A regular-file stdin is read into several records at once (one readv)
+/// and still goes out as full records, then the rest in one shorter record:
+/// the records rustls-mode makes of it, reading one record at a time. Also
+/// with `--max-frag-size`, whose records are smaller than the file reads
+/// are sized for.
+#[test]
+fn file_stdin_goes_out_in_full_records() {
+    // 64 full records and 1,000 bytes more.
+    const SIZE: usize = (1 << 20) + 1000;
+    // TLS 1.3 AES-GCM: header, inner content type, tag.
+    const OVERHEAD: usize = 5 + 1 + 16;
+    let data = random_bytes(SIZE);
+    let path = scratch("full-records");
+    std::fs::write(&path, &data).unwrap();
+    for frag in [None, Some("512")] {
+        let mut by_layer = Vec::new();
+        for layer in ["in-place", "rustls"] {
+            let what = format!("{layer}, --max-frag-size {frag:?}");
+            let mut server = LlServer::start(&["--certs", &certs(), "echo"]);
+            let relay = Relay::start(server.port);
+            let mut args = vec!["--record-layer", layer, "--cafile"];
+            let ca = ca();
+            args.extend([ca.as_str(), "localhost"]);
+            if let Some(frag) = frag {
+                args.extend(["--max-frag-size", frag]);
+            }
+            let out = llclient(relay.port, &args, Input::File(path.clone()));
+            let echoed = out.success();
+            assert!(
+                echoed.len() == SIZE && sha256(echoed) == sha256(&data),
+                "{what}: echo differs ({}B)",
+                echoed.len()
+            );
+            let sizes = sizes(&relay.records(), Dir::ClientToServer, APPLICATION_DATA);
+            // Finished first, close_notify last (2 bytes of alert).
+            assert!(sizes.len() > 3, "{what}: records {sizes:?}");
+            assert_eq!(sizes[sizes.len() - 1], 2 + OVERHEAD, "{what}: close_notify");
+            let data_records = &sizes[1..sizes.len() - 1];
+            let (last, full) = data_records.split_last().unwrap();
+            let plaintext: usize = data_records.iter().map(|len| len - OVERHEAD).sum();
+            assert_eq!(plaintext, SIZE, "{what}: plaintext in {data_records:?}");
+            assert!(
+                full.iter().all(|len| *len == full[0]) && last < &full[0],
+                "{what}: not full records then one shorter: {data_records:?}"
+            );
+            let expected_full = match frag {
+                None => 16_384 + OVERHEAD,
+                // The limit counts the 5-byte header (see max_frag_size_limits_client_records).
+                Some(frag) => frag.parse::<usize>().unwrap() + 1 + 16,
+            };
+            assert_eq!(full[0], expected_full, "{what}: full record");
+            by_layer.push(data_records.to_vec());
+            server.assert_healthy();
+        }
+        assert_eq!(
+            by_layer[0], by_layer[1],
+            "--max-frag-size {frag:?}: the modes' records"
+        );
     }
     let _ = std::fs::remove_file(&path);
 }

@@ -806,6 +806,19 @@ fn fixed_size_storage() {
     assert_eq!(received, b"pong");
     assert_eq!(incoming.capacity(), 32 * 1024, "fixed storage never grows");
 
+    // Rooms for several records: as many as the storage holds (one full
+    // record of 16,406 bytes fits in 32 KiB, two do not), not an error.
+    assert!(outgoing.is_empty());
+    let mut room = client
+        .record_rooms(&mut incoming, &mut outgoing, 16)
+        .unwrap()
+        .expect("room after the handshake");
+    assert_eq!(room.rooms().len(), 1, "rooms in 32 KiB");
+    let capacity = room.capacity();
+    room.rooms().for_each(|room| room.fill(7));
+    assert_eq!(room.seal(capacity).unwrap(), capacity);
+    assert_eq!(outgoing.len(), capacity + 5 + 1 + 16, "one full record");
+
     // Too small to hold the ClientHello: a clear error.
     let name = ServerName::try_from("localhost").unwrap();
     let mut client =

@@ -17,10 +17,21 @@ use rustls::crypto::ring::default_provider;
 #[test]
 fn exchange_without_std_types_completes_both_versions() {
     for tls12 in [false, true] {
-        let report = exchange::run(Arc::new(default_provider()), tls12)
+        let report = exchange::run(Arc::new(default_provider()), tls12, false)
             .unwrap_or_else(|error| panic!("TLS 1.2: {tls12}: {error}"));
         let version = if tls12 { "TLSv1_2" } else { "TLSv1_3" };
         assert!(report.starts_with(version), "{report}");
         assert!(report.contains("InPlace"), "{report}");
+    }
+}
+
+#[test]
+fn split_exchange_without_std_types_completes_both_versions() {
+    for tls12 in [false, true] {
+        let report = exchange::run(Arc::new(default_provider()), tls12, true)
+            .unwrap_or_else(|error| panic!("TLS 1.2: {tls12}: {error}"));
+        let version = if tls12 { "TLSv1_2" } else { "TLSv1_3" };
+        assert!(report.starts_with(version), "{report}");
+        assert!(report.contains("split halves"), "{report}");
     }
 }

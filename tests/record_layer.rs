@@ -188,6 +188,85 @@ fn record_room_sends_the_same_bytes_in_both_modes() {
     }
 }
 
+/// Rooms for several records at once (`record_rooms`, filled in order as
+/// one `readv` would) put the same bytes on the wire as one room at a time,
+/// in either mode and for any count: full records, then the rest in a
+/// shorter one. With TLS 1.3 also at a key limit lower than the count: no
+/// run of rooms crosses it, so every KeyUpdate falls where it would.
+#[test]
+fn record_rooms_send_the_same_bytes_as_one_room_at_a_time() {
+    use harness::hostile::{self, deterministic};
+    for profile in deterministic_profiles() {
+        let tls12 = profile.tls12 == Some(true);
+        // TLS 1.2 closes at its key limit instead: not a busy exchange.
+        let limits: &[Option<u64>] = if tls12 { &[None] } else { &[None, Some(6)] };
+        for &key_limit in limits {
+            let run = |layer, room_records| {
+                let what =
+                    format!("{profile:?} {layer:?} key limit {key_limit:?} rooms: {room_records}");
+                deterministic::reseed(7);
+                let mut pair = Pair::with_record_layer(
+                    Arc::new(hostile::client_config(profile)),
+                    Arc::new(hostile::server_config(profile)),
+                    layer,
+                );
+                for end in [
+                    &mut pair.client.conn as &mut dyn KeyLimit,
+                    &mut pair.server.conn,
+                ] {
+                    if let Some(limit) = key_limit {
+                        end.key_limit(limit);
+                    }
+                }
+                pair.client.use_room = true;
+                pair.server.use_room = true;
+                pair.client.room_records = room_records;
+                pair.server.room_records = room_records;
+                busy_exchange(&mut pair, tls12, 3);
+                pair.assert_clean_exchange(&what);
+                (what, pair.client.wire, pair.server.wire)
+            };
+            for layer in [RUSTLS, IN_PLACE] {
+                let (_, client, server) = run(layer, 1);
+                if key_limit.is_some() && layer == IN_PLACE {
+                    // The limit is the in-place layer's: it must have acted.
+                    let key_updates = |wire: &[u8]| {
+                        records(wire)
+                            .iter()
+                            .filter(|(typ, len)| *typ == 23 && *len == 5 + 5 + 1 + 16)
+                            .count()
+                    };
+                    assert!(key_updates(&client) >= 5, "{profile:?}: KeyUpdates");
+                }
+                for room_records in [2, 5, 16] {
+                    let (what, client_wire, server_wire) = run(layer, room_records);
+                    assert_eq!(
+                        first_difference(&client_wire, &client),
+                        None,
+                        "{what}: client"
+                    );
+                    assert_eq!(
+                        first_difference(&server_wire, &server),
+                        None,
+                        "{what}: server"
+                    );
+                }
+            }
+        }
+    }
+}
+
+/// Lowers the key limit of either end of a pair.
+trait KeyLimit {
+    fn key_limit(&mut self, records: u64);
+}
+
+impl<C: lltls::Side> KeyLimit for lltls::LlConnection<C> {
+    fn key_limit(&mut self, records: u64) {
+        self.set_key_limit(records);
+    }
+}
+
 /// The client takes over before the server's TLS 1.3 tickets arrive; they
 /// go to rustls through the kernel connection, and the next connection
 /// resumes with them.

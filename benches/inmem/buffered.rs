@@ -8,6 +8,7 @@ use std::sync::Arc;
 use rustls::pki_types::ServerName;
 use rustls::{ClientConnection, Connection, HandshakeKind, ServerConnection};
 
+use crate::configs::Rustls023;
 use crate::harness::{Api, Endpoint, Sink, Wire};
 
 pub struct Buffered;
@@ -15,6 +16,7 @@ pub struct Buffered;
 impl Api for Buffered {
     const NAME: &'static str = "buffered";
     const RECORD_LAYER: Option<lltls::RecordLayer> = None;
+    type Configs = Rustls023;
     type Client = BufferedEndpoint;
     type Server = BufferedEndpoint;
 

@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 use lltls::RecordLayer;
 
 use crate::alloc::{Snapshot, Tally};
+use crate::configs::Configs;
 
 /// Room in one direction of the wire, like a socket's send buffer: bigger
 /// than what either API produces per step (64 KiB of plaintext), so a step
@@ -178,6 +179,10 @@ pub trait Endpoint {
     fn record_layer(&self) -> Option<RecordLayer> {
         None
     }
+    /// The handshake is over and nothing is left to move either way: an
+    /// API that goes on through split halves splits here, once, outside
+    /// any timed span.
+    fn connected(&mut self) {}
 }
 
 /// Time and allocations spent on one side.
@@ -253,6 +258,8 @@ pub fn connect(
                 + server.flush(&mut wires.server_to_client)
         });
         if moved == 0 && !client.is_handshaking() && !server.is_handshaking() {
+            client.connected();
+            server.connected();
             return;
         }
     }
@@ -306,10 +313,12 @@ pub trait Api {
     /// Whether its rustls configs need `enable_secret_extraction` (lltls's
     /// in-place record layer takes the traffic secrets from rustls).
     const SECRET_EXTRACTION: bool = matches!(Self::RECORD_LAYER, Some(RecordLayer::InPlace));
+    /// Which rustls's configurations it takes.
+    type Configs: Configs;
     type Client: Endpoint;
     type Server: Endpoint;
-    fn client(config: &std::sync::Arc<rustls::ClientConfig>) -> Self::Client;
-    fn server(config: &std::sync::Arc<rustls::ServerConfig>) -> Self::Server;
+    fn client(config: &<Self::Configs as Configs>::Client) -> Self::Client;
+    fn server(config: &<Self::Configs as Configs>::Server) -> Self::Server;
 }
 
 /// Times a run by the CPU time this thread got, not the wall clock: the

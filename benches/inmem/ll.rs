@@ -13,13 +13,14 @@ use std::cell::RefCell;
 use std::sync::Arc;
 
 use lltls::{
-    IncomingTls, LlClientConnection, LlConnection, LlServerConnection, OutgoingTls, RecordLayer,
-    Side, Status, Storage, MAX_ENCRYPT_CHUNK,
+    IncomingTls, LlClientConnection, LlConnection, LlServerConnection, OutgoingTls, ReceiveHalf,
+    ReceiveStatus, RecordLayer, SendHalf, Side, Status, Storage, MAX_ENCRYPT_CHUNK,
 };
 use rustls::client::UnbufferedClientConnection;
 use rustls::pki_types::ServerName;
 use rustls::server::UnbufferedServerConnection;
 
+use crate::configs::Rustls023;
 use crate::harness::{Api, Endpoint, Sink, Wire};
 
 fn client_conn(
@@ -44,6 +45,7 @@ pub struct Ll;
 impl Api for Ll {
     const NAME: &'static str = "lltls in-place";
     const RECORD_LAYER: Option<RecordLayer> = Some(RecordLayer::InPlace);
+    type Configs = Rustls023;
     type Client = LlEndpoint<UnbufferedClientConnection>;
     type Server = LlEndpoint<UnbufferedServerConnection>;
 
@@ -64,6 +66,7 @@ pub struct LlRoom;
 impl Api for LlRoom {
     const NAME: &'static str = "lltls in-place, record_room";
     const RECORD_LAYER: Option<RecordLayer> = Some(RecordLayer::InPlace);
+    type Configs = Rustls023;
     type Client = LlEndpoint<UnbufferedClientConnection>;
     type Server = LlEndpoint<UnbufferedServerConnection>;
 
@@ -82,6 +85,7 @@ pub struct LlRustls;
 impl Api for LlRustls {
     const NAME: &'static str = "lltls rustls-mode";
     const RECORD_LAYER: Option<RecordLayer> = Some(RecordLayer::Rustls);
+    type Configs = Rustls023;
     type Client = LlEndpoint<UnbufferedClientConnection>;
     type Server = LlEndpoint<UnbufferedServerConnection>;
 
@@ -94,12 +98,36 @@ impl Api for LlRustls {
     }
 }
 
+/// [`Ll`] split into its `SendHalf` and `ReceiveHalf` once the handshake is
+/// done: the sender seals through its send half, the receiver opens through
+/// its receive half, each with the buffer the whole connection used. Both
+/// halves of an endpoint stay in the one thread the bench runs in, so the
+/// figures are CPU time, as the other rows'.
+pub struct LlSplit;
+
+impl Api for LlSplit {
+    const NAME: &'static str = "lltls split halves";
+    const RECORD_LAYER: Option<RecordLayer> = Some(RecordLayer::InPlace);
+    type Configs = Rustls023;
+    type Client = LlSplitEndpoint<UnbufferedClientConnection>;
+    type Server = LlSplitEndpoint<UnbufferedServerConnection>;
+
+    fn client(config: &Arc<rustls::ClientConfig>) -> Self::Client {
+        LlSplitEndpoint::Whole(Ll::client(config))
+    }
+
+    fn server(config: &Arc<rustls::ServerConfig>) -> Self::Server {
+        LlSplitEndpoint::Whole(Ll::server(config))
+    }
+}
+
 /// [`Ll`] with buffers reused from connection to connection.
 pub struct LlPooled;
 
 impl Api for LlPooled {
     const NAME: &'static str = "lltls in-place (pooled buffers)";
     const RECORD_LAYER: Option<RecordLayer> = Some(RecordLayer::InPlace);
+    type Configs = Rustls023;
     type Client = LlEndpoint<UnbufferedClientConnection, PooledBuf>;
     type Server = LlEndpoint<UnbufferedServerConnection, PooledBuf>;
 
@@ -310,5 +338,154 @@ impl<C: Side, S: Storage> Endpoint for LlEndpoint<C, S> {
 
     fn record_layer(&self) -> Option<RecordLayer> {
         Some(self.conn.record_layer())
+    }
+}
+
+/// An lltls endpoint whole during the handshake, then split.
+pub enum LlSplitEndpoint<C: Side> {
+    Whole(LlEndpoint<C>),
+    Split(Halves<C>),
+    /// Only while `connected` moves the connection from one to the other.
+    Splitting,
+}
+
+/// Both halves of one endpoint and the buffers they were given.
+pub struct Halves<C: Side> {
+    send: SendHalf<C>,
+    receive: ReceiveHalf<C>,
+    incoming_tls: IncomingTls,
+    outgoing_tls: OutgoingTls,
+    /// The receive half asked the send half to flush (`FlushSender`).
+    flush_due: bool,
+    resumed: bool,
+}
+
+impl<C: Side> LlSplitEndpoint<C> {
+    fn halves(&mut self) -> &mut Halves<C> {
+        match self {
+            LlSplitEndpoint::Split(halves) => halves,
+            _ => panic!("split endpoint used for data before the split"),
+        }
+    }
+}
+
+impl<C: Side> Endpoint for LlSplitEndpoint<C> {
+    fn write_app(&mut self, app_data: &[u8]) -> usize {
+        let halves = self.halves();
+        halves
+            .send
+            .encrypt(app_data, &mut halves.outgoing_tls)
+            .expect("SendHalf::encrypt")
+    }
+
+    fn flush(&mut self, wire: &mut Wire) -> usize {
+        let halves = match self {
+            LlSplitEndpoint::Whole(whole) => return whole.flush(wire),
+            LlSplitEndpoint::Split(halves) => halves,
+            LlSplitEndpoint::Splitting => unreachable!("only inside connected"),
+        };
+        if std::mem::take(&mut halves.flush_due) {
+            halves
+                .send
+                .flush(&mut halves.outgoing_tls)
+                .expect("SendHalf::flush");
+        }
+        let num_bytes = wire.push(halves.outgoing_tls.filled());
+        halves.outgoing_tls.discard(num_bytes);
+        num_bytes
+    }
+
+    fn receive(&mut self, wire: &mut Wire, sink: &mut Sink) -> usize {
+        let halves = match self {
+            LlSplitEndpoint::Whole(whole) => return whole.receive(wire, sink),
+            LlSplitEndpoint::Split(halves) => halves,
+            LlSplitEndpoint::Splitting => unreachable!("only inside connected"),
+        };
+        let mut taken = 0;
+        loop {
+            match halves
+                .receive
+                .process(&mut halves.incoming_tls)
+                .expect("ReceiveHalf::process")
+            {
+                ReceiveStatus::AppDataAvailable(mut records) => {
+                    while let Some(record) = records.next_record() {
+                        sink.consume(record.expect("record"));
+                    }
+                }
+                ReceiveStatus::FlushSender => halves.flush_due = true,
+                // `process` reserved room for a record before asking.
+                ReceiveStatus::NeedsMoreTlsData | ReceiveStatus::PeerClosed => {
+                    let num_bytes = wire.pull(halves.incoming_tls.unfilled());
+                    if num_bytes == 0 {
+                        return taken;
+                    }
+                    halves.incoming_tls.advance(num_bytes);
+                    taken += num_bytes;
+                }
+                other => panic!("unexpected receive status {other:?}"),
+            }
+        }
+    }
+
+    fn is_handshaking(&self) -> bool {
+        match self {
+            LlSplitEndpoint::Whole(whole) => whole.is_handshaking(),
+            _ => false,
+        }
+    }
+
+    fn resumed(&self) -> bool {
+        match self {
+            LlSplitEndpoint::Whole(whole) => whole.resumed(),
+            LlSplitEndpoint::Split(halves) => halves.resumed,
+            LlSplitEndpoint::Splitting => false,
+        }
+    }
+
+    fn release_buffers(&mut self) -> Option<usize> {
+        match self {
+            LlSplitEndpoint::Whole(whole) => whole.release_buffers(),
+            LlSplitEndpoint::Split(halves) => {
+                halves.incoming_tls.release();
+                halves.outgoing_tls.release();
+                Some(halves.incoming_tls.capacity() + halves.outgoing_tls.capacity())
+            }
+            LlSplitEndpoint::Splitting => None,
+        }
+    }
+
+    fn record_layer(&self) -> Option<RecordLayer> {
+        match self {
+            LlSplitEndpoint::Whole(whole) => whole.record_layer(),
+            // Only the in-place record layer splits.
+            LlSplitEndpoint::Split(_) => Some(RecordLayer::InPlace),
+            LlSplitEndpoint::Splitting => None,
+        }
+    }
+
+    fn connected(&mut self) {
+        let LlSplitEndpoint::Whole(whole) = std::mem::replace(self, LlSplitEndpoint::Splitting)
+        else {
+            panic!("split twice");
+        };
+        let LlEndpoint {
+            conn,
+            incoming_tls,
+            outgoing_tls,
+            resumed,
+            ..
+        } = whole;
+        let (send, receive) = conn
+            .into_split()
+            .unwrap_or_else(|(_, error)| panic!("into_split: {error}"));
+        *self = LlSplitEndpoint::Split(Halves {
+            send,
+            receive,
+            incoming_tls,
+            outgoing_tls,
+            flush_due: false,
+            resumed,
+        });
     }
 }

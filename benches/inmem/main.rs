@@ -2,7 +2,9 @@
 //! in-place record layer (as it ships), lltls with rustls's record layer
 //! (`RecordLayer::Rustls`) and rustls's buffered API. Bulk transfer against
 //! the bare AEAD's limit, handshakes, allocations, memory per idle
-//! connection.
+//! connection. Then lltls against a fourth stack, rustls 0.24's own
+//! caller-managed-buffer API (see `peer`), on the same measures, and
+//! lltls's split halves against 0.24's split connection.
 //!
 //! All stacks run in one thread over the same in-memory wire (see
 //! `harness`), so the figures measure the TLS layers and their copies, not
@@ -18,17 +20,18 @@ mod configs;
 mod harness;
 mod limit;
 mod ll;
+mod peer;
 mod report;
 
 use std::process::ExitCode;
-use std::sync::Arc;
 
 use alloc::{Snapshot, Tally};
 use buffered::Buffered;
-use configs::Suite;
+use configs::{Configs, Suite};
 use harness::{connect, transfer, Api, Endpoint, Meter, Sink, Stopwatch, Wires};
 use limit::LimitTrial;
-use ll::{Ll, LlPooled, LlRoom, LlRustls};
+use ll::{Ll, LlPooled, LlRoom, LlRustls, LlSplit};
+use peer::{Peer, PeerSplit};
 use report::{Better, Row};
 
 #[global_allocator]
@@ -106,7 +109,7 @@ fn main() -> ExitCode {
             "--bench" => {}
             "-h" | "--help" => {
                 println!(
-                    "usage: inmem [--quick] [--tsv] [--only bulk|handshake|memory]... \
+                    "usage: inmem [--quick] [--tsv] [--only bulk|handshake|memory|rustls024]... \
                      [--bulk-mib N] [--case TEXT] | inmem --table FILE..."
                 );
                 return ExitCode::SUCCESS;
@@ -141,10 +144,11 @@ fn main() -> ExitCode {
         .fill(&mut seed)
         .expect("random");
     let wanted = |section: &str| only.is_empty() || only.iter().any(|o| o == section);
-    let sections: [(&str, Section); 3] = [
+    let sections: [(&str, Section); 4] = [
         ("bulk", bulk_rows),
         ("handshake", handshake_rows),
         ("memory", memory_rows),
+        ("rustls024", rustls024_rows),
     ];
     for (name, section) in sections {
         if wanted(name) {
@@ -218,8 +222,8 @@ struct Instance<A: Api> {
 
 impl<A: Api> Instance<A> {
     fn connect(suite: Suite) -> Self {
-        let mut client = A::client(&configs::client(suite, false, A::SECRET_EXTRACTION));
-        let mut server = A::server(&configs::server(A::SECRET_EXTRACTION));
+        let mut client = A::client(&A::Configs::client(suite, false, A::SECRET_EXTRACTION));
+        let mut server = A::server(&A::Configs::server(A::SECRET_EXTRACTION));
         let mut wires = Wires::new();
         connect(
             &mut client,
@@ -616,8 +620,8 @@ fn bulk_rows(settings: &Settings) -> Vec<Row> {
 /// Handshakes per CPU-second through API `A`, each on a new client and
 /// server.
 struct HandshakeTrial<A: Api> {
-    client_config: Arc<rustls::ClientConfig>,
-    server_config: Arc<rustls::ServerConfig>,
+    client_config: <A::Configs as Configs>::Client,
+    server_config: <A::Configs as Configs>::Server,
     count: usize,
     wires: Wires,
     sink: Sink,
@@ -630,8 +634,8 @@ struct HandshakeTrial<A: Api> {
 impl<A: Api> HandshakeTrial<A> {
     fn new(settings: &Settings, suite: Suite, resume: bool) -> Self {
         let mut trial = Self {
-            client_config: configs::client(suite, resume, A::SECRET_EXTRACTION),
-            server_config: configs::server(A::SECRET_EXTRACTION),
+            client_config: A::Configs::client(suite, resume, A::SECRET_EXTRACTION),
+            server_config: A::Configs::server(A::SECRET_EXTRACTION),
             count: settings.handshakes,
             wires: Wires::new(),
             sink: Sink::counting(),
@@ -813,8 +817,8 @@ struct IdleMemory {
 /// Heap held per established, idle connection: handshake done, 100 bytes
 /// exchanged each way, buffers released as far as the API allows.
 fn idle_memory<A: Api>(settings: &Settings) -> IdleMemory {
-    let server_config = configs::server(A::SECRET_EXTRACTION);
-    let client_config = configs::client(Suite::Tls13Aes256, false, A::SECRET_EXTRACTION);
+    let server_config = A::Configs::server(A::SECRET_EXTRACTION);
+    let client_config = A::Configs::client(Suite::Tls13Aes256, false, A::SECRET_EXTRACTION);
     let mut wires = Wires::new();
     let mut sink = Sink::counting();
     let message = [0x2a_u8; 100];
@@ -913,4 +917,305 @@ fn memory_rows(settings: &Settings) -> Vec<Row> {
         .stacks(in_place.client, rustls_mode.client, buffered.client),
         buffers,
     ]
+}
+
+/// The plaintext of one rustls 0.24 record in TLS 1.3: it fragments so that
+/// the protected record, not the plaintext, fits 16,384 bytes (16,384 less
+/// the AEAD tag and the content-type byte).
+const RECORD_024: usize = 16_384 - 17;
+
+/// Records rustls 0.24 makes of a `write_size` write in `suite`: its
+/// plaintext per record is 16,384 less the suite's expansion (TLS 1.3: tag
+/// and type byte, 17; TLS 1.2 GCM: explicit nonce and tag, 24; TLS 1.2
+/// ChaCha20: tag, 16).
+fn records_024(suite: Suite, write_size: usize) -> usize {
+    let expansion = match suite {
+        Suite::Tls13Aes128 | Suite::Tls13Aes256 | Suite::Tls13Chacha => 17,
+        Suite::Tls12EcdheEcdsaAes128 | Suite::Tls12EcdheEcdsaAes256 => 24,
+        Suite::Tls12EcdheEcdsaChacha => 16,
+    };
+    write_size.div_ceil(RECORD - expansion)
+}
+
+/// lltls as it ships (in-place record layer, `encrypt`) against rustls
+/// 0.24's `Connection`, each run of one interleaved with a run of the
+/// other: bulk transfer per suite at 16 KiB writes and at writes of one
+/// 0.24 record (and lltls sending through `record_room`, one direction) (each also as a share of the suite's ceiling, the bare AEAD
+/// plus the wire's two copies), allocations per record, handshakes, idle
+/// heap.
+fn rustls024_rows(settings: &Settings) -> Vec<Row> {
+    let mut rows = Vec::new();
+    let mut alloc_rows = Vec::new();
+    let mut percent_rows = Vec::new();
+    const SECTION: &str = "vs 0.24 bulk (mem)";
+    for suite in Suite::ALL {
+        // lltls and the peer; sender and receiver; with their records.
+        let mut tallies = [[Tally::default(); 2]; 2];
+        let mut records = [0u64; 2];
+        for direction in [Direction::ClientToServer, Direction::ServerToClient] {
+            for (write_size, size_label) in [(16 << 10, "16KiB"), (RECORD_024, "16367B")] {
+                let case = format!("{} {size_label} {}", direction.label(), suite.label());
+                if !settings.wants(&case) {
+                    continue;
+                }
+                let mut ll = BulkTrial::<Ll>::new(settings, suite, direction, write_size);
+                let mut peer = BulkTrial::<Peer>::new(settings, suite, direction, write_size);
+                let mut wire_limit = LimitTrial::with_wire(settings, suite, true);
+                // lltls's zero-copy send too, one direction (both are alike),
+                // in the same spell.
+                let mut room = (direction == Direction::ClientToServer)
+                    .then(|| BulkTrial::<LlRoom>::new(settings, suite, direction, write_size));
+                let rates: Vec<Rates> = match room.as_mut() {
+                    Some(room) => {
+                        interleave_all(settings.runs, [&mut ll, &mut peer, &mut wire_limit, room])
+                            .map(Rates::of)
+                            .into()
+                    }
+                    None => interleave_all(settings.runs, [&mut ll, &mut peer, &mut wire_limit])
+                        .map(Rates::of)
+                        .into(),
+                };
+                let (ll_rates, peer_rates, limit) = (&rates[0], &rates[1], rates[2].median);
+                let room_rates = rates.get(3);
+                eprintln!(
+                    "vs rustls 0.24, bulk {case}: lltls {}, rustls 0.24 {}, limit + wire {} MiB/s{}",
+                    ll_rates.show(),
+                    peer_rates.show(),
+                    rates[2].show(),
+                    room_rates
+                        .map(|room| format!(", room {}", room.show()))
+                        .unwrap_or_default()
+                );
+                // Each lltls figure against the peer, and as a share of the
+                // ceiling: a stack near it cannot be far ahead of another.
+                let lltls_rows = [(case.clone(), ll_rates)]
+                    .into_iter()
+                    .chain(room_rates.map(|room| (format!("{case} room"), room)));
+                for (case, lltls) in lltls_rows {
+                    rows.push(
+                        Row::new(SECTION, case.clone(), "MiB/s", Better::Higher)
+                            .versus_024(lltls.median, peer_rates.median),
+                    );
+                    percent_rows.push(
+                        Row::new(
+                            "vs 0.24 bulk/limit (mem)",
+                            case,
+                            "% of limit",
+                            Better::Higher,
+                        )
+                        .versus_024(
+                            lltls.median / limit * 100.0,
+                            peer_rates.median / limit * 100.0,
+                        ),
+                    );
+                }
+                let writes = (settings.runs * ll.writes) as u64;
+                records[0] += writes * write_size.div_ceil(RECORD) as u64;
+                records[1] += writes * records_024(suite, write_size) as u64;
+                for (stack, trial) in [
+                    (0, [ll.sender, ll.receiver]),
+                    (1, [peer.sender, peer.receiver]),
+                ] {
+                    for (side, meter) in trial.into_iter().enumerate() {
+                        tallies[stack][side] += meter.alloc;
+                    }
+                }
+            }
+        }
+        if records[0] == 0 {
+            continue;
+        }
+        for (side, side_label) in ["sender", "receiver"].into_iter().enumerate() {
+            let case = format!("{}, all cases, {side_label}", suite.label());
+            let [ll, peer] = [0, 1].map(|stack| per(tallies[stack][side], records[stack]));
+            alloc_rows.push(
+                Row::new(
+                    "vs 0.24 alloc/record",
+                    case.clone(),
+                    "allocs/record",
+                    Better::Lower,
+                )
+                .versus_024(ll.0, peer.0),
+            );
+            alloc_rows.push(
+                Row::new("vs 0.24 alloc/record", case, "B/record", Better::Lower)
+                    .versus_024(ll.1, peer.1),
+            );
+        }
+    }
+    rows.extend(percent_rows);
+    rows.extend(alloc_rows);
+    rows.extend(rustls024_split_rows(settings));
+    rows.extend(rustls024_handshake_rows(settings));
+    if settings.case.is_none() {
+        let ll = idle_memory::<Ll>(settings);
+        let peer = idle_memory::<Peer>(settings);
+        eprintln!(
+            "vs rustls 0.24, idle memory: server lltls {:.0} B, rustls 0.24 {:.0} B; \
+             client lltls {:.0} B, rustls 0.24 {:.0} B",
+            ll.server, peer.server, ll.client, peer.client
+        );
+        for (side, ll, peer) in [
+            ("server", ll.server, peer.server),
+            ("client", ll.client, peer.client),
+        ] {
+            rows.push(
+                Row::new(
+                    "vs 0.24 memory (mem)",
+                    format!("heap held by an idle {side} connection"),
+                    "B/conn",
+                    Better::Lower,
+                )
+                .versus_024(ll, peer),
+            );
+        }
+    }
+    rows
+}
+
+/// lltls's split halves against rustls 0.24's split connection: each
+/// connection is split once its handshake is done (`Endpoint::connected`),
+/// then the sender seals through its send half (lltls `SendHalf::encrypt`,
+/// 0.24 `SendTraffic::write`) and the receiver opens through its receive
+/// half (lltls `ReceiveHalf::process`, 0.24 `ReceiveTraffic::read`), with
+/// the buffers the whole connection had. Both halves of an endpoint run in
+/// the bench's one thread: the figures are CPU time per byte, as the other
+/// rows', not what two threads reach. Per suite, each way, at 16 KiB and
+/// 16,367-byte writes; each also against the same stack unsplit in the same
+/// spell (split ÷ whole), and allocations per record on each side.
+fn rustls024_split_rows(settings: &Settings) -> Vec<Row> {
+    let mut rows = Vec::new();
+    let mut whole_rows = Vec::new();
+    let mut alloc_rows = Vec::new();
+    for suite in Suite::ALL {
+        // lltls and the peer, split; sender and receiver; with their records.
+        let mut tallies = [[Tally::default(); 2]; 2];
+        let mut records = [0u64; 2];
+        for direction in [Direction::ClientToServer, Direction::ServerToClient] {
+            for (write_size, size_label) in [(16 << 10, "16KiB"), (RECORD_024, "16367B")] {
+                let case = format!("{} {size_label} {} split", direction.label(), suite.label());
+                if !settings.wants(&case) {
+                    continue;
+                }
+                let mut ll = BulkTrial::<LlSplit>::new(settings, suite, direction, write_size);
+                let mut peer = BulkTrial::<PeerSplit>::new(settings, suite, direction, write_size);
+                let mut ll_whole = BulkTrial::<Ll>::new(settings, suite, direction, write_size);
+                let mut peer_whole = BulkTrial::<Peer>::new(settings, suite, direction, write_size);
+                let [ll_rates, peer_rates, ll_whole_rates, peer_whole_rates] = interleave_all(
+                    settings.runs,
+                    [&mut ll, &mut peer, &mut ll_whole, &mut peer_whole],
+                )
+                .map(Rates::of);
+                eprintln!(
+                    "vs rustls 0.24, bulk {case}: lltls halves {}, rustls 0.24 halves {} MiB/s \
+                     (unsplit: lltls {}, rustls 0.24 {})",
+                    ll_rates.show(),
+                    peer_rates.show(),
+                    ll_whole_rates.show(),
+                    peer_whole_rates.show()
+                );
+                rows.push(
+                    Row::new(
+                        "vs 0.24 split bulk (mem)",
+                        case.clone(),
+                        "MiB/s",
+                        Better::Higher,
+                    )
+                    .versus_024(ll_rates.median, peer_rates.median),
+                );
+                whole_rows.push(
+                    Row::new(
+                        "vs 0.24 split/whole (mem)",
+                        case,
+                        "% of unsplit",
+                        Better::Higher,
+                    )
+                    .versus_024(
+                        ll_rates.median / ll_whole_rates.median * 100.0,
+                        peer_rates.median / peer_whole_rates.median * 100.0,
+                    ),
+                );
+                let writes = (settings.runs * ll.writes) as u64;
+                records[0] += writes * write_size.div_ceil(RECORD) as u64;
+                records[1] += writes * records_024(suite, write_size) as u64;
+                for (stack, trial) in [
+                    (0, [ll.sender, ll.receiver]),
+                    (1, [peer.sender, peer.receiver]),
+                ] {
+                    for (side, meter) in trial.into_iter().enumerate() {
+                        tallies[stack][side] += meter.alloc;
+                    }
+                }
+            }
+        }
+        if records[0] == 0 {
+            continue;
+        }
+        for (side, side_label) in ["sender", "receiver"].into_iter().enumerate() {
+            let case = format!("{}, all cases, split, {side_label}", suite.label());
+            let [ll, peer] = [0, 1].map(|stack| per(tallies[stack][side], records[stack]));
+            if tallies[0][side].allocs > 0 {
+                eprintln!(
+                    "vs rustls 0.24: lltls's split halves allocated {} times over {} records \
+                     ({case})",
+                    tallies[0][side].allocs, records[0]
+                );
+            }
+            alloc_rows.push(
+                Row::new(
+                    "vs 0.24 split alloc/record",
+                    case.clone(),
+                    "allocs/record",
+                    Better::Lower,
+                )
+                .versus_024(ll.0, peer.0),
+            );
+            alloc_rows.push(
+                Row::new(
+                    "vs 0.24 split alloc/record",
+                    case,
+                    "B/record",
+                    Better::Lower,
+                )
+                .versus_024(ll.1, peer.1),
+            );
+        }
+    }
+    rows.extend(whole_rows);
+    rows.extend(alloc_rows);
+    rows
+}
+
+/// Handshakes per CPU-second, lltls against rustls 0.24, client and server
+/// together, full and resumed, in the two versions the handshake rows use.
+fn rustls024_handshake_rows(settings: &Settings) -> Vec<Row> {
+    let mut rows = Vec::new();
+    for suite in [Suite::Tls13Aes256, Suite::Tls12EcdheEcdsaAes256] {
+        for resume in [false, true] {
+            let kind = if resume { "resumed" } else { "full" };
+            let version = &suite.label()[..6];
+            if !settings.wants(&format!("{version} {kind}")) {
+                continue;
+            }
+            let mut ll = HandshakeTrial::<Ll>::new(settings, suite, resume);
+            let mut peer = HandshakeTrial::<Peer>::new(settings, suite, resume);
+            let [ll_rates, peer_rates] =
+                interleave_all(settings.runs, [&mut ll, &mut peer]).map(Rates::of);
+            eprintln!(
+                "vs rustls 0.24, handshake {version} {kind}: lltls {}/s, rustls 0.24 {}/s",
+                ll_rates.show(),
+                peer_rates.show()
+            );
+            rows.push(
+                Row::new(
+                    "vs 0.24 handshake (mem)",
+                    format!("{version} {kind}, client+server"),
+                    "handshakes/s",
+                    Better::Higher,
+                )
+                .versus_024(ll_rates.median, peer_rates.median),
+            );
+        }
+    }
+    rows
 }

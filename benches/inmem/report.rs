@@ -37,7 +37,9 @@ impl Better {
 /// - `rustls_mode`: lltls with `RecordLayer::Rustls`, rustls's record layer
 ///   throughout (header `rustls-mode`);
 /// - `buffered`: rustls's buffered `ClientConnection`/`ServerConnection`;
-/// - `openssl`: a figure from outside the three (openssl's tools).
+/// - `openssl`: a figure from outside the three (openssl's tools);
+/// - `rustls024`: the peer on rustls's newest API, 0.24's `Connection`
+///   (header `rustls-0.24`).
 #[derive(Clone, Debug)]
 pub struct Row {
     pub section: String,
@@ -46,6 +48,7 @@ pub struct Row {
     pub rustls_mode: Option<f64>,
     pub buffered: Option<f64>,
     pub openssl: Option<f64>,
+    pub rustls024: Option<f64>,
     pub unit: String,
     pub better: Better,
 }
@@ -59,6 +62,7 @@ impl Row {
             rustls_mode: None,
             buffered: None,
             openssl: None,
+            rustls024: None,
             unit: unit.to_owned(),
             better,
         }
@@ -76,6 +80,13 @@ impl Row {
         self
     }
 
+    /// lltls (in-place) against the rustls 0.24 peer.
+    pub fn versus_024(mut self, lltls: f64, rustls024: f64) -> Self {
+        self.lltls = Some(lltls);
+        self.rustls024 = Some(rustls024);
+        self
+    }
+
     /// The three stacks' figures: in-place, rustls mode, buffered.
     pub fn stacks(mut self, in_place: f64, rustls_mode: f64, buffered: f64) -> Self {
         self.lltls = Some(in_place);
@@ -85,13 +96,13 @@ impl Row {
     }
 
     /// One TSV line: section, case, lltls, buffered, openssl, unit, better,
-    /// rustls mode (`-` for a missing figure). The rustls-mode figure comes
-    /// last so that seven-field lines (older ones, or `scripts/bench.sh`
-    /// rows without it) read the same.
+    /// rustls mode, rustls 0.24 (`-` for a missing figure). The later
+    /// figures come last so that shorter lines (older ones, or
+    /// `scripts/bench.sh` rows without them) read the same.
     pub fn to_tsv(&self) -> String {
         let num = |v: Option<f64>| v.map_or("-".to_owned(), |v| format!("{v}"));
         format!(
-            "{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}",
+            "{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}",
             self.section,
             self.case,
             num(self.lltls),
@@ -99,7 +110,8 @@ impl Row {
             num(self.openssl),
             self.unit,
             self.better.as_str(),
-            num(self.rustls_mode)
+            num(self.rustls_mode),
+            num(self.rustls024)
         )
     }
 
@@ -116,6 +128,7 @@ impl Row {
             rustls_mode: fields.get(7).copied().and_then(num),
             buffered: num(fields[3]),
             openssl: num(fields[4]),
+            rustls024: fields.get(8).copied().and_then(num),
             unit: fields[5].to_owned(),
             better: Better::parse(fields.get(6).copied().unwrap_or("")),
         })
@@ -146,7 +159,11 @@ fn ratio(a: Option<f64>, b: Option<f64>) -> String {
 /// What the columns mean, for under the table.
 pub const LEGEND: &str = "in-place = lltls with its in-place record layer (the default); \
 rustls-mode = lltls with RecordLayer::Rustls; buffered = rustls ClientConnection/ServerConnection;
-ip/buf = in-place / buffered, ip/rm = in-place / rustls-mode; 'better' says which way is good
+rustls-0.24 = rustls 0.24.0-dev.2's Connection (read_tls/write into caller buffers), aws-lc-rs provider;
+'split' rows: lltls's SendHalf/ReceiveHalf against 0.24's SplitConnection { send, receive }, both halves
+in one thread (CPU time); % of unsplit = the split figure / the same stack unsplit, measured alternately;
+ip/buf = in-place / buffered, ip/rm = in-place / rustls-mode, ip/r24 = in-place / rustls-0.24;
+'better' says which way is good
 ";
 
 /// The table, one section after another in the order rows came.
@@ -159,11 +176,13 @@ pub fn table(rows: &[Row]) -> String {
         "buffered",
         "ip/buf",
         "ip/rm",
+        "rustls-0.24",
+        "ip/r24",
         "openssl",
         "unit",
         "better",
     ];
-    let cells: Vec<[String; 10]> = rows
+    let cells: Vec<[String; 12]> = rows
         .iter()
         .map(|row| {
             [
@@ -174,6 +193,8 @@ pub fn table(rows: &[Row]) -> String {
                 figure(row.buffered),
                 ratio(row.lltls, row.buffered),
                 ratio(row.lltls, row.rustls_mode),
+                figure(row.rustls024),
+                ratio(row.lltls, row.rustls024),
                 figure(row.openssl),
                 row.unit.clone(),
                 row.better.as_str().to_owned(),
@@ -190,7 +211,7 @@ pub fn table(rows: &[Row]) -> String {
     let line = |cells: &[String], out: &mut String| {
         for (i, (cell, width)) in cells.iter().zip(widths).enumerate() {
             // Text left, figures right.
-            let numeric = (2..=7).contains(&i);
+            let numeric = (2..=9).contains(&i);
             let pad = width - cell.chars().count();
             let sep = if i == 0 { "" } else { "  " };
             if numeric {

@@ -1,6 +1,8 @@
 //! An in-memory exchange through lltls with nothing but `core` and `alloc`,
 //! each side driven by a `Pump` (the driver loop of the core): handshake,
-//! 100,000 bytes each way, close_notify both ways. Shared by the
+//! 100,000 bytes each way, close_notify both ways; or, split, each side's
+//! data through its split halves (their shared state behind the spin lock
+//! of no_std builds), with KeyUpdates in TLS 1.3. Shared by the
 //! no_std program and a normal test of the main crate (which includes this
 //! file), so the driver that proves the no_std build is the one tested.
 
@@ -9,7 +11,10 @@ use alloc::string::String;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 
-use lltls::{LlClientConnection, LlConnection, LlServerConnection, Next, Pump, Side};
+use lltls::{
+    IncomingTls, LlClientConnection, LlConnection, LlServerConnection, Next, OutgoingTls, Pump,
+    ReceiveHalf, ReceiveStatus, RecordLayer, SendHalf, Side,
+};
 use rustls::crypto::CryptoProvider;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
@@ -43,6 +48,10 @@ struct End<C: Side> {
     closed: bool,
     /// The transport: bytes on their way to the peer.
     wire: Vec<u8>,
+    /// Only the handshake: stop once the in-place record layer runs, to
+    /// split.
+    handshake_only: bool,
+    complete: bool,
 }
 
 impl<C: Side> End<C> {
@@ -54,7 +63,14 @@ impl<C: Side> End<C> {
             received: Vec::new(),
             closed: false,
             wire: Vec::new(),
+            handshake_only: false,
+            complete: false,
         }
+    }
+
+    /// Whether the handshake is over and the in-place record layer runs.
+    fn ready_to_split(&self) -> bool {
+        self.complete && self.pump.conn().record_layer() == RecordLayer::InPlace
     }
 
     /// Does what the pump says until it waits for the peer; sends data,
@@ -62,13 +78,15 @@ impl<C: Side> End<C> {
     fn step(&mut self) -> Result<(), String> {
         let mut buf = [0u8; 4096];
         loop {
-            let taken = self
-                .pump
-                .send(&self.to_send[self.sent..])
-                .map_err(|e| format!("{e}"))?;
-            self.sent += taken;
-            if self.sent == self.to_send.len() && !self.pump.conn().is_handshaking() {
-                self.pump.close().map_err(|e| format!("{e}"))?;
+            if !self.handshake_only {
+                let taken = self
+                    .pump
+                    .send(&self.to_send[self.sent..])
+                    .map_err(|e| format!("{e}"))?;
+                self.sent += taken;
+                if self.sent == self.to_send.len() && !self.pump.conn().is_handshaking() {
+                    self.pump.close().map_err(|e| format!("{e}"))?;
+                }
             }
             match self.pump.poll().map_err(|e| format!("{e}"))? {
                 Next::Transmit => {
@@ -77,6 +95,10 @@ impl<C: Side> End<C> {
                     let num_bytes = bytes.len();
                     self.pump.transmitted(num_bytes);
                 }
+                Next::HandshakeComplete(_) => self.complete = true,
+                // Plaintext that came with the last handshake bytes stays
+                // in the connection, for the receive half.
+                Next::Plaintext if self.handshake_only && self.ready_to_split() => return Ok(()),
                 Next::Plaintext => {
                     let num_bytes = self.pump.read(&mut buf).map_err(|e| format!("{e}"))?;
                     self.received.extend_from_slice(&buf[..num_bytes]);
@@ -104,14 +126,147 @@ impl<C: Side> End<C> {
     }
 }
 
+/// One side after the split: its two halves and their buffers.
+struct Halves<C: Side> {
+    send: SendHalf<C>,
+    receive: ReceiveHalf<C>,
+    incoming: IncomingTls,
+    outgoing: OutgoingTls,
+    to_send: Vec<u8>,
+    sent: usize,
+    calls: usize,
+    received: Vec<u8>,
+    peer_closed: bool,
+    wire: Vec<u8>,
+    tls13: bool,
+}
+
+impl<C: Side> Halves<C> {
+    fn split(end: End<C>, tls13: bool) -> Result<Self, String> {
+        let (conn, incoming, outgoing) = end.pump.into_parts();
+        let (send, receive) = conn.into_split().map_err(|(_, e)| format!("split: {e}"))?;
+        Ok(Self {
+            send,
+            receive,
+            incoming,
+            outgoing,
+            to_send: end.to_send,
+            sent: 0,
+            calls: 0,
+            received: Vec::new(),
+            peer_closed: false,
+            wire: end.wire,
+            tls13,
+        })
+    }
+
+    /// One turn: the send half offers a chunk (a KeyUpdate every few in
+    /// TLS 1.3; close_notify at the end), the receive half takes what came.
+    fn step(&mut self) -> Result<(), String> {
+        let e = |e: lltls::Error| format!("{e}");
+        if self.sent < self.to_send.len() {
+            let end = (self.sent + 7_000).min(self.to_send.len());
+            self.sent += self
+                .send
+                .encrypt(&self.to_send[self.sent..end], &mut self.outgoing)
+                .map_err(e)?;
+            self.calls += 1;
+            if self.tls13
+                && self.calls & 3 == 0
+                && !self
+                    .send
+                    .refresh_traffic_keys(&mut self.outgoing)
+                    .map_err(e)?
+            {
+                return Err("no KeyUpdate".into());
+            }
+        } else if !self.send.close_notify_sent() {
+            self.send
+                .queue_close_notify(&mut self.outgoing)
+                .map_err(e)?;
+        }
+        self.wire.extend_from_slice(self.outgoing.filled());
+        let len = self.outgoing.len();
+        self.outgoing.discard(len);
+        loop {
+            match self.receive.process(&mut self.incoming).map_err(e)? {
+                ReceiveStatus::AppDataAvailable(mut records) => {
+                    while let Some(record) = records.next_record() {
+                        self.received.extend_from_slice(record.map_err(e)?);
+                    }
+                }
+                ReceiveStatus::FlushSender => self.send.flush(&mut self.outgoing).map_err(e)?,
+                ReceiveStatus::PeerClosed => {
+                    self.peer_closed = true;
+                    return Ok(());
+                }
+                _ => return Ok(()),
+            }
+        }
+    }
+
+    /// Delivers what the peer sent, as far as there is room.
+    fn receive_from<P: Side>(&mut self, from: &mut Halves<P>) -> usize {
+        let room = self.incoming.unfilled();
+        let num_bytes = room.len().min(from.wire.len());
+        room[..num_bytes].copy_from_slice(&from.wire[..num_bytes]);
+        from.wire.drain(..num_bytes);
+        self.incoming.advance(num_bytes);
+        num_bytes
+    }
+
+    fn done(&self) -> bool {
+        self.send.close_notify_sent() && self.peer_closed && self.wire.is_empty()
+    }
+}
+
+/// After the handshake, the exchange through each side's split halves.
+fn exchange_split(
+    mut client: End<rustls::client::UnbufferedClientConnection>,
+    mut server: End<rustls::server::UnbufferedServerConnection>,
+    tls13: bool,
+) -> Result<lltls::HandshakeInfo, String> {
+    client.handshake_only = true;
+    server.handshake_only = true;
+    for _ in 0..100 {
+        client.step()?;
+        server.step()?;
+        if client.ready_to_split() && server.ready_to_split() {
+            break;
+        }
+        server.receive_from(&mut client)?;
+        client.receive_from(&mut server)?;
+    }
+    let info = client.pump.conn().handshake_info();
+    let mut client = Halves::split(client, tls13)?;
+    let mut server = Halves::split(server, tls13)?;
+    for _ in 0..10_000 {
+        client.step()?;
+        server.step()?;
+        let moved = server.receive_from(&mut client) + client.receive_from(&mut server);
+        if client.done() && server.done() && moved == 0 {
+            if server.received != pattern(1) || client.received != pattern(2) {
+                return Err(format!(
+                    "split: data differs: {}B and {}B received of {EACH_WAY}B",
+                    server.received.len(),
+                    client.received.len()
+                ));
+            }
+            return Ok(info);
+        }
+    }
+    Err("the split exchange did not close".into())
+}
+
 fn pattern(seed: u8) -> Vec<u8> {
     (0..EACH_WAY)
         .map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed))
         .collect()
 }
 
-/// Runs the exchange over `provider` (TLS 1.2 or 1.3); what it negotiated.
-pub fn run(provider: Arc<CryptoProvider>, tls12: bool) -> Result<String, String> {
+/// Runs the exchange over `provider` (TLS 1.2 or 1.3), through pumps or
+/// (`split`) split halves; what it negotiated.
+pub fn run(provider: Arc<CryptoProvider>, tls12: bool, split: bool) -> Result<String, String> {
     let versions: &[&rustls::SupportedProtocolVersion] = if tls12 {
         &[&rustls::version::TLS12]
     } else {
@@ -148,6 +303,15 @@ pub fn run(provider: Arc<CryptoProvider>, tls12: bool) -> Result<String, String>
     let server = LlServerConnection::new(Arc::new(server_config)).map_err(|e| format!("{e}"))?;
     let mut client = End::new(client, pattern(1));
     let mut server = End::new(server, pattern(2));
+    if split {
+        let info = exchange_split(client, server, !tls12)?;
+        return Ok(format!(
+            "{:?} {:?} through split halves: {EACH_WAY}B each way{}, closed both ways",
+            info.protocol_version.ok_or("no version")?,
+            info.cipher_suite.ok_or("no suite")?.suite(),
+            if tls12 { "" } else { " with KeyUpdates" },
+        ));
+    }
     for _ in 0..10_000 {
         client.step()?;
         server.step()?;

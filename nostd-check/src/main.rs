@@ -87,9 +87,9 @@ extern "C" fn rust_eh_personality() {}
 #[no_mangle]
 extern "C" fn main(_argc: c_int, _argv: *const *const c_char) -> c_int {
     let mut out = Fd(1);
-    for tls12 in [false, true] {
+    for (tls12, split) in [(false, false), (true, false), (false, true), (true, true)] {
         let provider = alloc::sync::Arc::new(rustls::crypto::ring::default_provider());
-        match exchange::run(provider, tls12) {
+        match exchange::run(provider, tls12, split) {
             Ok(report) => {
                 let _ = writeln!(out, "nostd-check: {report}");
             }

@@ -7,7 +7,7 @@
 
 use std::fmt;
 use std::fs::File;
-use std::io::{self, Read, Write};
+use std::io::{self, IoSliceMut, Read, Write};
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::os::fd::AsFd;
 use std::process::ExitCode;
@@ -38,6 +38,10 @@ const STDIN: Token = Token(1);
 /// `--verify-async`: a verdict came back from the worker.
 const VERIFY: Token = Token(2);
 
+/// Most records a regular file is read into with one `readv(2)`.
+const FILE_RECORDS: usize = 16;
+/// Plaintext of a full record (2^14 bytes), to size that read.
+const RECORD_PLAINTEXT: usize = 16 * 1024;
 /// Size of one read from stdin.
 const STDIN_CHUNK: usize = 64 * 1024;
 /// Chunks the stdin thread may read ahead of the connection.
@@ -518,10 +522,23 @@ impl FileInput {
     ) -> Result<bool, Result<NetError, io::Error>> {
         let mut fed = false;
         while !self.eof && tls.backlog() < BACKLOG_LIMIT {
-            let read = tls.send_with(|buf| loop {
-                match self.file.read(buf) {
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                    other => break other,
+            // Up to the bound, in one read for several records.
+            let records = (BACKLOG_LIMIT - tls.backlog())
+                .div_ceil(RECORD_PLAINTEXT)
+                .min(FILE_RECORDS);
+            let read = tls.send_into_rooms(records, |rooms| {
+                let mut slices: [IoSliceMut<'_>; FILE_RECORDS] =
+                    std::array::from_fn(|_| IoSliceMut::new(&mut []));
+                let mut count = 0;
+                for (slice, room) in slices.iter_mut().zip(rooms) {
+                    *slice = IoSliceMut::new(room);
+                    count += 1;
+                }
+                loop {
+                    match self.file.read_vectored(&mut slices[..count]) {
+                        Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                        other => break other,
+                    }
                 }
             });
             match read.map_err(Ok)? {

@@ -1,4 +1,5 @@
 use alloc::sync::Arc;
+use alloc::vec::Vec;
 
 use rustls::client::UnbufferedClientConnection;
 use rustls::client::{ClientConnectionData, EarlyDataError};
@@ -9,7 +10,7 @@ use rustls::unbuffered::{
 };
 use rustls::{ClientConfig, ExtractedSecrets};
 
-use super::{Layer, LlConnection, Side, Stop, MAX_ENCRYPT_CHUNK};
+use super::{Layer, LlConnection, Pump, ReceiveHalf, SendHalf, Side, Stop, MAX_ENCRYPT_CHUNK};
 use crate::buffer::Storage;
 use crate::buffer::WriteError;
 use crate::buffer::{IncomingTls, OutgoingTls};
@@ -19,6 +20,12 @@ use crate::status::{AppData, EarlyDataOutcome};
 
 /// A TLS client over caller-managed buffers.
 pub type LlClientConnection = LlConnection<UnbufferedClientConnection>;
+/// A client connection driven by a [`Pump`] (growable buffers by default).
+pub type ClientPump<I = Vec<u8>, O = Vec<u8>> = Pump<UnbufferedClientConnection, I, O>;
+/// The sending half of a split client connection.
+pub type ClientSendHalf = SendHalf<UnbufferedClientConnection>;
+/// The receiving half of a split client connection.
+pub type ClientReceiveHalf = ReceiveHalf<UnbufferedClientConnection>;
 
 impl super::sealed::Sealed for UnbufferedClientConnection {}
 

@@ -9,20 +9,22 @@ use alloc::boxed::Box;
 mod client;
 mod server;
 
-pub use client::LlClientConnection;
-pub use server::LlServerConnection;
+pub use client::{ClientPump, ClientReceiveHalf, ClientSendHalf, LlClientConnection};
+pub use server::{LlServerConnection, ServerPump, ServerReceiveHalf, ServerSendHalf};
 
 mod framing;
 mod pump;
 mod room;
 mod rustls_phase;
+mod split;
 #[cfg(test)]
 mod tests;
 
 use rustls_phase::{rustls_input, write_encrypted, Stop, Written};
 
 pub use pump::{Next, Pump};
-pub use room::RecordRoom;
+pub use room::{RecordRoom, Rooms};
+pub use split::{ReceiveHalf, ReceiveStatus, SendHalf, SendRoom};
 
 use core::ops::DerefMut;
 
@@ -134,7 +136,8 @@ pub struct LlConnection<C: Side> {
     record_layer: RecordLayer,
     /// Most plaintext per record (rustls's `max_fragment_size`).
     max_fragment: usize,
-    /// A lower limit on records per sending key, for tests.
+    /// A lower limit on records per sending key than the suite's, applied
+    /// at the switch.
     key_limit: Option<u64>,
     /// What the handshake negotiated, kept when rustls's connection is
     /// given up at the switch.
@@ -329,13 +332,6 @@ impl<C: Side> LlConnection<C> {
         let event = match layer.advance(incoming_tls.filled_mut(), outgoing_tls) {
             Ok(event) => event,
             Err(error) => {
-                if let Error::Tls {
-                    error: rustls::Error::AlertReceived(alert),
-                    alert_sent: None,
-                } = error
-                {
-                    send_nothing_after(alert, outgoing_tls);
-                }
                 self.failed = Some(error.clone());
                 return Err(error);
             }
@@ -410,6 +406,12 @@ impl<C: Side> LlConnection<C> {
     /// sealed where it will be transmitted: the plaintext is copied once,
     /// from `app_data` into `outgoing_tls`. [`record_room`](Self::record_room)
     /// avoids even that copy.
+    ///
+    /// Why it takes `incoming_tls`: rustls 0.23 lets a connection encrypt
+    /// only through the state `process_tls_records` returns for the bytes
+    /// received, so during the handshake and with rustls's record layer it
+    /// must be shown them. The halves of [`into_split`](Self::into_split)
+    /// send without it.
     #[must_use = "it says how much of the plaintext was taken"]
     pub fn encrypt<I: Storage, O: Storage>(
         &mut self,
@@ -564,7 +566,25 @@ impl<C: Side> LlConnection<C> {
         incoming_tls: &'a mut IncomingTls<I>,
         outgoing_tls: &'a mut OutgoingTls<O>,
     ) -> Result<Option<RecordRoom<'a, C, I, O>>, Error> {
-        RecordRoom::new(self, incoming_tls, outgoing_tls)
+        RecordRoom::new(self, incoming_tls, outgoing_tls, 1)
+    }
+
+    /// As [`record_room`](Self::record_room), with room for up to `records`
+    /// consecutive records at once, laid out as they will be sealed: filled
+    /// with one vectored read ([`RecordRoom::rooms`]), they cost one system
+    /// call instead of one per record. The records are the ones the same
+    /// plaintext would make one room at a time.
+    ///
+    /// Fewer rooms than asked when the keys allow fewer records before a
+    /// KeyUpdate must go out, when `outgoing_tls`'s storage cannot grow to
+    /// hold them all, and past 64; always one with rustls's record layer.
+    pub fn record_rooms<'a, I: Storage, O: Storage>(
+        &'a mut self,
+        incoming_tls: &'a mut IncomingTls<I>,
+        outgoing_tls: &'a mut OutgoingTls<O>,
+        records: usize,
+    ) -> Result<Option<RecordRoom<'a, C, I, O>>, Error> {
+        RecordRoom::new(self, incoming_tls, outgoing_tls, records)
     }
 
     /// Tells the connection the transport reached end-of-file.

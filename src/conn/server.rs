@@ -1,17 +1,24 @@
 use alloc::sync::Arc;
+use alloc::vec::Vec;
 
 use rustls::kernel::KernelConnection;
 use rustls::server::{ServerConnectionData, UnbufferedServerConnection};
 use rustls::unbuffered::{ReadEarlyData, ReadTraffic, UnbufferedStatus};
 use rustls::{ExtractedSecrets, ServerConfig};
 
-use super::{LlConnection, Side};
+use super::{LlConnection, Pump, ReceiveHalf, SendHalf, Side};
 use crate::error::Error;
 use crate::record::RecordLayer;
 use crate::status::AppData;
 
 /// A TLS server connection over caller-managed buffers.
 pub type LlServerConnection = LlConnection<UnbufferedServerConnection>;
+/// A server connection driven by a [`Pump`] (growable buffers by default).
+pub type ServerPump<I = Vec<u8>, O = Vec<u8>> = Pump<UnbufferedServerConnection, I, O>;
+/// The sending half of a split server connection.
+pub type ServerSendHalf = SendHalf<UnbufferedServerConnection>;
+/// The receiving half of a split server connection.
+pub type ServerReceiveHalf = ReceiveHalf<UnbufferedServerConnection>;
 
 impl super::sealed::Sealed for UnbufferedServerConnection {}
 

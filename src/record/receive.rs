@@ -1,5 +1,6 @@
-//! The receiving half: finds each record in the caller's `IncomingTls`,
-//! checks its header and opens it where it lies.
+//! The receiving direction: finds each record in the caller's
+//! `IncomingTls`, checks its header and opens it where it lies. What the
+//! records mean (messages, alerts) is handled in `post_handshake`.
 
 use alloc::vec;
 use alloc::vec::Vec;
@@ -8,6 +9,12 @@ use core::ops::Range;
 use rustls::{AlertDescription, ContentType, Error as TlsError};
 
 use super::cipher::{Opened, Protection, RecordError, Version, HEADER_LEN};
+use super::Handover;
+
+/// Warning alerts and renegotiation requests a peer may send before it is
+/// cut off, as rustls (after BoringSSL).
+const WARNING_ALERTS: u8 = 4;
+const RENEGOTIATION_REQUESTS: u8 = 1;
 
 /// A record at the front of the unprocessed bytes that was already opened
 /// (its sequence number is spent) but not yet acted on, or the reason the
@@ -30,7 +37,7 @@ const KEY_UPDATES_WITHOUT_DATA: u8 = 32;
 /// at offset 0.
 #[derive(Debug)]
 pub(crate) struct Receiver {
-    version: Version,
+    pub(super) version: Version,
     pub(super) rx: Protection,
     /// Bytes at the front that are done with: records processed or handed out.
     consumed: usize,
@@ -40,18 +47,29 @@ pub(crate) struct Receiver {
     pub(super) handshake: Vec<u8>,
     pub(super) peer_closed: bool,
     pub(super) key_updates_left: u8,
+    pub(super) warning_alerts_left: u8,
+    pub(super) renegotiations_left: u8,
+    /// A pass queued a record for the sending direction (a renegotiation
+    /// refusal), which it should send without waiting for data of its own.
+    pub(super) queued_for_sender: bool,
 }
 
 impl Receiver {
-    pub(super) fn new(version: Version, rx: Protection, peer_closed: bool) -> Self {
+    pub(super) fn new(version: Version, rx: Protection, handover: Handover) -> Self {
         Self {
             version,
             rx,
             consumed: 0,
             stash: None,
             handshake: Vec::new(),
-            peer_closed,
+            peer_closed: handover.peer_closed,
             key_updates_left: KEY_UPDATES_WITHOUT_DATA,
+            // rustls is never shown a post-handshake record (the switch comes
+            // first), so renegotiation requests and KeyUpdates start afresh;
+            // warnings may arrive during the handshake.
+            warning_alerts_left: WARNING_ALERTS.saturating_sub(handover.warning_alerts),
+            renegotiations_left: RENEGOTIATION_REQUESTS,
+            queued_for_sender: false,
         }
     }
 
@@ -191,6 +209,11 @@ impl Receiver {
         opened.content_type == ContentType::ApplicationData
             && self.handshake.is_empty()
             && !self.peer_closed
+    }
+
+    /// Whether the peer's close_notify arrived.
+    pub(crate) fn peer_closed(&self) -> bool {
+        self.peer_closed
     }
 
     /// Whether an opened application-data record waits for the caller.

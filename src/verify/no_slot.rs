@@ -25,6 +25,10 @@ impl Deferred {
         match *self {}
     }
 
+    pub(crate) fn rejected(&self) -> bool {
+        match *self {}
+    }
+
     pub(crate) fn take_rejection(&self) -> Option<rustls::Error> {
         match *self {}
     }

@@ -126,6 +126,11 @@ impl Deferred {
         !matches!(self.lock().stage, Stage::NotAsked | Stage::Accepted)
     }
 
+    /// Whether the caller rejected the peer (its alert sent or due).
+    pub(crate) fn rejected(&self) -> bool {
+        matches!(self.lock().stage, Stage::Rejected(_) | Stage::Done)
+    }
+
     /// The rejection whose alert is due, once.
     pub(crate) fn take_rejection(&self) -> Option<rustls::Error> {
         let mut verification = self.lock();

@@ -42,6 +42,9 @@ pub struct Endpoint<C: Side> {
     /// Send through `record_room` (plaintext written into `OutgoingTls`)
     /// instead of `encrypt`.
     pub use_room: bool,
+    /// With `use_room`: rooms asked for at once (`record_rooms`); 1 (the
+    /// default) uses `record_room`.
+    pub room_records: usize,
     pub close_queued: bool,
     pub received: Vec<u8>,
     pub early_received: Vec<u8>,
@@ -73,6 +76,7 @@ impl<C: Side> Endpoint<C> {
             sent: 0,
             close_after_send: false,
             use_room: false,
+            room_records: 1,
             close_queued: false,
             received: Vec::new(),
             early_received: Vec::new(),
@@ -198,16 +202,26 @@ impl<C: Side> Endpoint<C> {
 impl<C: Side> Endpoint<C> {
     /// Writes the next plaintext straight into the record room and seals it.
     fn send_through_room(&mut self) -> Result<usize, Error> {
-        let room = self
-            .conn
-            .record_room(&mut self.incoming, &mut self.outgoing)?;
+        let room = match self.room_records {
+            1 => self
+                .conn
+                .record_room(&mut self.incoming, &mut self.outgoing)?,
+            records => self
+                .conn
+                .record_rooms(&mut self.incoming, &mut self.outgoing, records)?,
+        };
         let Some(mut room) = room else {
             return Ok(0);
         };
-        let rest = &self.to_send[self.sent..];
-        let buf = room.buf();
-        let n = rest.len().min(buf.len());
-        buf[..n].copy_from_slice(&rest[..n]);
+        let mut rest = &self.to_send[self.sent..];
+        let mut n = 0;
+        // In order, as one vectored read would fill them.
+        for buf in room.rooms() {
+            let part = rest.len().min(buf.len());
+            buf[..part].copy_from_slice(&rest[..part]);
+            rest = &rest[part..];
+            n += part;
+        }
         room.seal(n)
     }
 }

@@ -13,7 +13,7 @@ use mio::{Interest, Registry, Token};
 
 use super::socket::{Input, Socket};
 use super::{Handler, NetError, Outbox, BACKLOG_LIMIT, READS_PER_TURN, TRANSMIT_BATCH};
-use crate::conn::{LlConnection, Next, Pump, Side};
+use crate::conn::{LlConnection, Next, Pump, Rooms, Side};
 use crate::error::Error;
 use crate::status::HandshakeInfo;
 use crate::trace::{Role, Tracer};
@@ -362,6 +362,23 @@ impl<C: Side> TlsConn<C> {
         &mut self,
         fill: impl FnOnce(&mut [u8]) -> Result<usize, E>,
     ) -> Result<Option<Result<usize, E>>, NetError> {
+        self.send_into_rooms(1, |mut rooms| match rooms.next() {
+            Some(room) => fill(room),
+            // `record_rooms` always makes at least one room.
+            None => Ok(0),
+        })
+    }
+
+    /// As [`send_with`](Self::send_with), with room for up to `records`
+    /// consecutive records ([`LlConnection::record_rooms`]): `fill` gets the
+    /// rooms, fills them in order (e.g. with one `readv(2)`) and returns how
+    /// many bytes it wrote in all. The records are the ones `send_with`
+    /// would make of the same plaintext.
+    pub fn send_into_rooms<E>(
+        &mut self,
+        records: usize,
+        fill: impl FnOnce(Rooms<'_>) -> Result<usize, E>,
+    ) -> Result<Option<Result<usize, E>>, NetError> {
         if self.socket.connecting
             || !matches!(self.phase, Phase::Open | Phase::Closed)
             || self.pump.conn().close_notify_sent()
@@ -371,14 +388,16 @@ impl<C: Side> TlsConn<C> {
         }
         let before = self.pending_tls();
         let (conn, incoming_tls, outgoing_tls) = self.pump.parts();
-        let room = conn.record_room(incoming_tls, outgoing_tls);
+        let room = conn.record_rooms(incoming_tls, outgoing_tls, records);
         let mut room = match room {
             Ok(Some(room)) => room,
             Ok(None) => return Ok(None),
             Err(error) => return Err(self.fail(error, before)),
         };
-        let num_bytes = match fill(room.buf()) {
-            Ok(num_bytes) => num_bytes,
+        let capacity = room.capacity();
+        let num_bytes = match fill(room.rooms()) {
+            // More than the rooms hold cannot have been written into them.
+            Ok(num_bytes) => num_bytes.min(capacity),
             Err(error) => return Ok(Some(Err(error))),
         };
         match room.seal(num_bytes) {

@@ -466,7 +466,7 @@ fn fragmented_key_update_switches_keys_at_its_end() {
     let (received, end) = h.pump();
     assert_eq!(end.unwrap(), Event::Blocked);
     assert_eq!(received, [b"new keys".to_vec()]);
-    assert_eq!(h.layer.kernel.rx_generation, 1);
+    assert_eq!(h.layer.control.kernel.rx_generation, 1);
     assert!(
         h.layer.receiver.handshake.capacity() == 0,
         "no reassembly memory kept"
@@ -554,10 +554,13 @@ fn refresh_traffic_keys_requests_an_update_and_switches() {
         ]
     );
     let mut h = Harness::new(ProtocolVersion::TLSv1_2);
+    let before = h.layer.sequence_numbers();
     assert!(
-        h.layer.refresh_traffic_keys(&mut h.outgoing).is_err(),
+        !h.layer.refresh_traffic_keys(&mut h.outgoing).unwrap(),
         "TLS 1.2 has no KeyUpdate"
     );
+    assert!(h.outgoing.is_empty());
+    assert_eq!(h.layer.sequence_numbers(), before, "no record sealed");
 }
 
 #[test]
@@ -647,7 +650,7 @@ fn new_session_ticket_goes_to_rustls() {
     let record = h.record(ContentType::Handshake, &messages);
     h.deliver(&record);
     assert_eq!(h.pump().1.unwrap(), Event::Blocked);
-    assert_eq!(h.layer.kernel.tickets, [vec![1, 2, 3], vec![9, 9]]);
+    assert_eq!(h.layer.control.kernel.tickets, [vec![1, 2, 3], vec![9, 9]]);
 }
 
 #[test]

@@ -115,11 +115,13 @@ pub enum Op {
         who: Who,
         len: usize,
     },
-    /// As `Encrypt`, through `record_room` and `seal` (or dropping the room unsealed).
+    /// As `Encrypt`, through `record_room` and `seal` (or dropping the room unsealed); with
+    /// `rooms` over 1, through `record_rooms`, filled in order.
     Seal {
         who: Who,
         len: usize,
         drop_room: bool,
+        rooms: usize,
     },
     Echo {
         who: Who,
@@ -191,6 +193,11 @@ pub fn decode(mut ops: &[u8]) -> Vec<Op> {
                 who,
                 len: LENGTHS[p & 7],
                 drop_room: p & 0x18 == 0x18,
+                rooms: match p & 0x18 {
+                    0x08 => 3,
+                    0x10 => 16,
+                    _ => 1,
+                },
             },
             22 => Op::Echo { who },
             23 | 24 => Op::Close { who },
@@ -268,9 +275,16 @@ impl Op {
                 who,
                 len,
                 drop_room,
+                rooms,
             } => [
                 20 | side(who),
-                index(&LENGTHS, len) | if drop_room { 0x18 } else { 0 },
+                index(&LENGTHS, len)
+                    | match (drop_room, rooms) {
+                        (true, _) => 0x18,
+                        (false, 3) => 0x08,
+                        (false, 16) => 0x10,
+                        _ => 0,
+                    },
             ],
             Op::Echo { who } => [22 | side(who), 0],
             Op::Close { who } => [23 | side(who), 0],
@@ -1154,11 +1168,16 @@ fn side_op<C: Side>(
             }
             send(end, wire, None, log)?;
         }
-        Op::Seal { len, drop_room, .. } => {
+        Op::Seal {
+            len,
+            drop_room,
+            rooms,
+            ..
+        } => {
             if !end.close_wanted {
                 end.wanted += len;
             }
-            send(end, wire, Some(drop_room), log)?;
+            send(end, wire, Some((drop_room, rooms)), log)?;
         }
         Op::Echo { .. } => {
             let conn = end.conn.as_mut().expect("checked above");
@@ -1274,11 +1293,11 @@ fn side_op<C: Side>(
 }
 
 /// Offers the application's pending data (`wanted - taken`) through `encrypt`, or through the
-/// record room (`Some(drop_room)`).
+/// record room or rooms (`Some((drop_room, rooms))`).
 fn send<C: Side>(
     end: &mut End<C>,
     wire: &Wire,
-    room: Option<bool>,
+    room: Option<(bool, usize)>,
     log: &mut Vec<String>,
 ) -> Result<(), String> {
     let who = end.who;
@@ -1300,37 +1319,45 @@ fn send<C: Side>(
             log.push(format!("{who:?} encrypt({len}) -> {result:?}"));
             result
         }
-        Some(drop_room) => match conn.record_room(&mut end.incoming, &mut end.outgoing) {
-            Ok(Some(mut room)) => {
-                let capacity = room.buf().len();
-                let n = capacity.min(len);
-                room.buf()[..n].copy_from_slice(&offer[..n]);
-                if drop_room {
-                    // The room goes out of scope unsealed: nothing is sent.
-                    log.push(format!("{who:?} record_room -> {capacity}B, dropped"));
-                    Ok(0)
-                } else {
-                    let result = room.seal(n);
-                    log.push(format!(
-                        "{who:?} record_room -> {capacity}B, seal({n}) -> {result:?}"
-                    ));
-                    if let Ok(sealed) = result {
-                        if sealed != n && sealed != 0 {
-                            return Err(format!("{who:?}: seal({n}) returned {sealed}"));
-                        }
+        Some((drop_room, rooms)) => {
+            match conn.record_rooms(&mut end.incoming, &mut end.outgoing, rooms) {
+                Ok(Some(mut room)) => {
+                    let capacity = room.capacity();
+                    let n = capacity.min(len);
+                    // In order, as one vectored read would fill them.
+                    let mut rest = &offer[..n];
+                    for buf in room.rooms() {
+                        let part = rest.len().min(buf.len());
+                        buf[..part].copy_from_slice(&rest[..part]);
+                        rest = &rest[part..];
                     }
-                    result
+                    if drop_room {
+                        // The room goes out of scope unsealed: nothing is sent.
+                        log.push(format!("{who:?} record_room -> {capacity}B, dropped"));
+                        Ok(0)
+                    } else {
+                        let result = room.seal(n);
+                        log.push(format!(
+                            "{who:?} record_rooms({rooms}) -> {capacity}B, seal({n}) -> {result:?}"
+                        ));
+                        if let Ok(sealed) = result {
+                            if sealed != n && sealed != 0 {
+                                return Err(format!("{who:?}: seal({n}) returned {sealed}"));
+                            }
+                        }
+                        result
+                    }
+                }
+                Ok(None) => {
+                    log.push(format!("{who:?} record_room -> None"));
+                    Ok(0)
+                }
+                Err(error) => {
+                    log.push(format!("{who:?} record_room -> Err({error:?})"));
+                    Err(error)
                 }
             }
-            Ok(None) => {
-                log.push(format!("{who:?} record_room -> None"));
-                Ok(0)
-            }
-            Err(error) => {
-                log.push(format!("{who:?} record_room -> Err({error:?})"));
-                Err(error)
-            }
-        },
+        }
     };
     match record_result(end, result, wire)? {
         Some(n) => {

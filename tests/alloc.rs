@@ -251,7 +251,7 @@ fn send_half<C: Side>(
                 .unwrap()
                 .expect("room before close_notify");
             room.buf()[..plaintext.len()].copy_from_slice(plaintext);
-            room.seal(plaintext.len())
+            room.seal(plaintext.len()).unwrap()
         }
     };
     assert_eq!(taken, plaintext.len(), "{how:?}");

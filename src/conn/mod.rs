@@ -373,12 +373,7 @@ impl<C: Side> LlConnection<C> {
                 };
                 incoming_tls.reserve_exact(MAX_HANDSHAKE_BUFFER, room)
             }
-            // After it, an empty buffer reads into the room it has (the
-            // handshake's may be less than a record) and grows once a record
-            // is partly in: a connection that receives nothing after its
-            // handshake never holds a record's room.
-            _ if incoming_tls.is_empty() && incoming_tls.capacity() > 0 => Ok(()),
-            _ => incoming_tls.reserve(MAX_RECORD_SIZE),
+            _ => room_for_records(incoming_tls),
         };
         if let Err(error) = reserved {
             debug!("incoming buffer limit: {error}");
@@ -812,6 +807,17 @@ impl<C: Side> LlConnection<C> {
             None => Ok(()),
         }
     }
+}
+
+/// Room to read records into after the handshake. An empty buffer reads
+/// into the room it has (the handshake's may be less than a record) and
+/// grows once a record is partly in: a connection that receives nothing
+/// after its handshake never holds a record's room.
+fn room_for_records<I: Storage>(incoming_tls: &mut IncomingTls<I>) -> Result<(), Error> {
+    if incoming_tls.is_empty() && incoming_tls.capacity() > 0 {
+        return Ok(());
+    }
+    incoming_tls.reserve(MAX_RECORD_SIZE)
 }
 
 /// RFC 8446 §6.2: after the peer's fatal `alert` nothing more is sent, not

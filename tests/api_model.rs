@@ -117,7 +117,7 @@ fn every_setup_splits_and_closes_cleanly() {
         Op::Split { who: Who::Server },
         Op::Encrypt {
             who: Who::Client,
-            len: 20_000,
+            len: 5_000,
         },
         Op::KeyUpdate { who: Who::Client },
         Op::Seal {

@@ -425,10 +425,13 @@ pub struct End<C: Side> {
     recv_error: Option<Error>,
     /// The receive half returned `FlushSender` and the send half did not run since.
     flush_due: bool,
-    /// KeyUpdate rule: the peer's marks (`Wire::marks`) looked at so far, and the offset of
-    /// our direction from which a KeyUpdate must come before application data.
+    /// KeyUpdate rule (RFC 8446 §4.6.3): the peer's marks (`Wire::marks`) looked at so far;
+    /// the requests delivered and not processed yet: (where the request ends in the peer's
+    /// direction, how much we had sealed when it arrived); the requests processed: (sealed
+    /// when it arrived, sealed once it was processed).
     peer_marks_seen: usize,
-    key_update_owed_from: Option<usize>,
+    key_update_requests: Vec<(usize, usize)>,
+    key_updates_owed: Vec<(usize, usize)>,
 }
 
 impl<C: Side> End<C> {
@@ -467,7 +470,8 @@ impl<C: Side> End<C> {
             recv_error: None,
             flush_due: false,
             peer_marks_seen: 0,
-            key_update_owed_from: None,
+            key_update_requests: Vec::new(),
+            key_updates_owed: Vec::new(),
         }
     }
 
@@ -699,15 +703,6 @@ impl Model {
                     | Op::Flush { who } => who,
                     _ => unreachable!("handled above"),
                 };
-                // KeyUpdate rule: what this side had sealed before it processed.
-                let sealed_before = match who {
-                    Who::Client => {
-                        self.wire.observed(Dir::ClientToServer) + self.client.outgoing.len()
-                    }
-                    Who::Server => {
-                        self.wire.observed(Dir::ServerToClient) + self.server.outgoing.len()
-                    }
-                };
                 let mut log = Vec::new();
                 let result = match who {
                     Who::Client => {
@@ -735,24 +730,10 @@ impl Model {
                 if let Err(what) = result {
                     self.violation(&what);
                 }
-                if let Op::Process { .. } = other {
-                    match who {
-                        Who::Client => note_key_update_requests(
-                            &mut self.client,
-                            &self.wire,
-                            self.forged[Dir::ServerToClient.index()],
-                            sealed_before,
-                        ),
-                        Who::Server => note_key_update_requests(
-                            &mut self.server,
-                            &self.wire,
-                            self.forged[Dir::ClientToServer.index()],
-                            sealed_before,
-                        ),
-                    }
-                }
             }
         }
+        note_key_updates_processed(&mut self.client, &self.wire);
+        note_key_updates_processed(&mut self.server, &self.wire);
         self.check();
     }
 
@@ -784,6 +765,12 @@ impl Model {
         from_out.discard(n);
         self.note(format!("deliver {dir:?} {n}B"));
         self.wire.observe(dir, &bytes);
+        if !to_gone {
+            match dir {
+                Dir::ClientToServer => note_key_update_requests(&mut self.server, &self.wire),
+                Dir::ServerToClient => note_key_update_requests(&mut self.client, &self.wire),
+            }
+        }
     }
 
     fn forge(&mut self, dir: Dir, what: Forged) {
@@ -1938,7 +1925,7 @@ fn record_send_result<C: Side, T>(
             }
             if let Some(failed) = &end.recv_error {
                 return Err(format!(
-                    "{who:?}: a send half call succeeded after the receive half failed with                      {failed:?}: it must seal the alert due and return the error"
+                    "{who:?}: a send half call succeeded after the receive half failed with {failed:?}: it must seal the alert due and return the error"
                 ));
             }
             end.flush_due = false;
@@ -1968,7 +1955,7 @@ fn record_send_result<C: Side, T>(
                 };
                 if !same {
                     return Err(format!(
-                        "{who:?}: the send half returned {text}, not the receive half's error                          {received:?}"
+                        "{who:?}: the send half returned {text}, not the receive half's error {received:?}"
                     ));
                 }
             }
@@ -2054,7 +2041,7 @@ fn split<C: Side>(end: &mut End<C>, log: &mut Vec<String>) -> Result<(), String>
             );
             if carried != had {
                 return Err(format!(
-                    "{who:?}: the halves do not carry the connection's state (close_notify                      sent, peer closed, send sequence number): {carried:?}, the connection had                      {had:?}"
+                    "{who:?}: the halves do not carry the connection's state (close_notify sent, peer closed, send sequence number): {carried:?}, the connection had {had:?}"
                 ));
             }
             if send.error().is_some() || receive.error().is_some() {
@@ -2116,35 +2103,74 @@ fn snapshot<C: Side>(conn: &LlConnection<C>) -> Snapshot {
 }
 
 /// KeyUpdate rule (RFC 8446 §4.6.3): once a side processed a KeyUpdate with
-/// update_requested, its next application data follows a KeyUpdate of its own. After a
-/// `process` operation: the peer's records it got through (a lower bound: what left its
-/// `IncomingTls`), and where in its own direction the answer is owed from (what it had
-/// sealed before the operation).
-fn note_key_update_requests<C: Side>(
-    end: &mut End<C>,
-    wire: &Wire,
-    forged_into_me: bool,
-    sealed_before: usize,
-) {
-    // Bytes delivered to a side that no longer reads never entered its IncomingTls.
-    if !end.reads() {
+/// update_requested, its next application data follows a KeyUpdate of its own. Any call may
+/// process (a whole connection's `encrypt` drives rustls too), so the rule is checked between
+/// bounds: the answer may come from when the request reached the side's `IncomingTls`; the
+/// application data it must precede, from when the request was surely processed.
+///
+/// After a delivery to a side that reads: the requests it brought.
+fn note_key_update_requests<C: Side>(end: &mut End<C>, wire: &Wire) {
+    let sealed = wire.observed(end.who.sends()) + end.outgoing.len();
+    let marks = wire.marks(end.who.receives());
+    for mark in &marks[end.peer_marks_seen..] {
+        if mark.what == (Marked::KeyUpdate { requested: true }) {
+            end.key_update_requests.push((mark.end, sealed));
+        }
+    }
+    end.peer_marks_seen = marks.len();
+}
+
+/// After any operation: the requests that left the side's `IncomingTls` (a lower bound on
+/// what it processed: forged bytes lie after what was delivered).
+fn note_key_updates_processed<C: Side>(end: &mut End<C>, wire: &Wire) {
+    if end.key_update_requests.is_empty() {
         return;
     }
-    // Forged bytes in IncomingTls only lower the bound.
-    let _ = forged_into_me;
-    let dir = end.who.receives();
     let processed = wire
-        .observed(dir)
+        .observed(end.who.receives())
         .saturating_sub(end.incoming.filled().len());
-    let marks = wire.marks(dir);
-    let mut i = end.peer_marks_seen;
-    while i < marks.len() && marks[i].end <= processed {
-        if marks[i].what == (Marked::KeyUpdate { requested: true }) {
-            end.key_update_owed_from.get_or_insert(sealed_before);
+    let sealed = wire.observed(end.who.sends()) + end.outgoing.len();
+    let owed = &mut end.key_updates_owed;
+    end.key_update_requests.retain(|&(request_end, arrived)| {
+        if request_end <= processed {
+            owed.push((arrived, sealed));
+            false
+        } else {
+            true
         }
-        i += 1;
+    });
+}
+
+/// Checks the KeyUpdate rule for one side: no application data sealed after a request was
+/// processed comes before a KeyUpdate sealed after the request arrived.
+fn key_update_answered<C: Side>(end: &mut End<C>, wire: &Wire) -> Result<(), String> {
+    let marks = wire.marks(end.who.sends());
+    let first = |from: usize, what: fn(Marked) -> bool| {
+        let at = marks.partition_point(|m| m.start < from);
+        marks[at..].iter().find(|m| what(m.what)).copied()
+    };
+    let mut violation = None;
+    end.key_updates_owed.retain(|&(arrived, processed)| {
+        let answer = first(arrived, |m| matches!(m, Marked::KeyUpdate { .. }));
+        let data = first(processed, |m| m == Marked::AppData);
+        match (answer, data) {
+            (Some(answer), Some(data)) if answer.start < data.start => false,
+            (Some(_), None) => false,
+            (_, Some(data)) => {
+                violation.get_or_insert(data.start);
+                true
+            }
+            (None, None) => true,
+        }
+    });
+    match violation {
+        Some(at) => Err(format!(
+            "{:?} sent application data (record at byte {at}) without first answering the \
+             KeyUpdate request it processed (RFC 8446 §4.6.3)",
+            end.who
+        )),
+        None => Ok(()),
     }
-    end.peer_marks_seen = i;
 }
 
 /// A split side's halves against the model: `error()` is the error each returned first; the
@@ -2181,27 +2207,6 @@ fn halves_agree<C: Side>(end: &End<C>, wire: &Wire) -> Result<(), String> {
         }
     }
     Ok(())
-}
-
-/// Checks the KeyUpdate rule for one side: the first application data or KeyUpdate it
-/// sealed after the request was processed is a KeyUpdate.
-fn key_update_answered<C: Side>(end: &mut End<C>, wire: &Wire) -> Result<(), String> {
-    let Some(from) = end.key_update_owed_from else {
-        return Ok(());
-    };
-    let marks = wire.marks(end.who.sends());
-    let first = marks.partition_point(|m| m.start < from);
-    match marks.get(first) {
-        None => Ok(()),
-        Some(mark) if mark.what == Marked::AppData => Err(format!(
-            "{:?} sent application data (record at byte {}) without first answering the              KeyUpdate request it processed (RFC 8446 §4.6.3)",
-            end.who, mark.start
-        )),
-        Some(_) => {
-            end.key_update_owed_from = None;
-            Ok(())
-        }
-    }
 }
 
 /// The run's two connections, normal or deferred.

@@ -2,9 +2,10 @@
 //! `LlServerConnection` driven through an arbitrary interleaving of every public input
 //! (`process` with arbitrary chunks of the bytes in flight, `encrypt`, `record_room` + `seal`,
 //! `echo_app_data`, `queue_close_notify`, `refresh_traffic_keys`, `handle_eof`,
-//! `set_key_limit`, `peer_verified`, `into_rustls`, `encrypt_early_data`), with a model of what
-//! each call may do, checked after every operation. A broken invariant panics with the
-//! operation log and the input that replays it.
+//! `set_key_limit`, `peer_verified`, `into_rustls`, `encrypt_early_data`, `into_split` and,
+//! on the halves, their own calls and `flush`), with a model of what each call may do,
+//! checked after every operation. A broken invariant panics with the operation log and the
+//! input that replays it.
 //!
 //! Shared by `tests/api_model.rs` (seeded inputs and kept regressions, in `cargo test`) and the
 //! `api` fuzz target (`fuzz/fuzz_targets/api.rs`, which includes this directory and
@@ -1956,6 +1957,22 @@ fn record_send_result<C: Side, T>(
                 if !same {
                     return Err(format!(
                         "{who:?}: the send half returned {text}, not the receive half's error {received:?}"
+                    ));
+                }
+            }
+            // After the peer's fatal alert nothing more is sent, not even what waits in
+            // OutgoingTls (RFC 8446 §6.2). TLS 1.3 only: a TLS 1.2 alert of invalid level is
+            // answered, and not dropped after our own close_notify.
+            if let Some(Error::Tls {
+                error: rustls::Error::AlertReceived(_),
+                ..
+            }) = &end.recv_error
+            {
+                if wire.tls13() && !end.outgoing.is_empty() {
+                    return Err(format!(
+                        "{who:?}: the send half reported the peer's fatal alert ({text}) but kept \
+                         {}B in OutgoingTls to send",
+                        end.outgoing.len()
                     ));
                 }
             }

@@ -766,7 +766,9 @@ impl Model {
         from_out.discard(n);
         self.note(format!("deliver {dir:?} {n}B"));
         self.wire.observe(dir, &bytes);
-        if !to_gone {
+        // After a forged record the receiver may skip what follows it unprocessed (all of it
+        // after a forged close_notify): requests are followed only before one.
+        if !to_gone && !self.forged[dir.index()] {
             match dir {
                 Dir::ClientToServer => note_key_update_requests(&mut self.server, &self.wire),
                 Dir::ServerToClient => note_key_update_requests(&mut self.client, &self.wire),
@@ -2137,8 +2139,8 @@ fn note_key_update_requests<C: Side>(end: &mut End<C>, wire: &Wire) {
     end.peer_marks_seen = marks.len();
 }
 
-/// After any operation: the requests that left the side's `IncomingTls` (a lower bound on
-/// what it processed: forged bytes lie after what was delivered).
+/// After any operation: the requests that left the side's `IncomingTls` (what it
+/// processed: nothing is forged into it after them).
 fn note_key_updates_processed<C: Side>(end: &mut End<C>, wire: &Wire) {
     if end.key_update_requests.is_empty() {
         return;

@@ -252,3 +252,21 @@ fn replay() {
         .collect();
     api_model::run(&data);
 }
+
+/// Replays every input of the directory `API_MODEL_CORPUS` names (a fuzzer's corpus) and says
+/// how many split a side.
+#[test]
+fn replay_corpus() {
+    let Ok(dir) = std::env::var("API_MODEL_CORPUS") else {
+        return;
+    };
+    let (mut inputs, mut split) = (0, 0);
+    for entry in fs::read_dir(&dir).expect("corpus directory") {
+        let data = fs::read(entry.expect("directory entry").path()).expect("corpus input");
+        let before = api_model::SPLITS.with(|splits| splits.get());
+        api_model::run(&data);
+        inputs += 1;
+        split += usize::from(api_model::SPLITS.with(|splits| splits.get()) > before);
+    }
+    eprintln!("{dir}: {inputs} inputs, {split} split a side");
+}

@@ -11,11 +11,17 @@
 //! It fails, without holding anything, if any connection fails or the whole
 //! does not finish within `--timeout` seconds.
 //!
+//! With `--partial-hello` each connection instead sends the first 12 KiB
+//! of a handshake record whose header announces 16 KiB (a ClientHello that
+//! never completes) and stalls there, so the measurement is what a server
+//! holds per stalled handshake. It prints `stalled N` once every connection
+//! has sent its bytes.
+//!
 //! Usage: `idle_clients --port PORT --cafile CA.pem --count N
-//! [--parallel K] [--timeout SECS] [HOSTNAME]`
+//! [--parallel K] [--timeout SECS] [--partial-hello] [HOSTNAME]`
 
 use std::io::{self, Read, Write};
-use std::net::ToSocketAddrs;
+use std::net::{SocketAddr, ToSocketAddrs};
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -28,6 +34,10 @@ use rustls::{ClientConfig, ClientConnection, RootCertStore};
 
 const PING: &[u8] = b"ping";
 
+/// `--partial-hello`: the record body announced, and how much of it is sent.
+const PARTIAL_RECORD_LEN: usize = 16_384;
+const PARTIAL_SENT: usize = 12 * 1024;
+
 struct Args {
     port: u16,
     cafile: String,
@@ -35,6 +45,7 @@ struct Args {
     parallel: usize,
     timeout: Duration,
     hostname: String,
+    partial_hello: bool,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -44,6 +55,7 @@ fn parse_args() -> Result<Args, String> {
     let mut parallel = 128;
     let mut timeout = 300;
     let mut hostname = "localhost".to_owned();
+    let mut partial_hello = false;
     let mut args = std::env::args().skip(1);
     let number = |name: &str, value: Option<String>| -> Result<u64, String> {
         let value = value.ok_or_else(|| format!("{name} needs a value"))?;
@@ -56,6 +68,7 @@ fn parse_args() -> Result<Args, String> {
             "--count" => count = Some(number("--count", args.next())? as usize),
             "--parallel" => parallel = number("--parallel", args.next())?.max(1) as usize,
             "--timeout" => timeout = number("--timeout", args.next())?,
+            "--partial-hello" => partial_hello = true,
             other if !other.starts_with('-') => hostname = other.to_owned(),
             other => return Err(format!("unknown argument {other}")),
         }
@@ -67,6 +80,7 @@ fn parse_args() -> Result<Args, String> {
         parallel,
         timeout: Duration::from_secs(timeout),
         hostname,
+        partial_hello,
     })
 }
 
@@ -158,13 +172,67 @@ impl Conn {
     }
 }
 
+/// The first `PARTIAL_SENT` bytes of a handshake record announcing
+/// `PARTIAL_RECORD_LEN` bytes: a ClientHello's record and message headers,
+/// then zeros (nothing past the headers is parsed before the record is
+/// complete).
+fn partial_hello() -> Vec<u8> {
+    let record_len = u16::try_from(PARTIAL_RECORD_LEN).expect("a record length fits 16 bits");
+    let message_len = PARTIAL_RECORD_LEN - 4;
+    let mut bytes = vec![22, 3, 1];
+    bytes.extend_from_slice(&record_len.to_be_bytes());
+    // handshake type client_hello, 24-bit length, legacy_version TLS 1.2
+    bytes.push(1);
+    bytes.extend_from_slice(&u32::try_from(message_len).expect("small").to_be_bytes()[1..]);
+    bytes.extend_from_slice(&[3, 3]);
+    bytes.resize(5 + PARTIAL_SENT, 0);
+    bytes
+}
+
+/// `--partial-hello`: opens the connections one after another, each sending
+/// the partial record, and holds them until stdin ends.
+fn run_partial(args: &Args, addr: SocketAddr) -> Result<(), String> {
+    let deadline = Instant::now() + args.timeout;
+    let hello = partial_hello();
+    let mut conns = Vec::with_capacity(args.count);
+    for i in 0..args.count {
+        let left = deadline
+            .checked_duration_since(Instant::now())
+            .filter(|left| !left.is_zero())
+            .ok_or_else(|| {
+                format!(
+                    "only {i} of {} connections within {:?}",
+                    args.count, args.timeout
+                )
+            })?;
+        let mut socket = std::net::TcpStream::connect_timeout(&addr, left)
+            .map_err(|e| format!("connection {i}: cannot connect: {e}"))?;
+        socket
+            .set_write_timeout(Some(left))
+            .and_then(|()| socket.write_all(&hello))
+            .map_err(|e| format!("connection {i}: {e}"))?;
+        conns.push(socket);
+    }
+    let mut stdout = io::stdout();
+    writeln!(stdout, "stalled {}", conns.len())
+        .and_then(|()| stdout.flush())
+        .map_err(|e| e.to_string())?;
+    let mut rest = Vec::new();
+    let _ = io::stdin().read_to_end(&mut rest);
+    drop(conns);
+    Ok(())
+}
+
 fn run(args: &Args) -> Result<(), String> {
-    let config = config(&args.cafile)?;
     let addr = (args.hostname.as_str(), args.port)
         .to_socket_addrs()
         .map_err(|e| format!("cannot resolve {}: {e}", args.hostname))?
         .next()
         .ok_or("no address")?;
+    if args.partial_hello {
+        return run_partial(args, addr);
+    }
+    let config = config(&args.cafile)?;
     let name = ServerName::try_from(args.hostname.clone()).map_err(|e| e.to_string())?;
     let deadline = Instant::now() + args.timeout;
 

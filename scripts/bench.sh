@@ -29,6 +29,8 @@
 #        closest look at the client's own wall and CPU time)
 #   4b.  a server process holding many idle TLS connections: RSS growth per
 #        connection, llserver in both modes and the buffered server
+#   4c.  the same for many stalled handshakes: each client sends 12 KiB of
+#        a ClientHello record announcing 16 KiB and stops
 #   context: `openssl speed -evp aes-256-gcm` on one core, 16 KiB blocks
 #
 # Everything is built in the dev profile the tests use (our crate at
@@ -59,12 +61,14 @@ if [ "$mode" = quick ]; then
     payload_mib=64
     runs=1
     idle_count=1000
+    stall_count=1000
     speed_seconds=1
     transfer_timeout=30
 else
     payload_mib=1024
     runs=3
     idle_count=10000
+    stall_count=5000
     speed_seconds=3
     transfer_timeout=600
 fi
@@ -679,6 +683,91 @@ else
         "$(per_conn "$ll_idle")" "$(per_conn "$buf_idle")" - B/conn lower "$(per_conn "$ll_rustls_idle")"
     row "memory (loopback)" "server RSS holding $idle_count idle TLS connections" \
         "$(total "$ll_idle")" "$(total "$buf_idle")" - MiB lower "$(total "$ll_rustls_idle")"
+fi
+
+# ---------------------------------------------------------------- stalled handshakes
+# server_conns PORT [unread]: how many TCP connections to local port PORT
+# the server has not closed yet (established, or closed by the client
+# only), from /proc; with `unread`, how many hold bytes their server has
+# not read yet (accepted or not).
+server_conns() {
+    awk -v port="$(printf '%04X' "$1")" -v unread="${2:-}" '
+        $4 == "01" || $4 == "08" { split($2, here, ":"); split($5, queues, ":")
+            if (here[2] == port && (unread == "" || queues[2] != "00000000")) n++ }
+        END { print n + 0 }' /proc/net/tcp /proc/net/tcp6
+}
+
+# wait_conns PORT [unread]: waits (bounded, 60 s) until server_conns is 0.
+wait_conns() {
+    local i
+    for i in $(seq 600); do
+        [ "$(server_conns "$@")" -eq 0 ] && return 0
+        sleep 0.1
+    done
+    return 1
+}
+
+# stalled SERVER...: the server's RSS after a warm-up of 300 stalled
+# handshakes that are then closed (the same work, so both servers have
+# touched the same paths and kept what they keep of it), and with
+# $stall_count connections each holding 12 KiB of a 16 KiB ClientHello
+# record (idle_clients --partial-hello), once the server has read every
+# byte of them; sets STALLED to "BASE AFTER" (KiB).
+stalled() {
+    local server_pid base after fd line status=0
+    start_listener stall-server "$@" || return 1
+    server_pid=$LISTENER_PID
+    local port=$LISTENER_PORT
+    if ! timeout 120 "$ex/idle_clients" --port "$port" --cafile "$ca" --count 300 \
+        --partial-hello </dev/null >/dev/null 2>"$work/stall.err" || ! wait_conns "$port"; then
+        problem "stall warm-up against $1 failed: $(head -c 300 "$work/stall.err")"
+        stop "$server_pid"
+        return 1
+    fi
+    base=$(vm_rss "$server_pid")
+    mkfifo "$work/stall.hold" "$work/stall.out"
+    timeout 300 "$ex/idle_clients" --port "$port" --cafile "$ca" --count "$stall_count" \
+        --timeout 240 --partial-hello <"$work/stall.hold" >"$work/stall.out" 2>"$work/stall.err" &
+    local client_pid=$!
+    pids+=("$client_pid")
+    exec {hold}>"$work/stall.hold"
+    exec {fd}<"$work/stall.out"
+    if read -r -t 280 -u "$fd" line && [ "$line" = "stalled $stall_count" ]; then
+        # Sent is not read: wait until the server has read what every
+        # connection sent.
+        if wait_conns "$port" unread; then
+            after=$(vm_rss "$server_pid")
+        else
+            problem "$1 did not read the stalled connections' bytes within 60 s"
+            status=1
+        fi
+    else
+        problem "idle_clients --partial-hello against $1 failed: $(head -c 300 "$work/stall.err")"
+        status=1
+    fi
+    exec {hold}>&- {fd}<&-
+    wait "$client_pid" 2>/dev/null || true
+    stop "$server_pid"
+    rm -f "$work/stall.hold" "$work/stall.out"
+    [ "$status" -eq 0 ] || return 1
+    STALLED="$base $after"
+}
+
+if [ "$(ulimit -n)" -lt $((stall_count + 100)) ]; then
+    problem "fd limit $(ulimit -n) too low for $stall_count stalled connections"
+else
+    note "stalled handshakes: $stall_count against each server"
+    # The servers must not drop the stalled handshakes while they are counted.
+    STALLED=""
+    stalled "$bin/llserver" --port 0 --certs "$certs/fullchain.pem" --key "$certs/server.key" \
+        --handshake-timeout 600 echo || true
+    ll_stalled=$STALLED
+    STALLED=""
+    stalled "$ex/buffered_server" --certs "$certs/fullchain.pem" --key "$certs/server.key" echo || true
+    buf_stalled=$STALLED
+    per_stalled() { [ -n "$1" ] && echo "$1" | awk -v n="$stall_count" '{ printf "%.1f", ($2 - $1) / n }' || echo -; }
+    row "memory (loopback)" "server RSS growth per stalled handshake (12 of 16 KiB ClientHello, $stall_count held)" \
+        "$(per_stalled "$ll_stalled")" "$(per_stalled "$buf_stalled")" - KiB/conn lower
 fi
 
 # ---------------------------------------------------------------- report

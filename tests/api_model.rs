@@ -22,14 +22,23 @@ fn setups() -> Vec<[u8; 2]> {
 
 /// Random operations. Half the inputs are "clean": no forged record, no EOF, no
 /// `into_rustls`, no rejection, so they get deep (data both ways, key updates, close); the
-/// others have those at a low rate, so they end the run late rather than at once.
+/// others have those at a low rate, so they end the run late rather than at once. A third
+/// split their sides into halves.
 pub fn random_ops(rng: &mut Rng, len: usize) -> Vec<u8> {
     let clean = rng.below(2) == 0;
+    // A third of the inputs split their sides often (most tries come before the handshake
+    // completed and must fail), so that many runs drive halves.
+    let splitting = rng.below(3) == 0;
     let mut ops = Vec::with_capacity(2 * len);
     for _ in 0..len {
         let mut op = rng.next_u64() as u8;
         let mut param = rng.next_u64() as u8;
-        let ending = matches!(op & 31, 30 | 31);
+        if splitting && rng.below(12) == 0 {
+            op = op & 0x80 | api_model::SPLIT_BYTE;
+        } else if splitting && rng.below(24) == 0 {
+            op = op & 0x80 | api_model::FLUSH_BYTE;
+        }
+        let ending = matches!(op & 31, 30 | 31) && op & 0x7f != api_model::FLUSH_BYTE;
         if ending && (clean || rng.below(4) != 0) {
             // A delivery instead.
             op &= 0x80 | 7;
@@ -58,6 +67,99 @@ fn random_inputs() {
             "seeded input {seed} broke an invariant (message above)"
         );
     }
+    // The splitting inputs reach halves in a fair share of the runs (each run splits once
+    // at most).
+    let splits = api_model::SPLITS.with(|splits| splits.get());
+    eprintln!("random_inputs: {splits} runs split a side");
+    assert!(
+        splits > SEEDS as usize / 10,
+        "only {splits} runs split a side"
+    );
+}
+
+/// On every setup: a handshake, both sides split, then data both ways, KeyUpdates, flushes
+/// and close on the halves; each run splits both sides (rustls's record layer cannot, and
+/// keeps its connections whole).
+#[test]
+fn every_setup_splits_and_closes_cleanly() {
+    let all = usize::MAX;
+    let process = |who, flush_now| Op::Process {
+        who,
+        calls: 64,
+        take_all: true,
+        flush_now,
+    };
+    let mut ops = vec![];
+    for _ in 0..6 {
+        ops.extend([
+            process(Who::Client, false),
+            Op::Deliver {
+                dir: Dir::ClientToServer,
+                max: all,
+            },
+            process(Who::Server, false),
+            Op::Verdict {
+                who: Who::Server,
+                accept: true,
+            },
+            Op::Deliver {
+                dir: Dir::ServerToClient,
+                max: all,
+            },
+            Op::Verdict {
+                who: Who::Client,
+                accept: true,
+            },
+        ]);
+    }
+    ops.extend([
+        Op::Split { who: Who::Client },
+        Op::Split { who: Who::Server },
+        Op::Encrypt {
+            who: Who::Client,
+            len: 5_000,
+        },
+        Op::KeyUpdate { who: Who::Client },
+        Op::Seal {
+            who: Who::Server,
+            len: 1_000,
+            drop_room: false,
+            rooms: 1,
+        },
+        Op::Deliver {
+            dir: Dir::ClientToServer,
+            max: 100,
+        },
+        process(Who::Server, true),
+        Op::Deliver {
+            dir: Dir::ClientToServer,
+            max: all,
+        },
+        process(Who::Server, false),
+        Op::Encrypt {
+            who: Who::Server,
+            len: 10,
+        },
+        Op::KeyUpdate { who: Who::Server },
+        Op::Flush { who: Who::Server },
+        Op::Deliver {
+            dir: Dir::ServerToClient,
+            max: all,
+        },
+        process(Who::Client, false),
+        Op::Close { who: Who::Server },
+        Op::Encrypt {
+            who: Who::Server,
+            len: 10,
+        },
+    ]);
+    for [a, b] in setups() {
+        let setup = Setup::from_bytes(a, b);
+        let before = api_model::SPLITS.with(|splits| splits.get());
+        api_model::run(&input(setup, &ops));
+        let splits = api_model::SPLITS.with(|splits| splits.get()) - before;
+        assert_eq!(splits, 2, "{setup:?}: {splits} sides split");
+    }
 }
 
 /// A well-behaved exchange on every setup: handshake, data both ways, key update, close.
@@ -75,6 +177,7 @@ fn every_setup_closes_cleanly() {
                 who: Who::Client,
                 calls: 64,
                 take_all: true,
+                flush_now: false,
             },
             Op::Deliver {
                 dir: Dir::ClientToServer,
@@ -84,6 +187,7 @@ fn every_setup_closes_cleanly() {
                 who: Who::Server,
                 calls: 64,
                 take_all: true,
+                flush_now: false,
             },
             Op::Verdict {
                 who: Who::Server,
@@ -98,6 +202,7 @@ fn every_setup_closes_cleanly() {
                 who: Who::Client,
                 calls: 64,
                 take_all: true,
+                flush_now: false,
             },
             Op::Close { who: Who::Client },
             // After close_notify: nothing more may be taken, nor a second close_notify sent.
@@ -147,4 +252,22 @@ fn replay() {
         .map(|i| u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).expect("hex input"))
         .collect();
     api_model::run(&data);
+}
+
+/// Replays every input of the directory `API_MODEL_CORPUS` names (a fuzzer's corpus) and says
+/// how many split a side.
+#[test]
+fn replay_corpus() {
+    let Ok(dir) = std::env::var("API_MODEL_CORPUS") else {
+        return;
+    };
+    let (mut inputs, mut split) = (0, 0);
+    for entry in fs::read_dir(&dir).expect("corpus directory") {
+        let data = fs::read(entry.expect("directory entry").path()).expect("corpus input");
+        let before = api_model::SPLITS.with(|splits| splits.get());
+        api_model::run(&data);
+        inputs += 1;
+        split += usize::from(api_model::SPLITS.with(|splits| splits.get()) > before);
+    }
+    eprintln!("{dir}: {inputs} inputs, {split} split a side");
 }

@@ -11,7 +11,7 @@ mod harness;
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::sync::mpsc;
+use std::sync::{mpsc, Arc};
 use std::thread;
 use std::time::Duration;
 
@@ -454,9 +454,20 @@ fn connected(tls13: bool) -> Connected {
 
 /// As [`connected`], with `key_limit` set on both before the handshake.
 fn connected_with_limit(tls13: bool, key_limit: Option<u64>) -> Connected {
+    connected_with(tls13, key_limit, |config| config)
+}
+
+/// As [`connected_with_limit`], with the client's config changed by
+/// `client_config`.
+fn connected_with(
+    tls13: bool,
+    key_limit: Option<u64>,
+    client_config: impl FnOnce(rustls::ClientConfig) -> rustls::ClientConfig,
+) -> Connected {
     let configs = Configs::new(setup(tls13, Suite::Aes128Gcm));
     let name = ServerName::try_from("localhost").unwrap();
-    let mut client = LlClientConnection::new(configs.client.clone(), name).unwrap();
+    let config = Arc::new(client_config((*configs.client).clone()));
+    let mut client = LlClientConnection::new(config, name).unwrap();
     let mut server = LlServerConnection::new(configs.server.clone()).unwrap();
     if let Some(limit) = key_limit {
         client.set_key_limit(limit);
@@ -959,4 +970,109 @@ fn into_split_after_a_rejection_names_the_rejection() {
         deliver(&mut to_client, &mut client);
     }
     panic!("no VerifyPeer");
+}
+
+/// A TLS 1.3 NewSessionTicket message rustls's client accepts.
+fn new_session_ticket() -> Vec<u8> {
+    let mut body = Vec::new();
+    body.extend(3600u32.to_be_bytes()); // lifetime
+    body.extend(7u32.to_be_bytes()); // age_add
+    body.extend([1, 0x42]); // nonce
+    body.extend([0, 4, 1, 2, 3, 4]); // ticket
+    body.extend([0, 0]); // extensions
+    let mut message = vec![4, 0, 0, body.len() as u8];
+    message.extend(body);
+    message
+}
+
+/// A client session store that, once armed, panics when a TLS 1.3 ticket
+/// is stored (caller code, run while the halves' shared state is locked).
+#[derive(Debug)]
+struct PanickingStore {
+    inner: rustls::client::ClientSessionMemoryCache,
+    armed: std::sync::atomic::AtomicBool,
+}
+
+impl rustls::client::ClientSessionStore for PanickingStore {
+    fn set_kx_hint(&self, name: ServerName<'static>, group: rustls::NamedGroup) {
+        self.inner.set_kx_hint(name, group)
+    }
+    fn kx_hint(&self, name: &ServerName<'_>) -> Option<rustls::NamedGroup> {
+        self.inner.kx_hint(name)
+    }
+    fn set_tls12_session(
+        &self,
+        name: ServerName<'static>,
+        value: rustls::client::Tls12ClientSessionValue,
+    ) {
+        self.inner.set_tls12_session(name, value)
+    }
+    fn tls12_session(
+        &self,
+        name: &ServerName<'_>,
+    ) -> Option<rustls::client::Tls12ClientSessionValue> {
+        self.inner.tls12_session(name)
+    }
+    fn remove_tls12_session(&self, name: &ServerName<'static>) {
+        self.inner.remove_tls12_session(name)
+    }
+    fn insert_tls13_ticket(
+        &self,
+        name: ServerName<'static>,
+        value: rustls::client::Tls13ClientSessionValue,
+    ) {
+        if self.armed.load(std::sync::atomic::Ordering::SeqCst) {
+            panic!("the session store failed");
+        }
+        self.inner.insert_tls13_ticket(name, value)
+    }
+    fn take_tls13_ticket(
+        &self,
+        name: &ServerName<'static>,
+    ) -> Option<rustls::client::Tls13ClientSessionValue> {
+        self.inner.take_tls13_ticket(name)
+    }
+}
+
+/// The receive half panics while it holds the shared state (the caller's
+/// session store panicked while a ticket was stored): the send half seals
+/// nothing more and reports `OtherHalfPanicked`, since a key update may be
+/// half done.
+#[test]
+fn a_panic_under_the_lock_stops_the_other_half() {
+    let store = Arc::new(PanickingStore {
+        inner: rustls::client::ClientSessionMemoryCache::new(4),
+        armed: std::sync::atomic::AtomicBool::new(false),
+    });
+    let resumption = rustls::client::Resumption::store(store.clone());
+    let Connected {
+        client: (client, mut client_in, mut client_out),
+        mut wire,
+        ..
+    } = connected_with(true, None, |mut config| {
+        config.resumption = resumption;
+        config
+    });
+    let (mut send, mut receive) = client.into_split().map_err(|(_, e)| e).unwrap();
+    store.armed.store(true, std::sync::atomic::Ordering::SeqCst);
+    inject(
+        &mut wire,
+        Dir::ServerToClient,
+        HANDSHAKE,
+        &new_session_ticket(),
+        &mut client_in,
+    );
+    let panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let _ = receive.process(&mut client_in);
+    }));
+    assert!(panicked.is_err(), "the store's panic went through");
+    let error = send
+        .encrypt(b"after", &mut client_out)
+        .expect_err("stopped");
+    assert!(matches!(error, Error::OtherHalfPanicked), "{error:?}");
+    assert!(client_out.is_empty());
+    assert!(matches!(
+        send.flush(&mut client_out),
+        Err(Error::OtherHalfPanicked)
+    ));
 }

@@ -190,8 +190,9 @@ struct Server {
     /// `--verify-async`: the workers checking client certificates.
     verify: Option<VerifyPool>,
     /// Connections by id; the TLS socket has token `2 * id`, the forward
-    /// target `2 * id + 1`.
-    conns: HashMap<usize, Conn>,
+    /// target `2 * id + 1`. Boxed: the table keeps spare slots, which cost
+    /// a pointer each rather than a whole connection.
+    conns: HashMap<usize, Box<Conn>>,
     next_id: usize,
     /// Handshake deadlines in accept order (all have the same timeout, so
     /// they are sorted).
@@ -258,7 +259,7 @@ impl Server {
         let trace = self.trace.as_ref();
         match Conn::open(registry, id, socket, addr, &self.config, self.mode, trace) {
             Ok(conn) => {
-                self.conns.insert(id, conn);
+                self.conns.insert(id, Box::new(conn));
                 if let Some(timeout) = self.handshake_timeout {
                     self.deadlines.push_back((Instant::now() + timeout, id));
                 }
@@ -427,8 +428,9 @@ struct Conn {
     tls: TlsConn<UnbufferedServerConnection>,
     app: App,
     /// What becomes of the records traced, with `--trace` or
-    /// `--sequence-diagram`.
-    trace: Option<TraceOutput>,
+    /// `--sequence-diagram`. Boxed: most connections are not traced, and
+    /// each one of many stalled or idle ones should not carry its size.
+    trace: Option<Box<TraceOutput>>,
     /// Closing gracefully (see `Server::finish`).
     lingering: bool,
 }
@@ -471,7 +473,7 @@ impl Conn {
             trace: None,
             lingering: false,
         };
-        conn.trace = trace.map(|settings| settings.attach(&mut conn.tls, Role::Server));
+        conn.trace = trace.map(|settings| Box::new(settings.attach(&mut conn.tls, Role::Server)));
         if matches!(conn.app, App::Forward(_)) {
             // Reading TLS feeds the target, not our sends: `Forward::relay`
             // pauses it on the target's backlog instead.

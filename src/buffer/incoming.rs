@@ -20,6 +20,12 @@ pub const MAX_HANDSHAKE_BUFFER: usize = 0xffff + MAX_RECORD_SIZE;
 /// never has to stop in the middle of one.
 const READ_SIZE: usize = MAX_RECORD_SIZE;
 
+/// How much room a read gets during the handshake while the next record's
+/// header has not arrived (see [`IncomingTls::reserve_exact`]): a typical
+/// flight, a server's certificate chain included, fits in one read, and a
+/// peer that connects and stalls costs less than a maximal record.
+pub(crate) const HANDSHAKE_READ_SIZE: usize = 8192;
+
 /// Received TLS bytes, in storage the caller owns.
 ///
 /// The caller reads from its transport into [`unfilled`](Self::unfilled) and
@@ -81,14 +87,16 @@ impl<S: Storage> IncomingTls<S> {
     /// Room to read the transport into. Call [`advance`](Self::advance) with
     /// the number of bytes read.
     ///
-    /// An empty buffer (new, or released) gets room for one record here, so
-    /// a first read before any `process` never looks like end-of-file. A
-    /// buffer holding bytes gets more room only from the connection, which
-    /// makes it (within the protocol's limits) before it returns
+    /// A buffer without storage (new, or released) gets room for one record
+    /// here, so a first read before any `process` never looks like
+    /// end-of-file. Otherwise it gets more room only from the connection,
+    /// which makes it (within the protocol's limits) before it returns
     /// `NeedsMoreTlsData`: until then this may be empty. Fixed storage is
     /// never grown.
     pub fn unfilled(&mut self) -> &mut [u8] {
-        if self.is_empty() && self.storage.as_ref().len() < READ_SIZE {
+        // Only storage of length 0: the connection sizes what it has made
+        // (small during the handshake), and growing that here would undo it.
+        if self.storage.as_ref().is_empty() {
             // Fails only for fixed storage, which keeps what it has.
             let _ = self.reserve(READ_SIZE);
         }
@@ -125,6 +133,35 @@ impl<S: Storage> IncomingTls<S> {
     /// Compacts first and grows only when compaction is not enough. Fails
     /// when the received bytes alone already fill `limit`.
     pub(crate) fn reserve(&mut self, limit: usize) -> Result<(), Error> {
+        self.make_room(limit, READ_SIZE, |held, wanted, capacity| {
+            // Grow geometrically so a buffer filled a little at a time is
+            // not reallocated on every call, but never past `limit`: a peer
+            // announcing a 64 KiB handshake message must not make it hold
+            // twice that.
+            (held + wanted).max(capacity.saturating_mul(2).min(limit))
+        })
+    }
+
+    /// Makes sure [`unfilled`](Self::unfilled) has room for a read of `room`
+    /// bytes (fewer if the buffer would exceed `limit`), growing, if it
+    /// must, to exactly that: the handshake's policy. The connection asks
+    /// for the rest of the record being received (or, before its header,
+    /// [`HANDSHAKE_READ_SIZE`]), so a peer that stalls in the middle of a
+    /// record costs the record and no more, and one that sends a large
+    /// flight costs a reallocation per record at most.
+    pub(crate) fn reserve_exact(&mut self, limit: usize, room: usize) -> Result<(), Error> {
+        self.make_room(limit, room, |held, wanted, _| held + wanted)
+    }
+
+    /// Room for a read of `room` bytes (fewer if the buffer would exceed
+    /// `limit`): compacts first, grows to `target(held, wanted, capacity)`
+    /// only when compaction is not enough.
+    fn make_room(
+        &mut self,
+        limit: usize,
+        room: usize,
+        target: impl FnOnce(usize, usize, usize) -> usize,
+    ) -> Result<(), Error> {
         let held = self.end - self.start;
         if held >= limit {
             return Err(Error::IncomingLimit {
@@ -132,7 +169,7 @@ impl<S: Storage> IncomingTls<S> {
                 limit,
             });
         }
-        let wanted = READ_SIZE.min(limit - held);
+        let wanted = room.clamp(1, limit - held);
         let capacity = self.storage.as_ref().len();
         if capacity - self.end >= wanted {
             return Ok(());
@@ -145,10 +182,7 @@ impl<S: Storage> IncomingTls<S> {
         if capacity - self.end >= wanted {
             return Ok(());
         }
-        // Grow geometrically so a buffer filled a little at a time is not
-        // reallocated on every call, but never past `limit`: a peer announcing
-        // a 64 KiB handshake message must not make it hold twice that.
-        let target = (held + wanted).max(capacity.saturating_mul(2).min(limit));
+        let target = target(held, wanted, capacity);
         if self.storage.grow_to(target) || self.storage.as_ref().len() > held {
             // Fixed storage with some room left still allows a smaller read.
             Ok(())

@@ -5,6 +5,7 @@ mod incoming;
 mod outgoing;
 mod storage;
 
+pub(crate) use incoming::HANDSHAKE_READ_SIZE;
 pub use incoming::{IncomingTls, MAX_HANDSHAKE_BUFFER, MAX_RECORD_SIZE};
 pub use outgoing::OutgoingTls;
 pub(crate) use outgoing::WriteError;

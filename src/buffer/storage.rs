@@ -25,6 +25,9 @@ impl Storage for Vec<u8> {
         // Exactly `len`: the buffers choose geometric growth themselves, so
         // that `IncomingTls` can cap it at its limit.
         if self.len() < len {
+            // `resize` alone would round the allocation up (to twice the old
+            // one) behind the buffers' back.
+            self.reserve_exact(len - self.len());
             self.resize(len, 0);
         }
         true
@@ -40,3 +43,20 @@ impl Storage for Box<[u8]> {}
 impl<const N: usize> Storage for [u8; N] {}
 
 impl Storage for &mut [u8] {}
+
+#[cfg(test)]
+mod tests {
+    use super::Storage;
+    use alloc::vec;
+
+    /// `grow_to` allocates what it is asked for: `Vec::resize` alone would
+    /// double a full vector's allocation, which the buffers' own growth
+    /// policies (and a stalled handshake's memory) would not see.
+    #[test]
+    fn a_vec_grows_to_exactly_the_length_asked() {
+        let mut storage = vec![0u8; 16_384];
+        assert!(storage.grow_to(16_389));
+        assert_eq!(storage.len(), 16_389);
+        assert!(storage.capacity() < 16_384 + 1024, "{}", storage.capacity());
+    }
+}

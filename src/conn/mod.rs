@@ -37,7 +37,7 @@ use rustls::{ConnectionTrafficSecrets, ExtractedSecrets, HandshakeKind};
 
 use crate::buffer::Storage;
 use crate::buffer::{IncomingTls, OutgoingTls};
-use crate::buffer::{MAX_HANDSHAKE_BUFFER, MAX_RECORD_SIZE};
+use crate::buffer::{HANDSHAKE_READ_SIZE, MAX_HANDSHAKE_BUFFER, MAX_RECORD_SIZE};
 use crate::error::Error;
 use crate::record::{self, Event, InPlace, Kernel, RecordLayer};
 use crate::status::{AppData, EarlyDataOutcome, HandshakeInfo, Status};
@@ -319,7 +319,11 @@ impl<C: Side> LlConnection<C> {
             }
             if deferred.withholds() {
                 // Records received stay unopened in `incoming_tls` until the
-                // verdict; the caller stops reading (`wants_read`).
+                // verdict; the caller stops reading (`wants_read`). What is
+                // in flight still fits: the room of any connection past its
+                // handshake (the handshake's may be smaller). Best effort:
+                // nothing is read until the verdict anyway.
+                let _ = incoming_tls.reserve(MAX_RECORD_SIZE);
                 return Ok(if outgoing_tls.is_empty() {
                     Status::AwaitingVerdict
                 } else {
@@ -363,12 +367,19 @@ impl<C: Side> LlConnection<C> {
         incoming_tls: &mut IncomingTls<I>,
         outgoing_tls: &OutgoingTls<O>,
     ) -> Result<Status<'a>, Error> {
-        let limit = if self.is_handshaking() {
-            MAX_HANDSHAKE_BUFFER
-        } else {
-            MAX_RECORD_SIZE
+        let reserved = match self.feed() {
+            // rustls is shown the record being received, which ends at
+            // `shown`: room for its rest, and a stalled peer costs no more.
+            Some(shown) if self.is_handshaking() => {
+                let room = match shown.saturating_sub(incoming_tls.filled().len()) {
+                    0 => HANDSHAKE_READ_SIZE,
+                    rest => rest,
+                };
+                incoming_tls.reserve_exact(MAX_HANDSHAKE_BUFFER, room)
+            }
+            _ => room_for_records(incoming_tls),
         };
-        if let Err(error) = incoming_tls.reserve(limit) {
+        if let Err(error) = reserved {
             debug!("incoming buffer limit: {error}");
             self.failed = Some(error.clone());
             return Err(error);
@@ -800,6 +811,17 @@ impl<C: Side> LlConnection<C> {
             None => Ok(()),
         }
     }
+}
+
+/// Room to read records into after the handshake. An empty buffer reads
+/// into the room it has (the handshake's may be less than a record) and
+/// grows once a record is partly in: a connection that receives nothing
+/// after its handshake never holds a record's room.
+fn room_for_records<I: Storage>(incoming_tls: &mut IncomingTls<I>) -> Result<(), Error> {
+    if incoming_tls.is_empty() && incoming_tls.capacity() > 0 {
+        return Ok(());
+    }
+    incoming_tls.reserve(MAX_RECORD_SIZE)
 }
 
 /// RFC 8446 §6.2: after the peer's fatal `alert` nothing more is sent, not

@@ -13,7 +13,7 @@
 
 use core::fmt;
 
-use crate::buffer::{IncomingTls, OutgoingTls, Storage, MAX_RECORD_SIZE};
+use crate::buffer::{IncomingTls, OutgoingTls, Storage};
 use crate::conn::{LlConnection, Side, SideKernel, MAX_ENCRYPT_CHUNK};
 use crate::error::Error;
 use crate::record::{Event, ReceiveDirection, SendDirection};
@@ -283,7 +283,7 @@ impl<C: Side> ReceiveHalf<C> {
                 Ok(ReceiveStatus::PeerClosed)
             }
             Event::Blocked => {
-                if let Err(error) = incoming_tls.reserve(MAX_RECORD_SIZE) {
+                if let Err(error) = super::room_for_records(incoming_tls) {
                     self.direction.fail(error.clone());
                     return Err(error);
                 }

@@ -53,6 +53,27 @@ impl<C: crate::Side> End<C> {
         self.incoming.advance(bytes.len());
     }
 
+    /// Takes `bytes` the way a driver reads a socket: into the room
+    /// `process` made, as much as fits (at most `piece` at a time), running
+    /// `process` after each read. The error that ended it, if one did.
+    fn read_in(&mut self, bytes: &[u8], piece: usize) -> Option<Error> {
+        let mut fed = 0;
+        loop {
+            if let Some(error) = self.pump() {
+                return Some(error);
+            }
+            if fed == bytes.len() {
+                return None;
+            }
+            let room = self.incoming.unfilled();
+            assert!(!room.is_empty(), "room to read into");
+            let n = room.len().min(piece).min(bytes.len() - fed);
+            room[..n].copy_from_slice(&bytes[fed..fed + n]);
+            self.incoming.advance(n);
+            fed += n;
+        }
+    }
+
     /// Everything this side put on the wire since the last call.
     fn sent(&mut self) -> Vec<u8> {
         let bytes = self.outgoing.filled().to_vec();
@@ -358,4 +379,85 @@ fn a_finished_that_fails_to_verify_is_decrypt_error() {
         server.sent(),
         plaintext_alert(AlertDescription::DecryptError)
     );
+}
+
+/// A peer that stalls in the middle of a large ClientHello costs the server
+/// the record it is sending and no more: the incoming buffer grows to hold
+/// that record (at least one handshake read from the record's start, before
+/// its header came), not to a maximal record's room on top of what arrived,
+/// nor to twice its size by doubling. Whether the socket delivers
+/// the bytes at once or in small pieces; for a ClientHello in one record
+/// (12 KiB sent of the 16 KiB announced) and one fragmented over two (the
+/// first record and 1,000 bytes of the second).
+#[test]
+fn a_stalled_client_hello_costs_its_record() {
+    for (message_len, sent) in [(16_380, 5 + 12 * 1024), (20_000, 5 + 16_384 + 1000)] {
+        // A ClientHello message header and zeros: nothing is parsed before
+        // the message is complete. Fragmented into maximal records.
+        let mut message = vec![1];
+        message.extend_from_slice(&u32::try_from(message_len).unwrap().to_be_bytes()[1..]);
+        message.resize(4 + message_len, 0);
+        let mut stream = Vec::new();
+        let mut record_ends = Vec::new();
+        for fragment in message.chunks(16_384) {
+            stream.extend_from_slice(&[22, 3, 1]);
+            stream.extend_from_slice(&u16::try_from(fragment.len()).unwrap().to_be_bytes());
+            stream.extend_from_slice(fragment);
+            record_ends.push(stream.len());
+        }
+        let partial = &stream[..sent];
+        let at = record_ends.iter().position(|&end| end > sent).unwrap();
+        let record_end = record_ends[at];
+        let record_start = at.checked_sub(1).map_or(0, |before| record_ends[before]);
+        let bound = record_end.max(record_start + crate::buffer::HANDSHAKE_READ_SIZE);
+        for piece in [usize::MAX, 1000] {
+            let mut server = server(TLS13);
+            assert!(
+                server.read_in(partial, piece).is_none(),
+                "waits for the rest"
+            );
+            let capacity = server.incoming.capacity();
+            assert!(
+                capacity <= bound,
+                "{capacity}B held for {sent}B of a stream whose record in progress ends at \
+                 {record_end}B (pieces of {piece}B)"
+            );
+            assert!(
+                server.incoming.unfilled().len() >= record_end - sent,
+                "room for the rest of the record"
+            );
+        }
+    }
+}
+
+/// The handshake's reads are sized for its flights, and a connection that
+/// receives nothing after it never holds a maximal record's room (18 KiB
+/// for each of many idle or short-lived connections): that room comes with
+/// the first record after the handshake.
+#[test]
+fn after_the_handshake_an_idle_connection_holds_less_than_a_record() {
+    for suite in [TLS13, TLS12] {
+        let mut client = client(suite);
+        let mut server = server(suite);
+        assert!(client.pump().is_none());
+        for _ in 0..4 {
+            let to_server = client.sent();
+            assert!(server.read_in(&to_server, usize::MAX).is_none());
+            let to_client = server.sent();
+            assert!(client.read_in(&to_client, usize::MAX).is_none());
+        }
+        for (side, end) in [("client", &client.incoming), ("server", &server.incoming)] {
+            assert!(end.is_empty(), "{suite:?} {side}: everything processed");
+            assert!(
+                end.capacity() <= crate::buffer::HANDSHAKE_READ_SIZE,
+                "{suite:?} {side}: {}B held after the handshake",
+                end.capacity()
+            );
+        }
+        assert!(!client.conn.is_handshaking() && !server.conn.is_handshaking());
+        assert_eq!(
+            client.conn.record_layer(),
+            crate::record::RecordLayer::InPlace
+        );
+    }
 }

@@ -4,9 +4,10 @@
 //! only the way to reach the control state differs.
 
 use super::control::{Access, Control, Failure, Shared};
+use super::kernel::Kernel;
+use super::post_handshake::Event;
 use super::receive::Receiver;
 use super::send::Sender;
-use super::{Event, Kernel};
 use crate::buffer::{OutgoingTls, Storage};
 use crate::error::Error;
 

@@ -1,6 +1,8 @@
-//! What the record layer needs from rustls after the handshake: new traffic
-//! secrets on KeyUpdate, and (client) somewhere to store session tickets.
-//! The driver implements it over rustls's `KernelConnection` for each side.
+//! What the record layer takes over from rustls at the switch: rustls's
+//! kernel connection (new traffic secrets on KeyUpdate, and, for a client,
+//! somewhere to store session tickets; the driver implements [`Kernel`]
+//! over rustls's `KernelConnection` for each side), and what the
+//! connection did before the switch ([`Handover`]).
 
 use rustls::{ConnectionTrafficSecrets, Error as TlsError, ProtocolVersion, SupportedCipherSuite};
 
@@ -20,4 +22,19 @@ pub(crate) trait Kernel {
     fn suite(&self) -> SupportedCipherSuite;
     /// The negotiated version.
     fn version(&self) -> ProtocolVersion;
+}
+
+/// What the connection did before the switch that the record layer goes on
+/// from: rustls's own state of these is given up with its connection.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Handover {
+    /// The peer's close_notify arrived before the switch.
+    pub(crate) peer_closed: bool,
+    /// rustls sealed our close_notify before the switch (a caller may queue
+    /// it right after the handshake, before `process` lets the switch
+    /// happen): nothing more may be sent.
+    pub(crate) close_notify_sent: bool,
+    /// Alert records the peer sent during the handshake that did not end
+    /// it: warnings rustls counted against the same allowance as ours.
+    pub(crate) warning_alerts: u8,
 }

@@ -15,29 +15,25 @@
 //! refusal of renegotiation.
 
 use alloc::format;
-use alloc::vec;
 mod cipher;
 mod control;
 mod halves;
 mod kernel;
 mod post_handshake;
 mod receive;
+mod rules;
 mod send;
 #[cfg(test)]
 mod tests;
 
-pub(crate) use cipher::{
-    RecordError, MAX_FRAGMENT_LEN, MAX_TLS12_CIPHERTEXT, MAX_TLS13_CIPHERTEXT,
-};
+pub(crate) use cipher::{MAX_FRAGMENT_LEN, MAX_TLS12_CIPHERTEXT, MAX_TLS13_CIPHERTEXT};
 pub(crate) use halves::{ReceiveDirection, SendDirection};
-pub(crate) use kernel::Kernel;
+pub(crate) use kernel::{Handover, Kernel};
+pub(crate) use post_handshake::Event;
 pub(crate) use receive::Receiver;
 pub(crate) use send::RoomRun;
 
-use rustls::{
-    AlertDescription, ContentType, Error as TlsError, HandshakeType, InvalidMessage,
-    PeerMisbehaved, ProtocolVersion, SupportedCipherSuite,
-};
+use rustls::{AlertDescription, Error as TlsError, ProtocolVersion, SupportedCipherSuite};
 
 pub(crate) use cipher::{Protection, Version, HEADER_LEN};
 use control::{Control, Shared};
@@ -51,23 +47,6 @@ use crate::error::Error;
 /// (`SEQ_SOFT_LIMIT` in its record layer); so does lltls.
 const SEQ_SOFT_LIMIT: u64 = 0xffff_ffff_ffff_0000;
 
-/// Largest handshake message accepted after the handshake, as rustls.
-const MAX_HANDSHAKE_MESSAGE: usize = 0xffff;
-
-const KEY_UPDATE_NOT_REQUESTED: u8 = 0;
-const KEY_UPDATE_REQUESTED: u8 = 1;
-
-/// What a pass over the received records stopped at.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Event {
-    /// Application data is opened and waits for the caller.
-    AppData,
-    /// The peer's close_notify arrived just now.
-    PeerClosed,
-    /// Nothing more can be done without more bytes from the peer.
-    Blocked,
-}
-
 /// Which record layer a connection uses after its handshake.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[non_exhaustive]
@@ -80,21 +59,6 @@ pub enum RecordLayer {
     /// plaintext is copied into rustls, each sent record built in rustls and
     /// copied out. Its post-handshake log lines are rustls's own.
     Rustls,
-}
-
-/// What the connection did before the switch that the record layer goes on
-/// from: rustls's own state of these is given up with its connection.
-#[derive(Debug, Clone, Copy, Default)]
-pub(crate) struct Handover {
-    /// The peer's close_notify arrived before the switch.
-    pub(crate) peer_closed: bool,
-    /// rustls sealed our close_notify before the switch (a caller may queue
-    /// it right after the handshake, before `process` lets the switch
-    /// happen): nothing more may be sent.
-    pub(crate) close_notify_sent: bool,
-    /// Alert records the peer sent during the handshake that did not end
-    /// it: warnings rustls counted against the same allowance as ours.
-    pub(crate) warning_alerts: u8,
 }
 
 /// The record layer after the switch, with rustls's kernel connection: the
@@ -278,64 +242,10 @@ impl<K: Kernel> InPlace<K> {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[repr(u8)]
-pub(crate) enum AlertLevel {
-    Warning = 1,
-    Fatal = 2,
-}
-
-impl AlertLevel {
-    fn from_u8(level: u8) -> Option<Self> {
-        match level {
-            1 => Some(Self::Warning),
-            2 => Some(Self::Fatal),
-            _ => None,
-        }
-    }
-}
-
 /// Most plaintext per record for rustls's `max_fragment_size` setting, which
 /// counts the 5-byte header.
 pub(crate) fn max_fragment(max_fragment_size: Option<usize>) -> usize {
     max_fragment_size.map_or(MAX_FRAGMENT_LEN, |size| {
         size.saturating_sub(HEADER_LEN).clamp(1, MAX_FRAGMENT_LEN)
     })
-}
-
-fn interleaved() -> RecordError {
-    RecordError::new(
-        PeerMisbehaved::MessageInterleavedWithHandshakeMessage,
-        AlertDescription::UnexpectedMessage,
-    )
-}
-
-fn empty(content_type: ContentType) -> RecordError {
-    debug_assert!(matches!(
-        content_type,
-        ContentType::Handshake | ContentType::Alert
-    ));
-    RecordError::new(
-        InvalidMessage::InvalidEmptyPayload,
-        AlertDescription::UnexpectedMessage,
-    )
-}
-
-/// A handshake message over rustls's limit (not a record over the RFC's:
-/// that is record_overflow). rustls names and answers it the same way.
-fn too_large() -> RecordError {
-    RecordError::new(
-        InvalidMessage::HandshakePayloadTooLarge,
-        AlertDescription::DecodeError,
-    )
-}
-
-fn unexpected_handshake(got_type: HandshakeType) -> RecordError {
-    RecordError::new(
-        TlsError::InappropriateHandshakeMessage {
-            expect_types: vec![HandshakeType::NewSessionTicket, HandshakeType::KeyUpdate],
-            got_type,
-        },
-        AlertDescription::UnexpectedMessage,
-    )
 }

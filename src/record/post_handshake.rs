@@ -13,11 +13,23 @@ use rustls::{AlertDescription, ContentType, HandshakeType, InvalidMessage, PeerM
 
 use super::cipher::{Protection, RecordError, Version};
 use super::control::{Access, Control, Failure};
+use super::kernel::Kernel;
 use super::receive::{unexpected, Receiver};
-use super::{
-    empty, interleaved, too_large, unexpected_handshake, AlertLevel, Event, Kernel,
-    KEY_UPDATE_NOT_REQUESTED, KEY_UPDATE_REQUESTED, MAX_HANDSHAKE_MESSAGE,
+use super::rules::{
+    empty, interleaved, too_large, unexpected_handshake, AlertLevel, KEY_UPDATE_NOT_REQUESTED,
+    KEY_UPDATE_REQUESTED, MAX_HANDSHAKE_MESSAGE,
 };
+
+/// What a pass over the received records stopped at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Event {
+    /// Application data is opened and waits for the caller.
+    AppData,
+    /// The peer's close_notify arrived just now.
+    PeerClosed,
+    /// Nothing more can be done without more bytes from the peer.
+    Blocked,
+}
 
 impl Receiver {
     /// Processes received records at the front of `incoming_tls` (the bytes

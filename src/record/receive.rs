@@ -9,7 +9,7 @@ use core::ops::Range;
 use rustls::{AlertDescription, ContentType, Error as TlsError};
 
 use super::cipher::{Opened, Protection, RecordError, Version, HEADER_LEN};
-use super::Handover;
+use super::kernel::Handover;
 
 /// Warning alerts and renegotiation requests a peer may send before it is
 /// cut off, as rustls (after BoringSSL).

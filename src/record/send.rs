@@ -7,7 +7,8 @@ use rustls::{AlertDescription, ContentType, Error as TlsError, HandshakeType};
 
 use super::cipher::{Protection, Version, HEADER_LEN};
 use super::control::{Control, Failure};
-use super::{AlertLevel, Kernel, KEY_UPDATE_NOT_REQUESTED, KEY_UPDATE_REQUESTED};
+use super::kernel::Kernel;
+use super::rules::{AlertLevel, KEY_UPDATE_NOT_REQUESTED, KEY_UPDATE_REQUESTED};
 use crate::buffer::OutgoingTls;
 use crate::buffer::Storage;
 use crate::error::Error;

@@ -41,7 +41,8 @@ pub struct TlsConn<C: Side> {
     /// Sees every byte written to and read from the socket; this end's role.
     tracer: Option<(Box<Tracer>, Role)>,
     /// Deferred mode: the chain the peer presented, not yet taken to verify.
-    presented: Option<PeerCertificates>,
+    /// Boxed: rare, and every connection would carry its size.
+    presented: Option<Box<PeerCertificates>>,
     /// Our last record, once queued: what the peer must be able to read
     /// before the socket closes, and the reason to linger.
     last_record: Option<LastRecord>,
@@ -487,7 +488,7 @@ impl<C: Side> TlsConn<C> {
     /// Deferred mode: the chain the peer presented, once; verify it and
     /// give the verdict with [`peer_verified`](Self::peer_verified).
     pub fn take_presented(&mut self) -> Option<PeerCertificates> {
-        self.presented.take()
+        self.presented.take().map(|certificates| *certificates)
     }
 
     /// Deferred mode: the verdict on the chain
@@ -809,7 +810,9 @@ impl<C: Side> TlsConn<C> {
                 // `drive` transmits in batches and reads when the socket
                 // has data.
                 Next::Transmit | Next::Receive | Next::Idle => return Ok(()),
-                Next::VerifyPeer(certificates) => self.presented = Some(certificates),
+                Next::VerifyPeer(certificates) => {
+                    self.presented = Some(Box::new(certificates));
+                }
                 // Nothing to do until `peer_verified`, which drives again.
                 Next::AwaitingVerdict => return Ok(()),
             }

@@ -2,9 +2,10 @@
 //! `LlServerConnection` driven through an arbitrary interleaving of every public input
 //! (`process` with arbitrary chunks of the bytes in flight, `encrypt`, `record_room` + `seal`,
 //! `echo_app_data`, `queue_close_notify`, `refresh_traffic_keys`, `handle_eof`,
-//! `set_key_limit`, `peer_verified`, `into_rustls`, `encrypt_early_data`), with a model of what
-//! each call may do, checked after every operation. A broken invariant panics with the
-//! operation log and the input that replays it.
+//! `set_key_limit`, `peer_verified`, `into_rustls`, `encrypt_early_data`, `into_split` and,
+//! on the halves, their own calls and `flush`), with a model of what each call may do,
+//! checked after every operation. A broken invariant panics with the operation log and the
+//! input that replays it.
 //!
 //! Shared by `tests/api_model.rs` (seeded inputs and kept regressions, in `cargo test`) and the
 //! `api` fuzz target (`fuzz/fuzz_targets/api.rs`, which includes this directory and
@@ -22,8 +23,8 @@ use std::panic::{self, AssertUnwindSafe};
 use std::rc::Rc;
 
 use lltls::{
-    Error, IncomingTls, LlClientConnection, LlConnection, LlServerConnection, OutgoingTls,
-    PeerCertificates, RecordLayer, Side, Status,
+    AppData, Error, IncomingTls, LlClientConnection, LlConnection, LlServerConnection, OutgoingTls,
+    PeerCertificates, ReceiveHalf, ReceiveStatus, RecordLayer, SendHalf, Side, Status,
 };
 use rustls::client::UnbufferedClientConnection;
 use rustls::pki_types::ServerName;
@@ -31,7 +32,7 @@ use rustls::server::UnbufferedServerConnection;
 
 use super::hostile::deterministic;
 pub use setup::{Configs, Setup};
-use wire::{Dir, Seen, Wire};
+use wire::{Dir, Marked, Seen, Wire};
 
 /// The seed of the deterministic crypto for every run.
 pub const SEED: u64 = 7;
@@ -79,6 +80,13 @@ impl Who {
             Who::Server => Dir::ServerToClient,
         }
     }
+
+    fn receives(self) -> Dir {
+        match self {
+            Who::Client => Dir::ServerToClient,
+            Who::Server => Dir::ClientToServer,
+        }
+    }
 }
 
 /// What a forged record carries.
@@ -104,11 +112,13 @@ pub enum Op {
         max: usize,
     },
     /// Calls `process` `calls` times at most, or until it blocks; takes one record of
-    /// plaintext per status, or all.
+    /// plaintext per status, or all. Split: `ReceiveHalf::process`, and on `FlushSender` the
+    /// send half flushes at once (`flush_now`) or at a later step (`Flush`, or settling).
     Process {
         who: Who,
         calls: usize,
         take_all: bool,
+        flush_now: bool,
     },
     /// The application wants to send `len` more bytes; offers what it has not sent yet.
     Encrypt {
@@ -156,7 +166,28 @@ pub enum Op {
         dir: Dir,
         what: Forged,
     },
+    /// `into_split`: on success the side is its two halves from then on, and the other
+    /// operations map onto them (echo, key limits, verdicts, `into_rustls` and 0-RTT are
+    /// skipped); on failure the connection comes back unchanged.
+    Split {
+        who: Who,
+    },
+    /// `SendHalf::flush` (nothing while the side is whole).
+    Flush {
+        who: Who,
+    },
 }
+
+thread_local! {
+    /// Successful `into_split` calls on this thread, for tests that check they get there.
+    pub static SPLITS: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+/// Op bytes (without the side bit) of [`Op::Split`] and [`Op::Flush`]: codes 24 and 30 with
+/// both otherwise unused bits 5 and 6 set, a combination no input kept in
+/// `tests/data/fuzz-regressions/api/` before them holds, so those replay as they did.
+pub const SPLIT_BYTE: u8 = 0x60 | 24;
+pub const FLUSH_BYTE: u8 = 0x60 | 30;
 
 /// The operations of `ops` (every byte string decodes).
 pub fn decode(mut ops: &[u8]) -> Vec<Op> {
@@ -172,6 +203,8 @@ pub fn decode(mut ops: &[u8]) -> Vec<Op> {
         let dir = who.sends();
         let p = usize::from(param);
         let op = match byte & 31 {
+            _ if byte & 0x7f == SPLIT_BYTE => Op::Split { who },
+            _ if byte & 0x7f == FLUSH_BYTE => Op::Flush { who },
             0..=7 => Op::Deliver {
                 dir,
                 max: CHUNKS[p & 7],
@@ -184,6 +217,7 @@ pub fn decode(mut ops: &[u8]) -> Vec<Op> {
                     1 + (p & 7)
                 },
                 take_all: p & 16 == 0,
+                flush_now: p & 32 != 0,
             },
             16..=19 => Op::Encrypt {
                 who,
@@ -262,13 +296,17 @@ impl Op {
                 who,
                 calls,
                 take_all,
+                flush_now,
             } => {
                 let calls = if calls >= PROCESS_CALLS {
                     8
                 } else {
                     (calls - 1) as u8
                 };
-                [8 | side(who), calls | u8::from(!take_all) << 4]
+                [
+                    8 | side(who),
+                    calls | u8::from(!take_all) << 4 | u8::from(flush_now) << 5,
+                ]
             }
             Op::Encrypt { who, len } => [16 | side(who), index(&LENGTHS, len)],
             Op::Seal {
@@ -313,6 +351,8 @@ impl Op {
             }
             Op::Eof { who } => [31 | side(who), 0],
             Op::IntoRustls { who } => [31 | side(who), 1],
+            Op::Split { who } => [SPLIT_BYTE | side(who), 0],
+            Op::Flush { who } => [FLUSH_BYTE | side(who), 0],
         }
     }
 }
@@ -392,10 +432,25 @@ pub struct End<C: Side> {
     echoed: usize,
     key_limit_set: bool,
     encrypt_exhausted: bool,
+    layer: RecordLayer,
+    /// The two halves once `into_split` succeeded (`conn` is `None` then).
+    halves: Option<(SendHalf<C>, ReceiveHalf<C>)>,
+    /// The first error each half returned (`failed` holds the first of both).
+    send_error: Option<Error>,
+    recv_error: Option<Error>,
+    /// The receive half returned `FlushSender` and the send half did not run since.
+    flush_due: bool,
+    /// KeyUpdate rule (RFC 8446 §4.6.3): the peer's marks (`Wire::marks`) looked at so far;
+    /// the requests delivered and not processed yet: (where the request ends in the peer's
+    /// direction, how much we had sealed when it arrived); the requests processed: (sealed
+    /// when it arrived, sealed once it was processed).
+    peer_marks_seen: usize,
+    key_update_requests: Vec<(usize, usize)>,
+    key_updates_owed: Vec<(usize, usize)>,
 }
 
 impl<C: Side> End<C> {
-    fn new(who: Who, conn: LlConnection<C>, deferred: bool) -> Self {
+    fn new(who: Who, conn: LlConnection<C>, deferred: bool, layer: RecordLayer) -> Self {
         Self {
             who,
             conn: Some(conn),
@@ -424,10 +479,18 @@ impl<C: Side> End<C> {
             echoed: 0,
             key_limit_set: false,
             encrypt_exhausted: false,
+            layer,
+            halves: None,
+            send_error: None,
+            recv_error: None,
+            flush_due: false,
+            peer_marks_seen: 0,
+            key_update_requests: Vec::new(),
+            key_updates_owed: Vec::new(),
         }
     }
 
-    fn state(&self) -> [usize; 9] {
+    fn state(&self) -> [usize; 12] {
         [
             self.consumed,
             self.taken,
@@ -438,15 +501,54 @@ impl<C: Side> End<C> {
             usize::from(self.peer_closed_reported),
             usize::from(self.closed_reported),
             self.verdict as usize,
+            usize::from(self.send_error.is_some()),
+            usize::from(self.recv_error.is_some()),
+            usize::from(self.flush_due),
         ]
     }
 
     fn alive(&self) -> bool {
-        self.conn.is_some()
+        self.conn.is_some() || self.halves.is_some()
+    }
+
+    fn split(&self) -> bool {
+        self.halves.is_some()
+    }
+
+    /// For settling: (reads, sends, split, owes a flush, wants to send more).
+    fn settle_state(&self) -> (bool, bool, bool, bool, bool) {
+        let flush_owed = self.send_error.is_none() && (self.flush_due || self.recv_error.is_some());
+        (
+            self.reads(),
+            self.sends(),
+            self.split(),
+            flush_owed,
+            self.wanted > self.taken,
+        )
     }
 
     fn healthy(&self) -> bool {
         self.alive() && self.failed.is_none() && !self.eof
+    }
+
+    /// Whether the side still reads what arrives: as `healthy` while whole; split, while the
+    /// receive half did not fail (the send half's own error does not stop it).
+    fn reads(&self) -> bool {
+        if self.split() {
+            self.recv_error.is_none() && !self.eof
+        } else {
+            self.healthy()
+        }
+    }
+
+    /// Whether the side may still send: as `healthy` while whole; split, while neither half
+    /// failed (after the receive half's error the send half only seals the alert due).
+    fn sends(&self) -> bool {
+        if self.split() {
+            self.send_error.is_none() && self.recv_error.is_none()
+        } else {
+            self.healthy()
+        }
     }
 
     fn trusted(&self) -> bool {
@@ -540,8 +642,8 @@ impl Model {
             setup,
             wire: Wire::new(setup.tls13, setup.suite, configs.keylog.clone()),
             configs,
-            client: End::new(Who::Client, client, setup.deferred_client),
-            server: End::new(Who::Server, server, setup.deferred_server),
+            client: End::new(Who::Client, client, setup.deferred_client, setup.layer),
+            server: End::new(Who::Server, server, setup.deferred_server, setup.layer),
             forged: [false; 2],
             wire_checked: [0; 2],
             log: Vec::new(),
@@ -611,7 +713,9 @@ impl Model {
                     | Op::KeyUpdate { who }
                     | Op::Eof { who }
                     | Op::KeyLimit { who, .. }
-                    | Op::Verdict { who, .. } => who,
+                    | Op::Verdict { who, .. }
+                    | Op::Split { who }
+                    | Op::Flush { who } => who,
                     _ => unreachable!("handled above"),
                 };
                 let mut log = Vec::new();
@@ -643,6 +747,8 @@ impl Model {
                 }
             }
         }
+        note_key_updates_processed(&mut self.client, &self.wire);
+        note_key_updates_processed(&mut self.server, &self.wire);
         self.check();
     }
 
@@ -650,8 +756,8 @@ impl Model {
         // A receiver that is gone, saw EOF or failed reads no more; the transport still
         // takes what the sender writes.
         let to_gone = match dir {
-            Dir::ClientToServer => !self.server.healthy(),
-            Dir::ServerToClient => !self.client.healthy(),
+            Dir::ClientToServer => !self.server.reads(),
+            Dir::ServerToClient => !self.client.reads(),
         };
         let (from_out, to_in) = match dir {
             Dir::ClientToServer => (&mut self.client.outgoing, &mut self.server.incoming),
@@ -674,12 +780,20 @@ impl Model {
         from_out.discard(n);
         self.note(format!("deliver {dir:?} {n}B"));
         self.wire.observe(dir, &bytes);
+        // After a forged record the receiver may skip what follows it unprocessed (all of it
+        // after a forged close_notify): requests are followed only before one.
+        if !to_gone && !self.forged[dir.index()] {
+            match dir {
+                Dir::ClientToServer => note_key_update_requests(&mut self.server, &self.wire),
+                Dir::ServerToClient => note_key_update_requests(&mut self.client, &self.wire),
+            }
+        }
     }
 
     fn forge(&mut self, dir: Dir, what: Forged) {
         let receiver_ok = match dir {
-            Dir::ClientToServer => self.server.healthy(),
-            Dir::ServerToClient => self.client.healthy(),
+            Dir::ClientToServer => self.server.reads(),
+            Dir::ServerToClient => self.client.reads(),
         };
         // Only between whole records, after the last one the receiver got.
         if !receiver_ok || !self.wire.at_record_boundary(dir) {
@@ -859,6 +973,18 @@ impl Model {
                 }
             }
         }
+        if let Err(what) = halves_agree(&self.client, &self.wire) {
+            self.violation(&what);
+        }
+        if let Err(what) = halves_agree(&self.server, &self.wire) {
+            self.violation(&what);
+        }
+        if let Err(what) = key_update_answered(&mut self.client, &self.wire) {
+            self.violation(&what);
+        }
+        if let Err(what) = key_update_answered(&mut self.server, &self.wire) {
+            self.violation(&what);
+        }
     }
 
     /// Lets both sides finish: everything delivered, everything processed, verdicts given,
@@ -893,20 +1019,26 @@ impl Model {
         for _ in 0..SETTLE_ROUNDS {
             let before = self.fingerprint();
             for who in [Who::Client, Who::Server] {
-                if !self.healthy(who) {
-                    continue;
+                let (reads, sends, split, flush_owed, wants) = match who {
+                    Who::Client => self.client.settle_state(),
+                    Who::Server => self.server.settle_state(),
+                };
+                if reads {
+                    self.apply(Op::Process {
+                        who,
+                        calls: PROCESS_CALLS,
+                        take_all: true,
+                        flush_now: false,
+                    });
                 }
-                self.apply(Op::Process {
-                    who,
-                    calls: PROCESS_CALLS,
-                    take_all: true,
-                });
                 // Data the application still wants to send goes out before it closes.
-                if match who {
-                    Who::Client => self.client.wanted > self.client.taken,
-                    Who::Server => self.server.wanted > self.server.taken,
-                } {
+                if sends && wants {
                     self.apply(Op::Encrypt { who, len: 0 });
+                }
+                // What a split side owes: the flush FlushSender asked for, and after the
+                // receive half's error, the send half's call that seals the alert due.
+                if split && flush_owed {
+                    self.apply(Op::Flush { who });
                 }
             }
             self.apply(Op::Deliver {
@@ -1026,6 +1158,7 @@ impl Model {
                             who,
                             calls: CLOSED_WITHIN,
                             take_all: true,
+                            flush_now: false,
                         });
                     }
                     let reported = match who {
@@ -1130,6 +1263,27 @@ enum Got {
     NeedsMore,
     Verify(PeerCertificates),
     Awaiting,
+    /// Split: the receive half queued a record for the send half to seal.
+    FlushSender,
+}
+
+/// Plaintext records of one status: one, or all.
+fn take_records(records: &mut AppData<'_>, take_all: bool) -> Got {
+    let mut taken = Vec::new();
+    let mut error = None;
+    while let Some(record) = records.next_record() {
+        match record {
+            Ok(plaintext) => taken.push(plaintext.to_vec()),
+            Err(e) => {
+                error = Some(format!("{e:?}"));
+                break;
+            }
+        }
+        if !take_all {
+            break;
+        }
+    }
+    Got::AppData(taken, error)
 }
 
 /// One operation on one side. `Err` is a broken invariant.
@@ -1141,7 +1295,20 @@ fn side_op<C: Side>(
     log: &mut Vec<String>,
 ) -> Result<(), String> {
     let who = end.who;
-    if end.conn.is_none() {
+    if !end.alive() {
+        return Ok(());
+    }
+    if let Op::Split { .. } = op {
+        return split(end, log);
+    }
+    let split = end.split();
+    if split
+        && matches!(
+            op,
+            Op::Echo { .. } | Op::KeyLimit { .. } | Op::Verdict { .. }
+        )
+    {
+        // Whole-connection calls: the halves have none.
         return Ok(());
     }
     // A close the application wanted, once all it wanted to send is taken.
@@ -1154,12 +1321,20 @@ fn side_op<C: Side>(
     }
     match op {
         Op::Process {
-            calls, take_all, ..
+            calls,
+            take_all,
+            flush_now,
+            ..
         } => {
             for _ in 0..calls {
-                if !process_once(end, peer, wire, take_all, log)? {
+                if !process_once(end, peer, wire, take_all, flush_now, log)? {
                     break;
                 }
+            }
+        }
+        Op::Flush { .. } => {
+            if split {
+                flush(end, wire, log)?;
             }
         }
         Op::Encrypt { len, .. } => {
@@ -1219,19 +1394,36 @@ fn side_op<C: Side>(
             }
         }
         Op::KeyUpdate { .. } => {
-            let conn = end.conn.as_mut().expect("checked above");
-            let result = conn.refresh_traffic_keys(&mut end.incoming, &mut end.outgoing);
-            log.push(format!("{who:?} refresh_traffic_keys -> {result:?}"));
-            record_result(end, result, wire)?;
+            let (result, caller) = match (&mut end.conn, &mut end.halves) {
+                (Some(conn), _) => (
+                    conn.refresh_traffic_keys(&mut end.incoming, &mut end.outgoing),
+                    Caller::Whole,
+                ),
+                (None, Some((send, _))) => {
+                    (send.refresh_traffic_keys(&mut end.outgoing), Caller::Send)
+                }
+                (None, None) => unreachable!("checked above"),
+            };
+            log.push(format!(
+                "{who:?} {caller:?} refresh_traffic_keys -> {result:?}"
+            ));
+            record_call(end, caller, result, wire)?;
         }
         Op::Eof { .. } => {
-            let conn = end.conn.as_mut().expect("checked above");
-            let peer_closed = conn.peer_closed();
-            let result = conn.handle_eof();
-            log.push(format!("{who:?} handle_eof -> {result:?}"));
-            let failed_before = end.failed.is_some();
+            let (peer_closed, result, caller) = match (&mut end.conn, &mut end.halves) {
+                (Some(conn), _) => (conn.peer_closed(), conn.handle_eof(), Caller::Whole),
+                (None, Some((_, receive))) => {
+                    (receive.peer_closed(), receive.handle_eof(), Caller::Receive)
+                }
+                (None, None) => unreachable!("checked above"),
+            };
+            log.push(format!("{who:?} {caller:?} handle_eof -> {result:?}"));
+            let failed_before = match caller {
+                Caller::Receive => end.recv_error.is_some(),
+                _ => end.failed.is_some(),
+            };
             let ok = result.is_ok();
-            record_result(end, result, wire)?;
+            record_call(end, caller, result, wire)?;
             if ok && !peer_closed {
                 return Err(format!(
                     "{who:?}: handle_eof succeeded before the peer closed"
@@ -1311,15 +1503,27 @@ fn send<C: Side>(
         return Ok(());
     };
     let offer = stream(who, false, end.taken, len);
-    let failed_before = end.failed.is_some();
-    let conn = end.conn.as_mut().expect("checked by the caller");
-    let result = match room {
-        None => {
+    let caller = if end.split() {
+        Caller::Send
+    } else {
+        Caller::Whole
+    };
+    let failed_before = match caller {
+        Caller::Send => end.send_error.is_some(),
+        _ => end.failed.is_some(),
+    };
+    let result = match (&mut end.conn, &mut end.halves, room) {
+        (Some(conn), _, None) => {
             let result = conn.encrypt(&offer, &mut end.incoming, &mut end.outgoing);
             log.push(format!("{who:?} encrypt({len}) -> {result:?}"));
             result
         }
-        Some((drop_room, rooms)) => {
+        (None, Some((send, _)), None) => {
+            let result = send.encrypt(&offer, &mut end.outgoing);
+            log.push(format!("{who:?} Send encrypt({len}) -> {result:?}"));
+            result
+        }
+        (Some(conn), _, Some((drop_room, rooms))) => {
             match conn.record_rooms(&mut end.incoming, &mut end.outgoing, rooms) {
                 Ok(Some(mut room)) => {
                     let capacity = room.capacity();
@@ -1358,8 +1562,43 @@ fn send<C: Side>(
                 }
             }
         }
+        (None, Some((send, _)), Some((drop_room, _))) => {
+            match send.record_room(&mut end.outgoing) {
+                Ok(Some(mut room)) => {
+                    let capacity = room.buf().len();
+                    let n = capacity.min(len);
+                    room.buf()[..n].copy_from_slice(&offer[..n]);
+                    if drop_room {
+                        log.push(format!("{who:?} Send record_room -> {capacity}B, dropped"));
+                        Ok(0)
+                    } else {
+                        let result = room.seal(n);
+                        log.push(format!(
+                            "{who:?} Send record_room -> {capacity}B, seal({n}) -> {result:?}"
+                        ));
+                        if let Ok(sealed) = result {
+                            if sealed != n {
+                                return Err(format!(
+                                    "{who:?}: SendRoom::seal({n}) returned {sealed}"
+                                ));
+                            }
+                        }
+                        result
+                    }
+                }
+                Ok(None) => {
+                    log.push(format!("{who:?} Send record_room -> None"));
+                    Ok(0)
+                }
+                Err(error) => {
+                    log.push(format!("{who:?} Send record_room -> Err({error:?})"));
+                    Err(error)
+                }
+            }
+        }
+        (None, None, _) => unreachable!("checked by the caller"),
     };
-    match record_result(end, result, wire)? {
+    match record_call(end, caller, result, wire)? {
         Some(n) => {
             if n > offer.len() {
                 return Err(format!("{who:?}: took {n}B of {}B offered", offer.len()));
@@ -1385,11 +1624,22 @@ fn send<C: Side>(
 
 fn close<C: Side>(end: &mut End<C>, wire: &Wire, log: &mut Vec<String>) -> Result<(), String> {
     let who = end.who;
-    let conn = end.conn.as_mut().expect("checked by the caller");
-    let result = conn.queue_close_notify(&mut end.incoming, &mut end.outgoing);
-    log.push(format!("{who:?} queue_close_notify -> {result:?}"));
-    let sent_flag = conn.close_notify_sent();
-    if let Some(queued) = record_result(end, result, wire)? {
+    let (result, sent_flag, caller) = match (&mut end.conn, &mut end.halves) {
+        (Some(conn), _) => {
+            let result = conn.queue_close_notify(&mut end.incoming, &mut end.outgoing);
+            (result, conn.close_notify_sent(), Caller::Whole)
+        }
+        // The half's close_notify is queued once it returns Ok.
+        (None, Some((send, _))) => {
+            let result = send.queue_close_notify(&mut end.outgoing).map(|()| true);
+            (result, send.close_notify_sent(), Caller::Send)
+        }
+        (None, None) => unreachable!("checked by the caller"),
+    };
+    log.push(format!(
+        "{who:?} {caller:?} queue_close_notify -> {result:?}"
+    ));
+    if let Some(queued) = record_call(end, caller, result, wire)? {
         if queued {
             end.close_queued = true;
             if !sent_flag {
@@ -1408,28 +1658,37 @@ fn process_once<C: Side>(
     peer: &PeerView<'_>,
     wire: &Wire,
     take_all: bool,
+    flush_now: bool,
     log: &mut Vec<String>,
 ) -> Result<bool, String> {
     let who = end.who;
+    if let Some((_, receive)) = &mut end.halves {
+        let got = match receive.process(&mut end.incoming) {
+            Ok(ReceiveStatus::AppDataAvailable(mut records)) => {
+                Ok(take_records(&mut records, take_all))
+            }
+            Ok(ReceiveStatus::NeedsMoreTlsData) => Ok(Got::NeedsMore),
+            Ok(ReceiveStatus::FlushSender) => Ok(Got::FlushSender),
+            Ok(ReceiveStatus::PeerClosed) => Ok(Got::PeerClosed),
+            Ok(other) => {
+                return Err(format!(
+                    "{who:?}: receive status unknown to the model: {other:?}"
+                ))
+            }
+            Err(error) => Err(error),
+        };
+        let Some(got) = record_call(end, Caller::Receive, got, wire)? else {
+            log.push(format!(
+                "{who:?} Receive process -> Err({:?})",
+                end.recv_error
+            ));
+            return Ok(false);
+        };
+        return received(end, peer, wire, got, flush_now, log);
+    }
     let conn = end.conn.as_mut().expect("checked by the caller");
     let got = match conn.process(&mut end.incoming, &mut end.outgoing) {
-        Ok(Status::AppDataAvailable(mut records)) => {
-            let mut taken = Vec::new();
-            let mut error = None;
-            while let Some(record) = records.next_record() {
-                match record {
-                    Ok(plaintext) => taken.push(plaintext.to_vec()),
-                    Err(e) => {
-                        error = Some(format!("{e:?}"));
-                        break;
-                    }
-                }
-                if !take_all {
-                    break;
-                }
-            }
-            Ok(Got::AppData(taken, error))
-        }
+        Ok(Status::AppDataAvailable(mut records)) => Ok(take_records(&mut records, take_all)),
         Ok(Status::EarlyDataAvailable(mut records)) => {
             let mut taken = Vec::new();
             while let Some(Ok(plaintext)) = records.next_record() {
@@ -1457,6 +1716,20 @@ fn process_once<C: Side>(
             return Ok(false);
         }
     };
+    received(end, peer, wire, got, false, log)
+}
+
+/// What a `process` call returned, against the model. Returns whether to call again.
+fn received<C: Side>(
+    end: &mut End<C>,
+    peer: &PeerView<'_>,
+    wire: &Wire,
+    got: Got,
+    flush_now: bool,
+    log: &mut Vec<String>,
+) -> Result<bool, String> {
+    let who = end.who;
+    let split = end.split();
     let again = match got {
         Got::AppData(records, error) => {
             let total: usize = records.iter().map(Vec::len).sum();
@@ -1522,7 +1795,8 @@ fn process_once<C: Side>(
         }
         Got::PeerClosed => {
             log.push(format!("{who:?} process -> PeerClosed"));
-            if end.peer_closed_reported {
+            // Edge-triggered on a whole connection, level-triggered on a receive half.
+            if end.peer_closed_reported && !split {
                 return Err(format!("{who:?}: PeerClosed twice"));
             }
             if !peer.close_on_wire && !peer.forged_into_me {
@@ -1531,7 +1805,36 @@ fn process_once<C: Side>(
                 ));
             }
             end.peer_closed_reported = true;
-            true
+            match &end.halves {
+                Some((send, receive)) => {
+                    if !receive.peer_closed() {
+                        return Err(format!(
+                            "{who:?}: the receive half said PeerClosed but peer_closed() is false"
+                        ));
+                    }
+                    // The halves' `Closed`: close_notify went both ways.
+                    if send.close_notify_sent() && end.close_queued {
+                        end.closed_reported = true;
+                    }
+                    false
+                }
+                None => true,
+            }
+        }
+        Got::FlushSender => {
+            log.push(format!("{who:?} Receive process -> FlushSender"));
+            // Only a TLS 1.2 renegotiation request (a forged record here) is answered through
+            // a flush; a KeyUpdate answer waits for the next record.
+            if wire.tls13() || !peer.forged_into_me {
+                return Err(format!(
+                    "{who:?}: FlushSender with no renegotiation request received"
+                ));
+            }
+            end.flush_due = true;
+            if flush_now {
+                flush(end, wire, log)?;
+            }
+            flush_now
         }
         Got::Closed => {
             log.push(format!("{who:?} process -> Closed"));
@@ -1575,6 +1878,388 @@ fn process_once<C: Side>(
         }
     };
     Ok(again)
+}
+
+/// Which object a call went to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Caller {
+    Whole,
+    Send,
+    Receive,
+}
+
+/// Records a call's result, by the rules of the object called.
+fn record_call<C: Side, T>(
+    end: &mut End<C>,
+    caller: Caller,
+    result: Result<T, Error>,
+    wire: &Wire,
+) -> Result<Option<T>, String> {
+    match caller {
+        Caller::Whole => record_result(end, result, wire),
+        Caller::Send => record_send_result(end, result, wire),
+        Caller::Receive => record_receive_result(end, result),
+    }
+}
+
+/// The receive half: its first error stays (and goes to the send half); it never seals, so
+/// it never says it sent an alert.
+fn record_receive_result<C: Side, T>(
+    end: &mut End<C>,
+    result: Result<T, Error>,
+) -> Result<Option<T>, String> {
+    let who = end.who;
+    match result {
+        Ok(value) => match &end.recv_error {
+            Some(failed) => Err(format!(
+                "{who:?}: a receive half call succeeded after it failed with {failed:?}"
+            )),
+            None => Ok(Some(value)),
+        },
+        Err(error) => {
+            match &end.recv_error {
+                Some(failed) if format!("{failed:?}") != format!("{error:?}") => {
+                    return Err(format!(
+                        "{who:?}: inconsistent receive half errors: first {failed:?}, now {error:?}"
+                    ))
+                }
+                Some(_) => return Ok(None),
+                None => {}
+            }
+            if let Error::Tls {
+                alert_sent: Some(_),
+                ..
+            } = &error
+            {
+                return Err(format!(
+                    "{who:?}: the receive half says it sent an alert: {error:?}"
+                ));
+            }
+            end.failed.get_or_insert_with(|| format!("{error:?}"));
+            end.recv_error = Some(error);
+            Ok(None)
+        }
+    }
+}
+
+/// The send half: its first error stays; after the receive half's error, its next call
+/// returns that error (with the alert it sealed, if one was due).
+fn record_send_result<C: Side, T>(
+    end: &mut End<C>,
+    result: Result<T, Error>,
+    wire: &Wire,
+) -> Result<Option<T>, String> {
+    let who = end.who;
+    match result {
+        Ok(value) => {
+            if let Some(failed) = &end.send_error {
+                return Err(format!(
+                    "{who:?}: a send half call succeeded after it failed with {failed:?}"
+                ));
+            }
+            if let Some(failed) = &end.recv_error {
+                return Err(format!(
+                    "{who:?}: a send half call succeeded after the receive half failed with {failed:?}: it must seal the alert due and return the error"
+                ));
+            }
+            end.flush_due = false;
+            Ok(Some(value))
+        }
+        Err(error) => {
+            let text = format!("{error:?}");
+            match &end.send_error {
+                Some(failed) if format!("{failed:?}") != text => {
+                    return Err(format!(
+                        "{who:?}: inconsistent send half errors: first {failed:?}, now {text}"
+                    ))
+                }
+                Some(_) => return Ok(None),
+                None => {}
+            }
+            if let Some(received) = &end.recv_error {
+                let same = match (received, &error) {
+                    (
+                        Error::Tls {
+                            error: a,
+                            alert_sent: None,
+                        },
+                        Error::Tls { error: b, .. },
+                    ) => a == b,
+                    (a, b) => format!("{a:?}") == format!("{b:?}"),
+                };
+                if !same {
+                    return Err(format!(
+                        "{who:?}: the send half returned {text}, not the receive half's error {received:?}"
+                    ));
+                }
+            }
+            // After the peer's fatal alert nothing more is sent, not even what waits in
+            // OutgoingTls (RFC 8446 §6.2). TLS 1.3 only: a TLS 1.2 alert of invalid level is
+            // answered, and not dropped after our own close_notify.
+            if let Some(Error::Tls {
+                error: rustls::Error::AlertReceived(_),
+                ..
+            }) = &end.recv_error
+            {
+                if wire.tls13() && !end.outgoing.is_empty() {
+                    return Err(format!(
+                        "{who:?}: the send half reported the peer's fatal alert ({text}) but kept \
+                         {}B in OutgoingTls to send",
+                        end.outgoing.len()
+                    ));
+                }
+            }
+            end.failed.get_or_insert_with(|| text.clone());
+            if matches!(error, Error::EncryptExhausted) {
+                end.encrypt_exhausted = true;
+            }
+            if let Error::Tls {
+                alert_sent: Some(alert),
+                ..
+            } = &error
+            {
+                end.alert_claimed = Some(u8::from(*alert));
+                end.alerts_before_failure = wire
+                    .seen(end.who.sends())
+                    .iter()
+                    .filter(|s| matches!(s, Seen::Alert { .. }))
+                    .count();
+            }
+            end.send_error = Some(error);
+            Ok(None)
+        }
+    }
+}
+
+/// `SendHalf::flush`.
+fn flush<C: Side>(end: &mut End<C>, wire: &Wire, log: &mut Vec<String>) -> Result<(), String> {
+    let who = end.who;
+    let Some((send, _)) = &mut end.halves else {
+        return Ok(());
+    };
+    let result = send.flush(&mut end.outgoing);
+    log.push(format!("{who:?} Send flush -> {result:?}"));
+    record_send_result(end, result, wire)?;
+    Ok(())
+}
+
+/// `into_split`: the halves, or the connection back unchanged with the documented error.
+fn split<C: Side>(end: &mut End<C>, log: &mut Vec<String>) -> Result<(), String> {
+    let who = end.who;
+    let Some(conn) = end.conn.take() else {
+        return Ok(());
+    };
+    let before = snapshot(&conn);
+    // The documented order: the connection's own error, a rejection whose alert is due, a
+    // pending verdict, then the handshake, rustls's record layer, HandshakeComplete not
+    // returned yet.
+    let expected = if let Some(failed) = &end.failed {
+        Some(failed.clone())
+    } else if end.verdict == Verdict::Rejected {
+        Some("CannotSplit".to_string())
+    } else if end.verdict == Verdict::Presented
+        // A chain rustls's verifier received (in any call that drove the handshake) awaits
+        // its verdict even before process handed it out with VerifyPeer.
+        || before.awaiting_verdict
+    {
+        if !before.awaiting_verdict {
+            return Err(format!(
+                "{who:?}: a verdict is due ({:?}) but awaiting_verdict() is false",
+                end.verdict
+            ));
+        }
+        Some(format!("{:?}", Error::AwaitingVerdict))
+    } else if end.layer == RecordLayer::Rustls || !end.handshake_reported {
+        Some("CannotSplit".to_string())
+    } else {
+        None
+    };
+    match conn.into_split() {
+        Ok((send, receive)) => {
+            log.push(format!("{who:?} into_split -> Ok"));
+            if let Some(expected) = expected {
+                return Err(format!(
+                    "{who:?}: into_split succeeded where it must fail with {expected}"
+                ));
+            }
+            let carried = (
+                send.close_notify_sent(),
+                receive.peer_closed(),
+                Some(send.sequence_number()),
+            );
+            let had = (
+                before.close_notify_sent,
+                before.peer_closed,
+                before.sequence_numbers.map(|(s, _)| s),
+            );
+            if carried != had {
+                return Err(format!(
+                    "{who:?}: the halves do not carry the connection's state (close_notify sent, peer closed, send sequence number): {carried:?}, the connection had {had:?}"
+                ));
+            }
+            if send.error().is_some() || receive.error().is_some() {
+                return Err(format!("{who:?}: a half starts with an error"));
+            }
+            end.halves = Some((send, receive));
+            SPLITS.with(|splits| splits.set(splits.get() + 1));
+        }
+        Err((conn, error)) => {
+            log.push(format!("{who:?} into_split -> Err({error:?})"));
+            let text = format!("{error:?}");
+            let documented = match &expected {
+                None => false,
+                Some(e) if e == "CannotSplit" => matches!(error, Error::CannotSplit(_)),
+                Some(e) => *e == text,
+            };
+            if !documented {
+                return Err(format!(
+                    "{who:?}: into_split failed with {text}, expected {}",
+                    expected.as_deref().unwrap_or("success")
+                ));
+            }
+            let after = snapshot(&conn);
+            if after != before {
+                return Err(format!(
+                    "{who:?}: into_split gave the connection back changed: {before:?} ->                      {after:?}"
+                ));
+            }
+            end.conn = Some(conn);
+        }
+    }
+    Ok(())
+}
+
+/// What a connection shows of its state.
+#[derive(Debug, PartialEq, Eq)]
+struct Snapshot {
+    error: Option<String>,
+    close_notify_sent: bool,
+    peer_closed: bool,
+    awaiting_verdict: bool,
+    handshaking: bool,
+    wants_read: bool,
+    sequence_numbers: Option<(u64, u64)>,
+    record_layer: RecordLayer,
+}
+
+fn snapshot<C: Side>(conn: &LlConnection<C>) -> Snapshot {
+    Snapshot {
+        error: conn.error().map(|e| format!("{e:?}")),
+        close_notify_sent: conn.close_notify_sent(),
+        peer_closed: conn.peer_closed(),
+        awaiting_verdict: conn.awaiting_verdict(),
+        handshaking: conn.is_handshaking(),
+        wants_read: conn.wants_read(),
+        sequence_numbers: conn.sequence_numbers(),
+        record_layer: conn.record_layer(),
+    }
+}
+
+/// KeyUpdate rule (RFC 8446 §4.6.3): once a side processed a KeyUpdate with
+/// update_requested, its next application data follows a KeyUpdate of its own. Any call may
+/// process (a whole connection's `encrypt` drives rustls too), so the rule is checked between
+/// bounds: the answer may come from when the request reached the side's `IncomingTls`; the
+/// application data it must precede, from when the request was surely processed.
+///
+/// After a delivery to a side that reads: the requests it brought.
+fn note_key_update_requests<C: Side>(end: &mut End<C>, wire: &Wire) {
+    let sealed = wire.observed(end.who.sends()) + end.outgoing.len();
+    let marks = wire.marks(end.who.receives());
+    for mark in &marks[end.peer_marks_seen..] {
+        if mark.what == (Marked::KeyUpdate { requested: true }) {
+            end.key_update_requests.push((mark.end, sealed));
+        }
+    }
+    end.peer_marks_seen = marks.len();
+}
+
+/// After any operation: the requests that left the side's `IncomingTls` (what it
+/// processed: nothing is forged into it after them).
+fn note_key_updates_processed<C: Side>(end: &mut End<C>, wire: &Wire) {
+    if end.key_update_requests.is_empty() {
+        return;
+    }
+    let processed = wire
+        .observed(end.who.receives())
+        .saturating_sub(end.incoming.filled().len());
+    let sealed = wire.observed(end.who.sends()) + end.outgoing.len();
+    let owed = &mut end.key_updates_owed;
+    end.key_update_requests.retain(|&(request_end, arrived)| {
+        if request_end <= processed {
+            owed.push((arrived, sealed));
+            false
+        } else {
+            true
+        }
+    });
+}
+
+/// Checks the KeyUpdate rule for one side: no application data sealed after a request was
+/// processed comes before a KeyUpdate sealed after the request arrived.
+fn key_update_answered<C: Side>(end: &mut End<C>, wire: &Wire) -> Result<(), String> {
+    let marks = wire.marks(end.who.sends());
+    let first = |from: usize, what: fn(Marked) -> bool| {
+        let at = marks.partition_point(|m| m.start < from);
+        marks[at..].iter().find(|m| what(m.what)).copied()
+    };
+    let mut violation = None;
+    end.key_updates_owed.retain(|&(arrived, processed)| {
+        let answer = first(arrived, |m| matches!(m, Marked::KeyUpdate { .. }));
+        let data = first(processed, |m| m == Marked::AppData);
+        match (answer, data) {
+            (Some(answer), Some(data)) if answer.start < data.start => false,
+            (Some(_), None) => false,
+            (_, Some(data)) => {
+                violation.get_or_insert(data.start);
+                true
+            }
+            (None, None) => true,
+        }
+    });
+    match violation {
+        Some(at) => Err(format!(
+            "{:?} sent application data (record at byte {at}) without first answering the \
+             KeyUpdate request it processed (RFC 8446 §4.6.3)",
+            end.who
+        )),
+        None => Ok(()),
+    }
+}
+
+/// A split side's halves against the model: `error()` is the error each returned first; the
+/// send half's sequence number is the one the wire expects next once all it sealed went out.
+fn halves_agree<C: Side>(end: &End<C>, wire: &Wire) -> Result<(), String> {
+    let Some((send, receive)) = &end.halves else {
+        return Ok(());
+    };
+    let who = end.who;
+    let text = |e: Option<&Error>| e.map(|e| format!("{e:?}"));
+    if text(send.error()) != text(end.send_error.as_ref()) {
+        return Err(format!(
+            "{who:?}: the send half returned {:?} but error() says {:?}",
+            end.send_error,
+            send.error()
+        ));
+    }
+    if text(receive.error()) != text(end.recv_error.as_ref()) {
+        return Err(format!(
+            "{who:?}: the receive half returned {:?} but error() says {:?}",
+            end.recv_error,
+            receive.error()
+        ));
+    }
+    let dir = who.sends();
+    if end.send_error.is_none() && end.outgoing.is_empty() && wire.at_record_boundary(dir) {
+        if let Some(expected) = wire.next_seq(dir) {
+            if send.sequence_number() != expected {
+                return Err(format!(
+                    "{who:?}: SendHalf::sequence_number() is {}, the wire's next record is {expected}",
+                    send.sequence_number()
+                ));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// The run's two connections, normal or deferred.

@@ -138,6 +138,28 @@ struct Direction {
     ended_by: Option<String>,
     explicit_nonces: HashSet<[u8; 8]>,
     records: usize,
+    /// Bytes of complete records seen this way (where the next record starts).
+    offset: usize,
+    /// Where the record being read lies: (first byte, one past its last).
+    current: (usize, usize),
+    /// After the handshake: where each application-data record and each KeyUpdate lies.
+    marks: Vec<Mark>,
+}
+
+/// A record that matters for the KeyUpdate rule (RFC 8446 §4.6.3: a KeyUpdate with
+/// update_requested is answered by a KeyUpdate before the next application data).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Mark {
+    /// Offset of the record's first byte and one past its last, in its direction.
+    pub start: usize,
+    pub end: usize,
+    pub what: Marked,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Marked {
+    AppData,
+    KeyUpdate { requested: bool },
 }
 
 /// The observer of both directions of one connection.
@@ -189,6 +211,35 @@ impl Wire {
         &self.dirs[dir.index()].seen
     }
 
+    pub fn tls13(&self) -> bool {
+        self.tls13
+    }
+
+    /// Bytes of complete records that went `dir`.
+    pub fn offset(&self, dir: Dir) -> usize {
+        self.dirs[dir.index()].offset
+    }
+
+    /// Bytes observed `dir`, complete records or not.
+    pub fn observed(&self, dir: Dir) -> usize {
+        self.dirs[dir.index()].offset + self.dirs[dir.index()].partial.len()
+    }
+
+    /// Application-data records and KeyUpdates that went `dir`, in order.
+    pub fn marks(&self, dir: Dir) -> &[Mark] {
+        &self.dirs[dir.index()].marks
+    }
+
+    /// The sequence number the next protected record `dir` must carry (under the current
+    /// key), once protection started.
+    pub fn next_seq(&self, dir: Dir) -> Option<u64> {
+        let d = &self.dirs[dir.index()];
+        match (&d.early, &d.keys) {
+            (Some(_), _) => None,
+            (None, keys) => keys.as_ref().map(|k| k.seq),
+        }
+    }
+
     pub fn close_notified(&self, dir: Dir) -> bool {
         self.dirs[dir.index()].close_notifies > 0
     }
@@ -230,6 +281,9 @@ impl Wire {
 
     fn record(&mut self, dir: Dir, record: &[u8]) {
         let d = dir.index();
+        let start = self.dirs[d].offset;
+        self.dirs[d].offset += record.len();
+        self.dirs[d].current = (start, start + record.len());
         self.dirs[d].records += 1;
         let number = self.dirs[d].records;
         if let Some(why) = &self.dirs[d].ended_by {
@@ -321,6 +375,7 @@ impl Wire {
                 self.dirs[d].seen.push(Seen::EarlyData(body.len()));
             }
             APP_DATA => {
+                self.mark(dir, Marked::AppData);
                 self.dirs[d].plaintext.extend_from_slice(body);
                 self.dirs[d].seen.push(Seen::AppData(body.len()));
             }
@@ -346,6 +401,12 @@ impl Wire {
         }
     }
 
+    fn mark(&mut self, dir: Dir, what: Marked) {
+        let d = &mut self.dirs[dir.index()];
+        let (start, end) = d.current;
+        d.marks.push(Mark { start, end, what });
+    }
+
     fn handshake_messages(&mut self, dir: Dir) {
         let d = dir.index();
         loop {
@@ -367,7 +428,15 @@ impl Wire {
                     self.server_random = Some(body[2..34].to_vec());
                 }
                 (20, _) if self.tls13 => self.dirs[d].switch_after_record = Some("application"),
-                (24, _) if self.tls13 => self.dirs[d].switch_after_record = Some("update"),
+                (24, _) if self.tls13 => {
+                    self.mark(
+                        dir,
+                        Marked::KeyUpdate {
+                            requested: body == [1],
+                        },
+                    );
+                    self.dirs[d].switch_after_record = Some("update");
+                }
                 (5, _) if self.tls13 => self.dirs[d].switch_after_record = Some("handshake"),
                 _ => {}
             }

@@ -85,15 +85,26 @@ const TLS13: &[&SupportedProtocolVersion] = &[&rustls::version::TLS13];
 const BOTH: &[&SupportedProtocolVersion] = &[&rustls::version::TLS13, &rustls::version::TLS12];
 const TLS12: &[&SupportedProtocolVersion] = &[&rustls::version::TLS12];
 
+/// Delivers `input` to `end` as a transport would: as much as its buffer
+/// has room for, processing in between; stops at an error.
+fn deliver<C: lltls::Side>(end: &mut Endpoint<C>, mut input: &[u8]) {
+    while !input.is_empty() && end.error.is_none() {
+        let room = end.incoming.unfilled();
+        let n = room.len().min(input.len());
+        room[..n].copy_from_slice(&input[..n]);
+        end.incoming.advance(n);
+        input = &input[n..];
+        end.pump();
+    }
+}
+
 /// A fresh server connection on `config` shown `input` (delivered `chunk`
 /// bytes at a time): its error and everything it wrote.
 fn answer(config: &Arc<ServerConfig>, input: &[u8], chunk: usize) -> (Option<Error>, Vec<u8>) {
     let mut server = Endpoint::new(LlServerConnection::new(config.clone()).unwrap());
     let mut wrote = Vec::new();
     for piece in input.chunks(chunk) {
-        server.incoming.unfilled()[..piece.len()].copy_from_slice(piece);
-        server.incoming.advance(piece.len());
-        server.pump();
+        deliver(&mut server, piece);
         wrote.extend_from_slice(server.outgoing.filled());
         let n = server.outgoing.len();
         server.outgoing.discard(n);
@@ -407,9 +418,7 @@ fn client_hello_fragmented_from_its_first_byte_is_served() {
     let mut split = plaintext_record(22, &message[..1]);
     split.extend_from_slice(&plaintext_record(22, &message[1..]));
     for piece in split.chunks(4) {
-        pair.server.incoming.unfilled()[..piece.len()].copy_from_slice(piece);
-        pair.server.incoming.advance(piece.len());
-        pair.server.pump();
+        deliver(&mut pair.server, piece);
         assert!(pair.server.error.is_none(), "{:?}", pair.server.error);
     }
     pair.connect();
@@ -674,8 +683,7 @@ fn replace_second_flight(pair: &mut Pair, instead: &[u8]) -> Vec<u8> {
     let dropped = pair.client.outgoing.len();
     assert!(dropped > 0, "the client's Finished");
     pair.client.outgoing.discard(dropped);
-    pair.server.incoming.unfilled()[..instead.len()].copy_from_slice(instead);
-    pair.server.incoming.advance(instead.len());
+    deliver(&mut pair.server, instead);
     pair.server.pump();
     pair.server.outgoing.filled().to_vec()
 }
@@ -786,9 +794,7 @@ fn nothing_is_sealed_after_the_handshake() {
     let n = pair.server.outgoing.len();
     pair.server.outgoing.discard(n);
     let oversized = plaintext_record(21, &[0; (1 << 14) + 1]);
-    pair.server.incoming.unfilled()[..oversized.len()].copy_from_slice(&oversized);
-    pair.server.incoming.advance(oversized.len());
-    pair.server.pump();
+    deliver(&mut pair.server, &oversized);
     assert_eq!(alert_sent(&pair.server.error), None);
     assert!(pair.server.outgoing.is_empty());
 }
@@ -902,9 +908,7 @@ fn replace_second_flight_sealed(
     };
     let mut sealer = harness::hostile::records::PeerSealer::new(&keys, 0, true);
     let input = records(&mut sealer);
-    pair.server.incoming.unfilled()[..input.len()].copy_from_slice(&input);
-    pair.server.incoming.advance(input.len());
-    pair.server.pump();
+    deliver(&mut pair.server, &input);
     let answer = pair.server.outgoing.filled().to_vec();
     (pair, answer)
 }
@@ -1065,9 +1069,7 @@ fn undecryptable_record_inside_a_handshake_message_after_rejected_early_data() {
         let mut input = sealer.seal(22, &finished[..10]);
         input.extend_from_slice(&[23, 3, 3, 0, 20]);
         input.extend_from_slice(&[0x5a; 20]);
-        pair.server.incoming.unfilled()[..input.len()].copy_from_slice(&input);
-        pair.server.incoming.advance(input.len());
-        pair.server.pump();
+        deliver(&mut pair.server, &input);
         let answer = pair.server.outgoing.filled().to_vec();
         assert!(
             matches!(

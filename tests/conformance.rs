@@ -122,6 +122,16 @@ fn serves_others(config: &Arc<ServerConfig>, pki: Pki, tls12: bool) {
     pair.connect();
 }
 
+/// The client's connection ended with the server's `alert`.
+fn client_got(pair: &Pair, alert: AlertDescription, context: &str) {
+    let error = pair.client.error.as_ref().and_then(Error::rustls_error);
+    assert!(
+        error == Some(&rustls::Error::AlertReceived(alert)),
+        "{context}: the client got {:?}, not {alert:?}",
+        pair.client.error
+    );
+}
+
 fn alert_sent(error: &Option<Error>) -> Option<AlertDescription> {
     match error {
         Some(Error::Tls { alert_sent, .. }) => *alert_sent,
@@ -518,16 +528,7 @@ fn tls13_ecdsa_signature_with_another_curve_gets_illegal_parameter() {
     // rustls sealed it with the server's application keys; the client
     // opened it with the keys it holds.
     assert_eq!(last_record(&pair), (23, 5 + 2 + 1 + 16));
-    assert!(
-        matches!(
-            pair.client.error.as_ref().and_then(Error::rustls_error),
-            Some(rustls::Error::AlertReceived(
-                AlertDescription::IllegalParameter
-            ))
-        ),
-        "{:?}",
-        pair.client.error
-    );
+    client_got(&pair, AlertDescription::IllegalParameter, "");
     // The same client signing honestly is served.
     let honest = client_with(
         TLS13,
@@ -565,14 +566,7 @@ fn empty_client_certificate_entry_gets_decode_error_in_tls12() {
             "{what}: the last record is the alert, in the clear"
         );
         assert_eq!(last_record(&pair), (21, 7));
-        assert!(
-            matches!(
-                pair.client.error.as_ref().and_then(Error::rustls_error),
-                Some(rustls::Error::AlertReceived(AlertDescription::DecodeError))
-            ),
-            "{what}: {:?}",
-            pair.client.error
-        );
+        client_got(&pair, AlertDescription::DecodeError, what);
         let honest = client_with(
             TLS12,
             load_certs("certs/client-fullchain.pem"),
@@ -586,16 +580,7 @@ fn empty_client_certificate_entry_gets_decode_error_in_tls12() {
     let mut pair = Pair::from_arcs(client_with(TLS13, chain, client_key(&provider)), server);
     pair.drive();
     assert_eq!(last_record(&pair), (23, 5 + 2 + 1 + 16));
-    assert!(
-        matches!(
-            pair.client.error.as_ref().and_then(Error::rustls_error),
-            Some(rustls::Error::AlertReceived(
-                AlertDescription::BadCertificate
-            ))
-        ),
-        "{:?}",
-        pair.client.error
-    );
+    client_got(&pair, AlertDescription::BadCertificate, "");
 }
 
 /// The labels a key log was given, and whether it asks for lines.
@@ -715,15 +700,10 @@ fn cleartext_handshake_after_the_servers_key_change_gets_a_sealed_unexpected_mes
         assert_eq!(records(&answer), vec![(23, 24)], "{suite:?}");
         transfer(&mut pair.server, &mut pair.client);
         pair.client.pump();
-        assert!(
-            matches!(
-                pair.client.error.as_ref().and_then(Error::rustls_error),
-                Some(rustls::Error::AlertReceived(
-                    AlertDescription::UnexpectedMessage
-                ))
-            ),
-            "{suite:?}: {:?}",
-            pair.client.error
+        client_got(
+            &pair,
+            AlertDescription::UnexpectedMessage,
+            &format!("{suite:?}"),
         );
         // The connection ended with it: nothing of rustls's follows.
         let again = pair
@@ -809,14 +789,7 @@ fn without_the_sealing_key_log_rustls_answers_bad_record_mac() {
     assert_eq!(records(&answer), vec![(23, 24)]);
     transfer(&mut pair.server, &mut pair.client);
     pair.client.pump();
-    assert!(
-        matches!(
-            pair.client.error.as_ref().and_then(Error::rustls_error),
-            Some(rustls::Error::AlertReceived(AlertDescription::BadRecordMac))
-        ),
-        "{:?}",
-        pair.client.error
-    );
+    client_got(&pair, AlertDescription::BadRecordMac, "");
 }
 
 /// The wrapped key log gets exactly the lines it gets alone, and normal
@@ -941,16 +914,7 @@ fn tls13_record_without_a_content_type_gets_a_sealed_unexpected_message() {
                     alert_sent(&pair.server.error),
                     Some(AlertDescription::UnexpectedMessage)
                 );
-                assert!(
-                    matches!(
-                        pair.client.error.as_ref().and_then(Error::rustls_error),
-                        Some(rustls::Error::AlertReceived(
-                            AlertDescription::UnexpectedMessage
-                        ))
-                    ),
-                    "{:?}",
-                    pair.client.error
-                );
+                client_got(&pair, AlertDescription::UnexpectedMessage, "");
             }
             false => {
                 assert!(answer.is_empty(), "rustls alone sends nothing");
@@ -989,16 +953,7 @@ fn record_interleaved_with_a_sealed_handshake_fragment_gets_a_sealed_unexpected_
     assert_eq!(records(&answer), vec![(23, 24)]);
     transfer(&mut pair.server, &mut pair.client);
     pair.client.pump();
-    assert!(
-        matches!(
-            pair.client.error.as_ref().and_then(Error::rustls_error),
-            Some(rustls::Error::AlertReceived(
-                AlertDescription::UnexpectedMessage
-            ))
-        ),
-        "{:?}",
-        pair.client.error
-    );
+    client_got(&pair, AlertDescription::UnexpectedMessage, "");
 }
 
 /// A zero-length alert sealed by the client: rustls seals decode_error
@@ -1010,14 +965,7 @@ fn zero_length_sealed_alert_keeps_rustlss_sealed_decode_error() {
     assert_eq!(records(&answer), vec![(23, 24)], "one alert only");
     transfer(&mut pair.server, &mut pair.client);
     pair.client.pump();
-    assert!(
-        matches!(
-            pair.client.error.as_ref().and_then(Error::rustls_error),
-            Some(rustls::Error::AlertReceived(AlertDescription::DecodeError))
-        ),
-        "{:?}",
-        pair.client.error
-    );
+    client_got(&pair, AlertDescription::DecodeError, "");
 }
 
 /// A client that offered 0-RTT to a server that rejects it: the server
@@ -1090,14 +1038,7 @@ fn undecryptable_record_inside_a_handshake_message_after_rejected_early_data() {
                 );
                 transfer(&mut pair.server, &mut pair.client);
                 pair.client.pump();
-                assert!(
-                    matches!(
-                        pair.client.error.as_ref().and_then(Error::rustls_error),
-                        Some(rustls::Error::AlertReceived(AlertDescription::BadRecordMac))
-                    ),
-                    "{:?}",
-                    pair.client.error
-                );
+                client_got(&pair, AlertDescription::BadRecordMac, "");
             }
             false => {
                 assert!(answer.is_empty(), "rustls alone sends nothing");

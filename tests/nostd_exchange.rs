@@ -35,3 +35,14 @@ fn split_exchange_without_std_types_completes_both_versions() {
         assert!(report.contains("split halves"), "{report}");
     }
 }
+
+/// The halves on four threads: their shared state (a spin lock when the
+/// library is built without std) contended by real threads, with
+/// KeyUpdates in TLS 1.3.
+#[test]
+fn split_exchange_on_four_threads_completes_both_versions() {
+    for tls12 in [false, true] {
+        exchange::run_threaded(Arc::new(default_provider()), tls12)
+            .unwrap_or_else(|error| panic!("TLS 1.2: {tls12}: {error}"));
+    }
+}

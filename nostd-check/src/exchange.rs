@@ -221,11 +221,20 @@ impl<C: Side> Halves<C> {
 }
 
 /// After the handshake, the exchange through each side's split halves.
-fn exchange_split(
+/// The handshake, then each side split into its halves.
+#[allow(clippy::type_complexity)] // the two sides, once
+fn handshake_and_split(
     mut client: End<rustls::client::UnbufferedClientConnection>,
     mut server: End<rustls::server::UnbufferedServerConnection>,
     tls13: bool,
-) -> Result<lltls::HandshakeInfo, String> {
+) -> Result<
+    (
+        Halves<rustls::client::UnbufferedClientConnection>,
+        Halves<rustls::server::UnbufferedServerConnection>,
+        lltls::HandshakeInfo,
+    ),
+    String,
+> {
     client.handshake_only = true;
     server.handshake_only = true;
     for _ in 0..100 {
@@ -238,8 +247,19 @@ fn exchange_split(
         client.receive_from(&mut server)?;
     }
     let info = client.pump.conn().handshake_info();
-    let mut client = Halves::split(client, tls13)?;
-    let mut server = Halves::split(server, tls13)?;
+    Ok((
+        Halves::split(client, tls13)?,
+        Halves::split(server, tls13)?,
+        info,
+    ))
+}
+
+fn exchange_split(
+    client: End<rustls::client::UnbufferedClientConnection>,
+    server: End<rustls::server::UnbufferedServerConnection>,
+    tls13: bool,
+) -> Result<lltls::HandshakeInfo, String> {
+    let (mut client, mut server, info) = handshake_and_split(client, server, tls13)?;
     for _ in 0..10_000 {
         client.step()?;
         server.step()?;
@@ -264,9 +284,19 @@ fn pattern(seed: u8) -> Vec<u8> {
         .collect()
 }
 
-/// Runs the exchange over `provider` (TLS 1.2 or 1.3), through pumps or
-/// (`split`) split halves; what it negotiated.
-pub fn run(provider: Arc<CryptoProvider>, tls12: bool, split: bool) -> Result<String, String> {
+/// A client and a server over `provider` (TLS 1.2 or 1.3), each with the
+/// data it sends.
+#[allow(clippy::type_complexity)] // the two ends, once
+fn ends(
+    provider: Arc<CryptoProvider>,
+    tls12: bool,
+) -> Result<
+    (
+        End<rustls::client::UnbufferedClientConnection>,
+        End<rustls::server::UnbufferedServerConnection>,
+    ),
+    String,
+> {
     let versions: &[&rustls::SupportedProtocolVersion] = if tls12 {
         &[&rustls::version::TLS12]
     } else {
@@ -301,8 +331,13 @@ pub fn run(provider: Arc<CryptoProvider>, tls12: bool, split: bool) -> Result<St
     let client =
         LlClientConnection::new(Arc::new(client_config), name).map_err(|e| format!("{e}"))?;
     let server = LlServerConnection::new(Arc::new(server_config)).map_err(|e| format!("{e}"))?;
-    let mut client = End::new(client, pattern(1));
-    let mut server = End::new(server, pattern(2));
+    Ok((End::new(client, pattern(1)), End::new(server, pattern(2))))
+}
+
+/// Runs the exchange over `provider` (TLS 1.2 or 1.3), through pumps or
+/// (`split`) split halves; what it negotiated.
+pub fn run(provider: Arc<CryptoProvider>, tls12: bool, split: bool) -> Result<String, String> {
+    let (mut client, mut server) = ends(provider, tls12)?;
     if split {
         let info = exchange_split(client, server, !tls12)?;
         return Ok(format!(
@@ -337,4 +372,119 @@ pub fn run(provider: Arc<CryptoProvider>, tls12: bool, split: bool) -> Result<St
         info.cipher_suite.ok_or("no suite")?.suite(),
         client.pump.conn().record_layer(),
     ))
+}
+
+/// Test builds only: the split exchange with each half on a thread of its
+/// own (four threads), the bytes between the sides over channels, so that
+/// the halves' shared state is contended by real threads (a spin lock in
+/// no_std builds of the library).
+#[cfg(test)]
+pub fn run_threaded(provider: Arc<CryptoProvider>, tls12: bool) -> Result<(), String> {
+    use std::sync::mpsc;
+    use std::thread;
+
+    let (client, server) = ends(provider, tls12)?;
+    let (client, server, _) = handshake_and_split(client, server, !tls12)?;
+    let (to_server, from_client) = mpsc::channel();
+    let (to_client, from_server) = mpsc::channel();
+    let (client_send, client_receive) = client.into_threads(to_server, from_server);
+    let (server_send, server_receive) = server.into_threads(to_client, from_client);
+    let threads = [thread::spawn(client_send), thread::spawn(server_send)];
+    let received = [thread::spawn(client_receive), thread::spawn(server_receive)];
+    for sender in threads {
+        sender.join().map_err(|_| "a send thread panicked")??;
+    }
+    let mut got = Vec::new();
+    for receiver in received {
+        got.push(receiver.join().map_err(|_| "a receive thread panicked")??);
+    }
+    if got[0] != pattern(2) || got[1] != pattern(1) {
+        return Err(format!(
+            "threaded: data differs: {}B and {}B received of {EACH_WAY}B",
+            got[0].len(),
+            got[1].len()
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+impl<C: Side> Halves<C>
+where
+    lltls::SendHalf<C>: Send + 'static,
+    lltls::ReceiveHalf<C>: Send + 'static,
+{
+    /// The sending thread's and the receiving thread's work: the first
+    /// sends this side's data (KeyUpdates in TLS 1.3) then close_notify to
+    /// `to_peer`; the second reads `from_peer` until the peer's
+    /// close_notify and returns what arrived.
+    #[allow(clippy::type_complexity)] // two closures, once
+    fn into_threads(
+        self,
+        to_peer: std::sync::mpsc::Sender<Vec<u8>>,
+        from_peer: std::sync::mpsc::Receiver<Vec<u8>>,
+    ) -> (
+        impl FnOnce() -> Result<(), String> + Send + 'static,
+        impl FnOnce() -> Result<Vec<u8>, String> + Send + 'static,
+    ) {
+        let Halves {
+            mut send,
+            mut receive,
+            mut incoming,
+            mut outgoing,
+            to_send,
+            wire,
+            tls13,
+            ..
+        } = self;
+        let sending = move || {
+            let e = |e: lltls::Error| format!("{e}");
+            // What the handshake left for the peer goes first.
+            let _ = to_peer.send(wire);
+            for (calls, chunk) in to_send.chunks(7_000).enumerate() {
+                let mut rest = chunk;
+                while !rest.is_empty() {
+                    rest = &rest[send.encrypt(rest, &mut outgoing).map_err(e)?..];
+                }
+                if tls13 && calls & 3 == 3 {
+                    send.refresh_traffic_keys(&mut outgoing).map_err(e)?;
+                }
+                let _ = to_peer.send(outgoing.filled().to_vec());
+                let len = outgoing.len();
+                outgoing.discard(len);
+            }
+            send.queue_close_notify(&mut outgoing).map_err(e)?;
+            let _ = to_peer.send(outgoing.filled().to_vec());
+            Ok(())
+        };
+        let receiving = move || {
+            let e = |e: lltls::Error| format!("{e}");
+            let mut received = Vec::new();
+            let mut pending: Vec<u8> = Vec::new();
+            loop {
+                match receive.process(&mut incoming).map_err(e)? {
+                    ReceiveStatus::AppDataAvailable(mut records) => {
+                        while let Some(record) = records.next_record() {
+                            received.extend_from_slice(record.map_err(e)?);
+                        }
+                    }
+                    ReceiveStatus::PeerClosed => return Ok(received),
+                    ReceiveStatus::NeedsMoreTlsData => {
+                        if pending.is_empty() {
+                            pending = from_peer
+                                .recv_timeout(std::time::Duration::from_secs(20))
+                                .map_err(|error| format!("nothing from the peer: {error}"))?;
+                        }
+                        let room = incoming.unfilled();
+                        let num_bytes = room.len().min(pending.len());
+                        room[..num_bytes].copy_from_slice(&pending[..num_bytes]);
+                        pending.drain(..num_bytes);
+                        incoming.advance(num_bytes);
+                    }
+                    other => return Err(format!("unexpected {other:?}")),
+                }
+            }
+        };
+        (sending, receiving)
+    }
 }

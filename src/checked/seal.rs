@@ -7,10 +7,9 @@
 
 use alloc::vec::Vec;
 
-use rustls::crypto::tls13::OkmBlock;
-use rustls::{AlertDescription, CipherSuite, ContentType, Tls13CipherSuite};
+use rustls::{AlertDescription, ContentType, Tls13CipherSuite};
 
-use crate::backend::aead::{Algorithm, AES_128_GCM, AES_256_GCM, CHACHA20_POLY1305};
+use crate::record::secrets::TrafficKeys;
 use crate::record::{Protection, Version, HEADER_LEN};
 
 /// The sealed alert: header, level and description, inner content type,
@@ -96,19 +95,15 @@ impl AlertKey {
         let State::Ready { secret, sealed } = &self.state else {
             return None;
         };
-        let algorithm: &'static Algorithm = match suite.common.suite {
-            CipherSuite::TLS13_AES_128_GCM_SHA256 => &AES_128_GCM,
-            CipherSuite::TLS13_AES_256_GCM_SHA384 => &AES_256_GCM,
-            CipherSuite::TLS13_CHACHA20_POLY1305_SHA256 => &CHACHA20_POLY1305,
-            _ => return None,
-        };
-        let mut key = [0u8; 32];
-        let key = &mut key[..algorithm.key_len()];
-        expand_label(suite, secret, b"key", key)?;
-        let mut iv = [0u8; 12];
-        expand_label(suite, secret, b"iv", &mut iv)?;
-        let mut protection =
-            Protection::from_parts(Version::Tls13, algorithm, key, &iv, *sealed).ok()?;
+        let keys = TrafficKeys::derive(suite, secret)?;
+        let mut protection = Protection::from_parts(
+            Version::Tls13,
+            keys.algorithm,
+            keys.key(),
+            &keys.iv,
+            *sealed,
+        )
+        .ok()?;
         let mut record = [0u8; SEALED_ALERT_LEN];
         record[HEADER_LEN] = 2; // fatal
         record[HEADER_LEN + 1] = u8::from(alert);
@@ -116,27 +111,6 @@ impl AlertKey {
         debug_assert_eq!(len, SEALED_ALERT_LEN);
         Some(record)
     }
-}
-
-/// HKDF-Expand-Label(secret, label, "", out.len()) with the suite's hash
-/// (RFC 8446 §7.1, §7.3).
-fn expand_label(
-    suite: &Tls13CipherSuite,
-    secret: &[u8],
-    label: &[u8],
-    out: &mut [u8],
-) -> Option<()> {
-    // The provider's HKDF takes a PRK of the hash's length.
-    if secret.len() != suite.common.hash_provider.output_len() {
-        return None;
-    }
-    let out_len = u16::try_from(out.len()).ok()?.to_be_bytes();
-    let label_len = [u8::try_from(b"tls13 ".len() + label.len()).ok()?];
-    suite
-        .hkdf_provider
-        .expander_for_okm(&OkmBlock::new(secret))
-        .expand_slice(&[&out_len, &label_len, b"tls13 ", label, &[0]], out)
-        .ok()
 }
 
 #[cfg(test)]
@@ -153,12 +127,10 @@ mod tests {
 
     /// Opens `record` with the keys of `secret` at `seq`.
     fn open(secret: &[u8], seq: u64, mut record: [u8; SEALED_ALERT_LEN]) -> Option<[u8; 2]> {
-        let mut key = [0u8; 16];
-        expand_label(suite(), secret, b"key", &mut key)?;
-        let mut iv = [0u8; 12];
-        expand_label(suite(), secret, b"iv", &mut iv)?;
+        let keys = TrafficKeys::derive(suite(), secret)?;
         let mut protection =
-            Protection::from_parts(Version::Tls13, &AES_128_GCM, &key, &iv, seq).ok()?;
+            Protection::from_parts(Version::Tls13, keys.algorithm, keys.key(), &keys.iv, seq)
+                .ok()?;
         let opened = protection.open(&mut record).ok()?;
         assert_eq!(opened.content_type, ContentType::Alert);
         record[opened.plaintext].try_into().ok()

@@ -22,6 +22,7 @@ mod kernel;
 mod post_handshake;
 mod receive;
 mod rules;
+pub(crate) mod secrets;
 mod send;
 #[cfg(test)]
 mod tests;

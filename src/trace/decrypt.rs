@@ -6,8 +6,8 @@
 use std::prelude::rust_2021::*;
 
 use crate::backend::aead::{self, Aad, LessSafeKey, Nonce, UnboundKey};
-use rustls::crypto::tls13::OkmBlock;
-use rustls::{CipherSuite, Tls13CipherSuite};
+use crate::record::secrets::{expand_label, TrafficKeys};
+use rustls::Tls13CipherSuite;
 
 use super::framing::HEADER_LEN;
 use super::record::{Contents, NotDecrypted};
@@ -41,63 +41,15 @@ fn tls13_suites() -> impl Iterator<Item = &'static Tls13CipherSuite> {
         .filter_map(|suite| suite.tls13())
 }
 
-fn aead_algorithm(suite: CipherSuite) -> Option<&'static aead::Algorithm> {
-    match suite {
-        CipherSuite::TLS13_AES_128_GCM_SHA256 => Some(&aead::AES_128_GCM),
-        CipherSuite::TLS13_AES_256_GCM_SHA384 => Some(&aead::AES_256_GCM),
-        CipherSuite::TLS13_CHACHA20_POLY1305_SHA256 => Some(&aead::CHACHA20_POLY1305),
-        _ => None,
-    }
-}
-
-/// HKDF-Expand-Label(secret, label, context, out.len()) with the suite's
-/// hash (RFC 8446 §7.1).
-fn hkdf_expand_label(
-    suite: &Tls13CipherSuite,
-    secret: &[u8],
-    label: &[u8],
-    context: &[u8],
-    out: &mut [u8],
-) -> Option<()> {
-    // The provider's HKDF expects a PRK of the hash's length (OkmBlock
-    // holds at most 64 bytes); anything else is not this suite's secret.
-    if secret.len() != suite.common.hash_provider.output_len() {
-        return None;
-    }
-    let out_len = u16::try_from(out.len()).ok()?.to_be_bytes();
-    let label_len = [u8::try_from(6 + label.len()).ok()?];
-    let context_len = [u8::try_from(context.len()).ok()?];
-    suite
-        .hkdf_provider
-        .expander_for_okm(&OkmBlock::new(secret))
-        .expand_slice(
-            &[
-                &out_len,
-                &label_len,
-                b"tls13 ",
-                label,
-                &context_len,
-                context,
-            ],
-            out,
-        )
-        .ok()
-}
-
 impl TrafficKey {
     fn derive(phase: Phase, suite: &'static Tls13CipherSuite, secret: &[u8]) -> Option<Self> {
-        let algorithm = aead_algorithm(suite.common.suite)?;
-        let mut key = [0u8; 32];
-        let key = &mut key[..algorithm.key_len()];
-        hkdf_expand_label(suite, secret, b"key", &[], key)?;
-        let mut iv = [0u8; aead::NONCE_LEN];
-        hkdf_expand_label(suite, secret, b"iv", &[], &mut iv)?;
+        let keys = TrafficKeys::derive(suite, secret)?;
         Some(Self {
             phase,
             suite,
             secret: secret.to_vec(),
-            key: LessSafeKey::new(UnboundKey::new(algorithm, key).ok()?),
-            iv,
+            key: LessSafeKey::new(UnboundKey::new(keys.algorithm, keys.key()).ok()?),
+            iv: keys.iv,
             seq: 0,
         })
     }
@@ -109,7 +61,7 @@ impl TrafficKey {
             return None;
         };
         let mut secret = vec![0u8; self.secret.len()];
-        hkdf_expand_label(self.suite, &self.secret, b"traffic upd", &[], &mut secret)?;
+        expand_label(self.suite, &self.secret, b"traffic upd", &mut secret)?;
         Self::derive(Phase::Application(n.checked_add(1)?), self.suite, &secret)
     }
 

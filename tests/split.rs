@@ -557,6 +557,27 @@ fn inject(wire: &mut Wire, dir: Dir, content_type: u8, body: &[u8], incoming: &m
     put(incoming, &record);
 }
 
+/// The server's fatal handshake_failure reaches the receive half, which
+/// fails with it; the alert.
+fn peers_fatal_alert(
+    wire: &mut Wire,
+    incoming: &mut IncomingTls,
+    receive: &mut ClientReceiveHalf,
+) -> rustls::AlertDescription {
+    inject(wire, Dir::ServerToClient, ALERT, &[2, 40], incoming);
+    let error = receive.process(incoming).expect_err("alert");
+    let alert = rustls::AlertDescription::HandshakeFailure;
+    assert_eq!(error.alert_received(), Some(alert));
+    alert
+}
+
+/// A record that opens under no key.
+fn put_forged_record(incoming: &mut IncomingTls) {
+    let mut garbage = vec![23, 3, 3, 0, 40];
+    garbage.extend([0x5a; 40]);
+    put(incoming, &garbage);
+}
+
 /// `error` is rustls's `want`, with `alert_sent`.
 fn expect_tls(error: &Error, want: rustls::Error, alert: Option<rustls::AlertDescription>) {
     assert!(
@@ -688,9 +709,7 @@ fn renegotiation_refusal_and_its_fatal_alert_go_through_the_send_half() {
 #[test]
 fn a_forged_record_makes_the_send_half_seal_bad_record_mac() {
     let (mut send, mut receive, mut client_in, mut client_out, mut wire) = split_client(true);
-    let mut garbage = vec![23, 3, 3, 0, 40];
-    garbage.extend([0x5a; 40]);
-    put(&mut client_in, &garbage);
+    put_forged_record(&mut client_in);
     let error = receive.process(&mut client_in).expect_err("forged");
     expect_tls(&error, rustls::Error::DecryptError, None);
     let error = send.flush(&mut client_out).expect_err("ended");
@@ -716,16 +735,7 @@ fn a_forged_record_makes_the_send_half_seal_bad_record_mac() {
 fn peer_fatal_alert_stops_the_send_half_and_drops_what_waits() {
     let (mut send, mut receive, mut client_in, mut client_out, mut wire) = split_client(true);
     assert_eq!(send.encrypt(b"not sent yet", &mut client_out).unwrap(), 12);
-    inject(
-        &mut wire,
-        Dir::ServerToClient,
-        ALERT,
-        &[2, 40],
-        &mut client_in,
-    );
-    let alert = rustls::AlertDescription::HandshakeFailure;
-    let error = receive.process(&mut client_in).expect_err("alert");
-    assert_eq!(error.alert_received(), Some(alert));
+    let alert = peers_fatal_alert(&mut wire, &mut client_in, &mut receive);
     let error = send.flush(&mut client_out).expect_err("ended");
     assert_eq!(error.alert_received(), Some(alert));
     assert!(client_out.is_empty(), "dropped, not sent");
@@ -832,16 +842,7 @@ fn a_room_taken_before_the_peers_fatal_alert_is_not_sealed() {
     let (mut send, mut receive, mut client_in, mut client_out, mut wire) = split_client(true);
     let mut room = send.record_room(&mut client_out).unwrap().expect("room");
     room.buf()[..4].copy_from_slice(b"late");
-    inject(
-        &mut wire,
-        Dir::ServerToClient,
-        ALERT,
-        &[2, 40],
-        &mut client_in,
-    );
-    let alert = rustls::AlertDescription::HandshakeFailure;
-    let error = receive.process(&mut client_in).expect_err("alert");
-    assert_eq!(error.alert_received(), Some(alert));
+    let alert = peers_fatal_alert(&mut wire, &mut client_in, &mut receive);
     let error = room.seal(4).expect_err("the connection ended");
     assert_eq!(error.alert_received(), Some(alert));
     assert!(
@@ -859,9 +860,7 @@ fn a_room_taken_before_a_forged_record_gives_way_to_the_alert() {
     let (mut send, mut receive, mut client_in, mut client_out, mut wire) = split_client(true);
     let mut room = send.record_room(&mut client_out).unwrap().expect("room");
     room.buf()[..4].copy_from_slice(b"late");
-    let mut garbage = vec![23, 3, 3, 0, 40];
-    garbage.extend([0x5a; 40]);
-    put(&mut client_in, &garbage);
+    put_forged_record(&mut client_in);
     receive.process(&mut client_in).expect_err("forged");
     let error = room.seal(4).expect_err("the connection ended");
     expect_tls(

@@ -699,10 +699,7 @@ impl Model {
             Op::Deliver { dir, max } => self.deliver(dir, max),
             Op::Forge { dir, what } => self.forge(dir, what),
             Op::EarlyData { len } => self.early_data(len),
-            Op::IntoRustls { who } => match who {
-                Who::Client => self.give_up_client(),
-                Who::Server => self.give_up_server(),
-            },
+            Op::IntoRustls { who } => self.give_up(who),
             other => {
                 let who = match other {
                     Op::Process { who, .. }
@@ -850,36 +847,19 @@ impl Model {
         }
     }
 
-    fn give_up_client(&mut self) {
-        let Some(conn) = self.client.conn.take() else {
+    /// `into_rustls` on `who`'s connection (after `rustls()`): neither may hand rustls's
+    /// connection out while a verdict is pending.
+    fn give_up(&mut self, who: Who) {
+        let given_up = match who {
+            Who::Client => give_up(&mut self.client),
+            Who::Server => give_up(&mut self.server),
+        };
+        let Some((verdict_pending, borrowed, taken)) = given_up else {
             return;
         };
-        let verdict_pending = conn.awaiting_verdict();
-        let borrowed = conn.rustls().is_some();
-        let taken = conn.into_rustls().is_ok();
         self.note(format!(
-            "client into_rustls -> {taken} (rustls() {borrowed}, awaiting verdict {verdict_pending})"
+            "{who:?} into_rustls -> {taken} (rustls() {borrowed}, awaiting verdict {verdict_pending})"
         ));
-        self.client.ended = true;
-        if verdict_pending && (taken || borrowed) {
-            self.violation(
-                "into_rustls()/rustls() handed out the rustls connection of a connection \
-                 awaiting the verdict on its peer's certificate",
-            );
-        }
-    }
-
-    fn give_up_server(&mut self) {
-        let Some(conn) = self.server.conn.take() else {
-            return;
-        };
-        let verdict_pending = conn.awaiting_verdict();
-        let borrowed = conn.rustls().is_some();
-        let taken = conn.into_rustls().is_ok();
-        self.note(format!(
-            "server into_rustls -> {taken} (rustls() {borrowed}, awaiting verdict {verdict_pending})"
-        ));
-        self.server.ended = true;
         if verdict_pending && (taken || borrowed) {
             self.violation(
                 "into_rustls()/rustls() handed out the rustls connection of a connection \
@@ -2162,6 +2142,17 @@ fn snapshot<C: Side>(conn: &LlConnection<C>) -> Snapshot {
 /// application data it must precede, from when the request was surely processed.
 ///
 /// After a delivery to a side that reads: the requests it brought.
+/// Gives `end`'s connection up with `into_rustls`: (verdict pending, `rustls()` was `Some`,
+/// `into_rustls` succeeded); `None` without a connection.
+fn give_up<C: Side>(end: &mut End<C>) -> Option<(bool, bool, bool)> {
+    let conn = end.conn.take()?;
+    end.ended = true;
+    let verdict_pending = conn.awaiting_verdict();
+    let borrowed = conn.rustls().is_some();
+    let taken = conn.into_rustls().is_ok();
+    Some((verdict_pending, borrowed, taken))
+}
+
 fn note_key_update_requests<C: Side>(end: &mut End<C>, wire: &Wire) {
     let sealed = wire.observed(end.who.sends()) + end.outgoing.len();
     let marks = wire.marks(end.who.receives());

@@ -395,6 +395,61 @@ impl Rates {
     }
 }
 
+/// Allocations of lltls (0) and rustls 0.24 (1), sender and receiver, over
+/// a suite's cases, with the records each stack made.
+#[derive(Default)]
+struct AllocTally {
+    tallies: [[Tally; 2]; 2],
+    records: [u64; 2],
+}
+
+impl AllocTally {
+    /// One case's `writes` of `write_size`: each stack's sender and
+    /// receiver tallies.
+    fn add(
+        &mut self,
+        suite: Suite,
+        write_size: usize,
+        writes: u64,
+        ll: [Tally; 2],
+        peer: [Tally; 2],
+    ) {
+        self.records[0] += writes * write_size.div_ceil(RECORD) as u64;
+        self.records[1] += writes * records_024(suite, write_size) as u64;
+        for (stack, sides) in [ll, peer].into_iter().enumerate() {
+            for (side, tally) in sides.into_iter().enumerate() {
+                self.tallies[stack][side] += tally;
+            }
+        }
+    }
+
+    /// Allocations and bytes per record, each side, in `section`; a
+    /// warning line when lltls allocated at all (its target is 0).
+    fn rows(&self, suite: Suite, section: &str, case_suffix: &str) -> Vec<Row> {
+        let mut rows = Vec::new();
+        if self.records[0] == 0 {
+            return rows;
+        }
+        for (side, side_label) in ["sender", "receiver"].into_iter().enumerate() {
+            let case = format!("{}, all cases{case_suffix}, {side_label}", suite.label());
+            let [ll, peer] =
+                [0, 1].map(|stack| per(self.tallies[stack][side], self.records[stack]));
+            if self.tallies[0][side].allocs > 0 {
+                eprintln!(
+                    "vs rustls 0.24: lltls allocated {} times over {} records ({case})",
+                    self.tallies[0][side].allocs, self.records[0]
+                );
+            }
+            rows.push(
+                Row::new(section, case.clone(), "allocs/record", Better::Lower)
+                    .versus_024(ll.0, peer.0),
+            );
+            rows.push(Row::new(section, case, "B/record", Better::Lower).versus_024(ll.1, peer.1));
+        }
+        rows
+    }
+}
+
 fn per(tally: Tally, count: u64) -> (f64, f64) {
     (
         tally.allocs as f64 / count as f64,
@@ -949,9 +1004,7 @@ fn rustls024_rows(settings: &Settings) -> Vec<Row> {
     let mut percent_rows = Vec::new();
     const SECTION: &str = "vs 0.24 bulk (mem)";
     for suite in Suite::ALL {
-        // lltls and the peer; sender and receiver; with their records.
-        let mut tallies = [[Tally::default(); 2]; 2];
-        let mut records = [0u64; 2];
+        let mut allocs = AllocTally::default();
         for direction in [Direction::ClientToServer, Direction::ServerToClient] {
             for (write_size, size_label) in [(16 << 10, "16KiB"), (RECORD_024, "16367B")] {
                 let case = format!("{} {size_label} {}", direction.label(), suite.label());
@@ -1009,39 +1062,16 @@ fn rustls024_rows(settings: &Settings) -> Vec<Row> {
                         ),
                     );
                 }
-                let writes = (settings.runs * ll.writes) as u64;
-                records[0] += writes * write_size.div_ceil(RECORD) as u64;
-                records[1] += writes * records_024(suite, write_size) as u64;
-                for (stack, trial) in [
-                    (0, [ll.sender, ll.receiver]),
-                    (1, [peer.sender, peer.receiver]),
-                ] {
-                    for (side, meter) in trial.into_iter().enumerate() {
-                        tallies[stack][side] += meter.alloc;
-                    }
-                }
+                allocs.add(
+                    suite,
+                    write_size,
+                    (settings.runs * ll.writes) as u64,
+                    [ll.sender.alloc, ll.receiver.alloc],
+                    [peer.sender.alloc, peer.receiver.alloc],
+                );
             }
         }
-        if records[0] == 0 {
-            continue;
-        }
-        for (side, side_label) in ["sender", "receiver"].into_iter().enumerate() {
-            let case = format!("{}, all cases, {side_label}", suite.label());
-            let [ll, peer] = [0, 1].map(|stack| per(tallies[stack][side], records[stack]));
-            alloc_rows.push(
-                Row::new(
-                    "vs 0.24 alloc/record",
-                    case.clone(),
-                    "allocs/record",
-                    Better::Lower,
-                )
-                .versus_024(ll.0, peer.0),
-            );
-            alloc_rows.push(
-                Row::new("vs 0.24 alloc/record", case, "B/record", Better::Lower)
-                    .versus_024(ll.1, peer.1),
-            );
-        }
+        alloc_rows.extend(allocs.rows(suite, "vs 0.24 alloc/record", ""));
     }
     rows.extend(percent_rows);
     rows.extend(alloc_rows);
@@ -1088,9 +1118,7 @@ fn rustls024_split_rows(settings: &Settings) -> Vec<Row> {
     let mut whole_rows = Vec::new();
     let mut alloc_rows = Vec::new();
     for suite in Suite::ALL {
-        // lltls and the peer, split; sender and receiver; with their records.
-        let mut tallies = [[Tally::default(); 2]; 2];
-        let mut records = [0u64; 2];
+        let mut allocs = AllocTally::default();
         for direction in [Direction::ClientToServer, Direction::ServerToClient] {
             for (write_size, size_label) in [(16 << 10, "16KiB"), (RECORD_024, "16367B")] {
                 let case = format!("{} {size_label} {} split", direction.label(), suite.label());
@@ -1135,51 +1163,16 @@ fn rustls024_split_rows(settings: &Settings) -> Vec<Row> {
                         peer_rates.median / peer_whole_rates.median * 100.0,
                     ),
                 );
-                let writes = (settings.runs * ll.writes) as u64;
-                records[0] += writes * write_size.div_ceil(RECORD) as u64;
-                records[1] += writes * records_024(suite, write_size) as u64;
-                for (stack, trial) in [
-                    (0, [ll.sender, ll.receiver]),
-                    (1, [peer.sender, peer.receiver]),
-                ] {
-                    for (side, meter) in trial.into_iter().enumerate() {
-                        tallies[stack][side] += meter.alloc;
-                    }
-                }
-            }
-        }
-        if records[0] == 0 {
-            continue;
-        }
-        for (side, side_label) in ["sender", "receiver"].into_iter().enumerate() {
-            let case = format!("{}, all cases, split, {side_label}", suite.label());
-            let [ll, peer] = [0, 1].map(|stack| per(tallies[stack][side], records[stack]));
-            if tallies[0][side].allocs > 0 {
-                eprintln!(
-                    "vs rustls 0.24: lltls's split halves allocated {} times over {} records \
-                     ({case})",
-                    tallies[0][side].allocs, records[0]
+                allocs.add(
+                    suite,
+                    write_size,
+                    (settings.runs * ll.writes) as u64,
+                    [ll.sender.alloc, ll.receiver.alloc],
+                    [peer.sender.alloc, peer.receiver.alloc],
                 );
             }
-            alloc_rows.push(
-                Row::new(
-                    "vs 0.24 split alloc/record",
-                    case.clone(),
-                    "allocs/record",
-                    Better::Lower,
-                )
-                .versus_024(ll.0, peer.0),
-            );
-            alloc_rows.push(
-                Row::new(
-                    "vs 0.24 split alloc/record",
-                    case,
-                    "B/record",
-                    Better::Lower,
-                )
-                .versus_024(ll.1, peer.1),
-            );
         }
+        alloc_rows.extend(allocs.rows(suite, "vs 0.24 split alloc/record", ", split"));
     }
     rows.extend(whole_rows);
     rows.extend(alloc_rows);

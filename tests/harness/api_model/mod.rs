@@ -1210,21 +1210,7 @@ fn record_result<C: Side, T>(
                 Some(_) => Ok(None),
                 None => {
                     end.failed = Some(text);
-                    if matches!(error, Error::EncryptExhausted) {
-                        end.encrypt_exhausted = true;
-                    }
-                    if let Error::Tls {
-                        alert_sent: Some(alert),
-                        ..
-                    } = &error
-                    {
-                        end.alert_claimed = Some(u8::from(*alert));
-                        end.alerts_before_failure = wire
-                            .seen(end.who.sends())
-                            .iter()
-                            .filter(|s| matches!(s, Seen::Alert { .. }))
-                            .count();
-                    }
+                    note_failure(end, &error, wire);
                     Ok(None)
                 }
             }
@@ -1990,21 +1976,7 @@ fn record_send_result<C: Side, T>(
                 }
             }
             end.failed.get_or_insert_with(|| text.clone());
-            if matches!(error, Error::EncryptExhausted) {
-                end.encrypt_exhausted = true;
-            }
-            if let Error::Tls {
-                alert_sent: Some(alert),
-                ..
-            } = &error
-            {
-                end.alert_claimed = Some(u8::from(*alert));
-                end.alerts_before_failure = wire
-                    .seen(end.who.sends())
-                    .iter()
-                    .filter(|s| matches!(s, Seen::Alert { .. }))
-                    .count();
-            }
+            note_failure(end, &error, wire);
             end.send_error = Some(error);
             Ok(None)
         }
@@ -2142,6 +2114,26 @@ fn snapshot<C: Side>(conn: &LlConnection<C>) -> Snapshot {
 /// application data it must precede, from when the request was surely processed.
 ///
 /// After a delivery to a side that reads: the requests it brought.
+/// What the model remembers of `end`'s first error: keys worn out, and the alert it says
+/// was sent (which must then reach the wire).
+fn note_failure<C: Side>(end: &mut End<C>, error: &Error, wire: &Wire) {
+    if matches!(error, Error::EncryptExhausted) {
+        end.encrypt_exhausted = true;
+    }
+    if let Error::Tls {
+        alert_sent: Some(alert),
+        ..
+    } = error
+    {
+        end.alert_claimed = Some(u8::from(*alert));
+        end.alerts_before_failure = wire
+            .seen(end.who.sends())
+            .iter()
+            .filter(|s| matches!(s, Seen::Alert { .. }))
+            .count();
+    }
+}
+
 /// Gives `end`'s connection up with `into_rustls`: (verdict pending, `rustls()` was `Some`,
 /// `into_rustls` succeeded); `None` without a connection.
 fn give_up<C: Side>(end: &mut End<C>) -> Option<(bool, bool, bool)> {

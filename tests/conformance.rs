@@ -122,6 +122,14 @@ fn serves_others(config: &Arc<ServerConfig>, pki: Pki, tls12: bool) {
     pair.connect();
 }
 
+/// What the server sent reaches the client, whose connection ends with
+/// `alert`.
+fn client_gets(pair: &mut Pair, alert: AlertDescription, context: &str) {
+    transfer(&mut pair.server, &mut pair.client);
+    pair.client.pump();
+    client_got(pair, alert, context);
+}
+
 /// The client's connection ended with the server's `alert`.
 fn client_got(pair: &Pair, alert: AlertDescription, context: &str) {
     let error = pair.client.error.as_ref().and_then(Error::rustls_error);
@@ -698,10 +706,8 @@ fn cleartext_handshake_after_the_servers_key_change_gets_a_sealed_unexpected_mes
         );
         // One sealed alert, which the client opens with the keys it holds.
         assert_eq!(records(&answer), vec![(23, 24)], "{suite:?}");
-        transfer(&mut pair.server, &mut pair.client);
-        pair.client.pump();
-        client_got(
-            &pair,
+        client_gets(
+            &mut pair,
             AlertDescription::UnexpectedMessage,
             &format!("{suite:?}"),
         );
@@ -787,9 +793,7 @@ fn without_the_sealing_key_log_rustls_answers_bad_record_mac() {
     let mut pair = key_log_pair(suite, Lines::new(true), false);
     let answer = replace_second_flight(&mut pair, &plaintext_record(22, &handshake(20, &[0; 32])));
     assert_eq!(records(&answer), vec![(23, 24)]);
-    transfer(&mut pair.server, &mut pair.client);
-    pair.client.pump();
-    client_got(&pair, AlertDescription::BadRecordMac, "");
+    client_gets(&mut pair, AlertDescription::BadRecordMac, "");
 }
 
 /// The wrapped key log gets exactly the lines it gets alone, and normal
@@ -951,9 +955,7 @@ fn record_interleaved_with_a_sealed_handshake_fragment_gets_a_sealed_unexpected_
         pair.server.error
     );
     assert_eq!(records(&answer), vec![(23, 24)]);
-    transfer(&mut pair.server, &mut pair.client);
-    pair.client.pump();
-    client_got(&pair, AlertDescription::UnexpectedMessage, "");
+    client_gets(&mut pair, AlertDescription::UnexpectedMessage, "");
 }
 
 /// A zero-length alert sealed by the client: rustls seals decode_error
@@ -963,9 +965,7 @@ fn record_interleaved_with_a_sealed_handshake_fragment_gets_a_sealed_unexpected_
 fn zero_length_sealed_alert_keeps_rustlss_sealed_decode_error() {
     let (mut pair, answer) = replace_second_flight_sealed(true, |sealer| sealer.seal(21, &[]));
     assert_eq!(records(&answer), vec![(23, 24)], "one alert only");
-    transfer(&mut pair.server, &mut pair.client);
-    pair.client.pump();
-    client_got(&pair, AlertDescription::DecodeError, "");
+    client_gets(&mut pair, AlertDescription::DecodeError, "");
 }
 
 /// A client that offered 0-RTT to a server that rejects it: the server
@@ -1036,9 +1036,7 @@ fn undecryptable_record_inside_a_handshake_message_after_rejected_early_data() {
                     alert_sent(&pair.server.error),
                     Some(AlertDescription::BadRecordMac)
                 );
-                transfer(&mut pair.server, &mut pair.client);
-                pair.client.pump();
-                client_got(&pair, AlertDescription::BadRecordMac, "");
+                client_gets(&mut pair, AlertDescription::BadRecordMac, "");
             }
             false => {
                 assert!(answer.is_empty(), "rustls alone sends nothing");

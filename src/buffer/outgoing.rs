@@ -152,6 +152,14 @@ impl<S: Storage> OutgoingTls<S> {
         }
     }
 
+    /// Appends `bytes` (a record lltls built whole), growing as needed.
+    pub(crate) fn write_bytes(&mut self, bytes: &[u8]) -> Result<(), Error> {
+        self.reserve(bytes.len())?;
+        self.unfilled()[..bytes.len()].copy_from_slice(bytes);
+        self.advance(bytes.len());
+        Ok(())
+    }
+
     /// Calls `write` with the unfilled room until it fits, growing by the
     /// size it reports; commits what it wrote.
     ///

@@ -87,16 +87,7 @@ impl<C: Side> LlConnection<C> {
     ) -> Option<rustls::AlertDescription> {
         let version = self.rustls_version();
         let record = self.framing.plaintext_alert(alert, version)?;
-        outgoing_tls
-            .write_with(|buf| match buf.get_mut(..record.len()) {
-                Some(room) => {
-                    room.copy_from_slice(&record);
-                    Ok(record.len())
-                }
-                None => Err(WriteError::InsufficientSize(record.len())),
-            })
-            .ok()
-            .map(|_| alert)
+        outgoing_tls.write_bytes(&record).ok().map(|()| alert)
     }
 
     /// Seals `alert` with a TLS 1.3 server's current sending key, while
@@ -120,15 +111,7 @@ impl<C: Side> LlConnection<C> {
             return None;
         }
         let record = self.alert_key.seal(suite, alert)?;
-        outgoing_tls
-            .write_with(|buf| match buf.get_mut(..record.len()) {
-                Some(room) => {
-                    room.copy_from_slice(&record);
-                    Ok(record.len())
-                }
-                None => Err(WriteError::InsufficientSize(record.len())),
-            })
-            .ok()?;
+        outgoing_tls.write_bytes(&record).ok()?;
         debug!("sealed the fatal alert {alert:?} with the server's traffic key");
         Some(alert)
     }
@@ -545,15 +528,7 @@ fn next_record_end(filled: &[u8], start: usize) -> Option<usize> {
 /// byte's own room is reused.
 fn replace_last_byte<O: Storage>(outgoing_tls: &mut OutgoingTls<O>, byte: u8) -> bool {
     outgoing_tls.unwrite(1);
-    outgoing_tls
-        .write_with(|buf| match buf.first_mut() {
-            Some(slot) => {
-                *slot = byte;
-                Ok(1)
-            }
-            None => Err(WriteError::InsufficientSize(1)),
-        })
-        .is_ok()
+    outgoing_tls.write_bytes(&[byte]).is_ok()
 }
 
 fn encode_result(result: Result<usize, EncodeError>) -> Result<usize, WriteError> {

@@ -28,12 +28,11 @@ impl<K: Kernel> SendDirection<K> {
         }
     }
 
-    /// Runs `f` with the control state locked, after sealing what the
-    /// receiving direction queued; an error ends sending for good.
-    fn locked<O: Storage, R>(
+    /// Runs `f` with the control state locked; an error ends sending for
+    /// good, and every later call returns it.
+    fn with_control<R>(
         &mut self,
-        outgoing_tls: &mut OutgoingTls<O>,
-        f: impl FnOnce(&mut Sender, &mut Control<K>, &mut OutgoingTls<O>) -> Result<R, Error>,
+        f: impl FnOnce(&mut Sender, &mut Control<K>) -> Result<R, Error>,
     ) -> Result<R, Error> {
         if let Some(error) = &self.failed {
             return Err(error.clone());
@@ -41,15 +40,25 @@ impl<K: Kernel> SendDirection<K> {
         let sender = &mut self.sender;
         let result = self
             .shared
-            .with(|control| {
-                sender.flush_owed(control, outgoing_tls)?;
-                f(sender, control, outgoing_tls)
-            })
+            .with(|control| f(sender, control))
             .and_then(|result| result);
         if let Err(error) = &result {
             self.failed = Some(error.clone());
         }
         result
+    }
+
+    /// Runs `f` with the control state locked, after sealing what the
+    /// receiving direction queued.
+    fn locked<O: Storage, R>(
+        &mut self,
+        outgoing_tls: &mut OutgoingTls<O>,
+        f: impl FnOnce(&mut Sender, &mut Control<K>, &mut OutgoingTls<O>) -> Result<R, Error>,
+    ) -> Result<R, Error> {
+        self.with_control(|sender, control| {
+            sender.flush_owed(control, outgoing_tls)?;
+            f(sender, control, outgoing_tls)
+        })
     }
 
     /// Seals what the receiving direction queued (a refusal, the fatal
@@ -109,24 +118,13 @@ impl<K: Kernel> SendDirection<K> {
         outgoing_tls: &mut OutgoingTls<O>,
         len: usize,
     ) -> Result<usize, Error> {
-        if let Some(error) = &self.failed {
-            return Err(error.clone());
-        }
-        let sender = &mut self.sender;
-        let result = self
-            .shared
-            .with(|control| {
-                if control.ended.is_some() {
-                    return sender.flush_owed(control, outgoing_tls).map(|()| 0);
-                }
-                sender.seal_room(outgoing_tls, len);
-                Ok(len)
-            })
-            .and_then(|result| result);
-        if let Err(error) = &result {
-            self.failed = Some(error.clone());
-        }
-        result
+        self.with_control(|sender, control| {
+            if control.ended.is_some() {
+                return sender.flush_owed(control, outgoing_tls).map(|()| 0);
+            }
+            sender.seal_room(outgoing_tls, len);
+            Ok(len)
+        })
     }
 
     /// Whether close_notify (or a fatal alert) was sent.

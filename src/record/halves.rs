@@ -122,7 +122,8 @@ impl<K: Kernel> SendDirection<K> {
             if control.ended.is_some() {
                 return sender.flush_owed(control, outgoing_tls).map(|()| 0);
             }
-            sender.seal_room(outgoing_tls, len);
+            let capacity = sender.max_fragment;
+            sender.seal_rooms(outgoing_tls, capacity, len);
             Ok(len)
         })
     }

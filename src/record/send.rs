@@ -257,7 +257,7 @@ impl Sender {
 
     /// Room for the plaintext of the next application-data record, inside
     /// `outgoing_tls`: `(offset in outgoing_tls.unfilled(), capacity)`, or
-    /// `None` once closed. Seal it with [`seal_room`](Self::seal_room).
+    /// `None` once closed. Seal it with [`seal_rooms`](Self::seal_rooms).
     pub(super) fn room<K: Kernel, O: Storage>(
         &mut self,
         control: &mut Control<K>,
@@ -273,12 +273,6 @@ impl Sender {
         let capacity = self.max_fragment;
         let at = self.reserve(outgoing_tls, capacity)?;
         Ok(Some((at, capacity)))
-    }
-
-    /// Seals the `len` bytes the caller wrote into the room.
-    pub(super) fn seal_room<O: Storage>(&mut self, outgoing_tls: &mut OutgoingTls<O>, len: usize) {
-        debug_assert!(len <= self.max_fragment);
-        self.seal_reserved(outgoing_tls, ContentType::ApplicationData, len);
     }
 
     /// Room for the plaintext of up to `records` consecutive records, laid

@@ -42,6 +42,13 @@ pub struct IncomingTls<S: Storage = Vec<u8>> {
     start: usize,
     /// End of the received bytes.
     end: usize,
+    /// Room the connection asked for during the handshake, not made yet:
+    /// `(limit, room)` of [`reserve_exact`](Self::reserve_exact). Growable
+    /// storage grows only when the caller reads ([`unfilled`](Self::unfilled))
+    /// or copies bytes in ([`extend_from_slice`](Self::extend_from_slice)), so
+    /// a caller that copies from a buffer it shares between connections holds
+    /// exactly the bytes that arrived.
+    wanted: Option<(usize, usize)>,
 }
 
 impl IncomingTls<Vec<u8>> {
@@ -69,6 +76,7 @@ impl<S: Storage> IncomingTls<S> {
             storage,
             start: 0,
             end: 0,
+            wanted: None,
         }
     }
 
@@ -90,10 +98,15 @@ impl<S: Storage> IncomingTls<S> {
     /// A buffer without storage (new, or released) gets room for one record
     /// here, so a first read before any `process` never looks like
     /// end-of-file. Otherwise it gets more room only from the connection,
-    /// which makes it (within the protocol's limits) before it returns
-    /// `NeedsMoreTlsData`: until then this may be empty. Fixed storage is
-    /// never grown.
+    /// which asks for it (within the protocol's limits) before it returns
+    /// `NeedsMoreTlsData`: until then this may be empty. During the
+    /// handshake a `Vec` grows to that room here, when it is about to be
+    /// used. Fixed storage is never grown.
     pub fn unfilled(&mut self) -> &mut [u8] {
+        if let Some((limit, room)) = self.wanted.take() {
+            // Growable storage always makes its room.
+            let _ = self.make_room(limit, room, |held, wanted, _| held + wanted);
+        }
         // Only storage of length 0: the connection sizes what it has made
         // (small during the handshake), and growing that here would undo it.
         if self.storage.as_ref().is_empty() {
@@ -116,6 +129,57 @@ impl<S: Storage> IncomingTls<S> {
         self.end += num_bytes;
     }
 
+    /// How many bytes [`extend_from_slice`](Self::extend_from_slice) takes
+    /// now: the room [`unfilled`](Self::unfilled) would give, or, during the
+    /// handshake, as much as the connection's limit on buffered handshake
+    /// bytes allows (growable storage).
+    #[must_use]
+    pub fn copy_room(&self) -> usize {
+        let held = self.end - self.start;
+        let capacity = self.storage.as_ref().len();
+        match self.wanted {
+            Some((limit, _)) => limit.saturating_sub(held).max(capacity - held),
+            None if capacity == 0 => READ_SIZE,
+            // Compaction makes the bytes discarded from the front usable.
+            None => capacity - held,
+        }
+    }
+
+    /// Copies `bytes`, read into memory the caller shares between
+    /// connections, into the buffer: the other way to fill it besides
+    /// [`unfilled`](Self::unfilled) and [`advance`](Self::advance).
+    ///
+    /// During the handshake growable storage grows to hold exactly the bytes
+    /// received, where a read into [`unfilled`](Self::unfilled) needs room
+    /// for what may come (up to the rest of the record being received): a
+    /// peer that announces a large record and stalls then costs what it sent.
+    /// After the handshake reading into [`unfilled`](Self::unfilled) saves
+    /// this copy.
+    ///
+    /// # Panics
+    /// If `bytes` is longer than [`copy_room`](Self::copy_room): that is a
+    /// caller bug.
+    pub fn extend_from_slice(&mut self, bytes: &[u8]) {
+        let room = self.copy_room();
+        assert!(
+            bytes.len() <= room,
+            "extend_from_slice of {}B with room for {room}B",
+            bytes.len()
+        );
+        if bytes.is_empty() {
+            return;
+        }
+        let held = self.end - self.start;
+        // Within `copy_room`, growable storage always gets the room, and
+        // fixed storage needs only compaction.
+        let _ = self.make_room(held + bytes.len(), bytes.len(), |held, wanted, _| {
+            held + wanted
+        });
+        let end = self.end;
+        self.storage.as_mut()[end..end + bytes.len()].copy_from_slice(bytes);
+        self.end += bytes.len();
+    }
+
     /// Drops `num_bytes` processed bytes from the front.
     pub(crate) fn discard(&mut self, num_bytes: usize) {
         debug_assert!(num_bytes <= self.end - self.start);
@@ -127,12 +191,19 @@ impl<S: Storage> IncomingTls<S> {
         }
     }
 
+    /// The handshake's room (see `wanted`) no longer applies: its limit and
+    /// exact growth are the handshake's.
+    pub(crate) fn forget_wanted(&mut self) {
+        self.wanted = None;
+    }
+
     /// Makes sure [`unfilled`](Self::unfilled) has room for a read, without
     /// the buffer exceeding `limit` bytes in all.
     ///
     /// Compacts first and grows only when compaction is not enough. Fails
     /// when the received bytes alone already fill `limit`.
     pub(crate) fn reserve(&mut self, limit: usize) -> Result<(), Error> {
+        self.wanted = None;
         self.make_room(limit, READ_SIZE, |held, wanted, capacity| {
             // Grow geometrically so a buffer filled a little at a time is
             // not reallocated on every call, but never past `limit`: a peer
@@ -149,7 +220,22 @@ impl<S: Storage> IncomingTls<S> {
     /// [`HANDSHAKE_READ_SIZE`]), so a peer that stalls in the middle of a
     /// record costs the record and no more, and one that sends a large
     /// flight costs a reallocation per record at most.
+    ///
+    /// Growable storage grows later, when the caller reads or copies bytes
+    /// in (see `wanted`); only fixed storage, which cannot, is checked here.
     pub(crate) fn reserve_exact(&mut self, limit: usize, room: usize) -> Result<(), Error> {
+        self.wanted = None;
+        let held = self.end - self.start;
+        if held >= limit {
+            return Err(Error::IncomingLimit {
+                buffered: held,
+                limit,
+            });
+        }
+        if self.storage.can_grow() {
+            self.wanted = Some((limit, room));
+            return Ok(());
+        }
         self.make_room(limit, room, |held, wanted, _| held + wanted)
     }
 
@@ -215,5 +301,98 @@ impl<S: Storage> IncomingTls<S> {
         } else {
             false
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{IncomingTls, READ_SIZE};
+    use crate::error::Error;
+    use alloc::vec;
+
+    /// A buffer asked for handshake room grows only when the room is used:
+    /// by as much as is copied in, or to the room asked for when read into.
+    #[test]
+    fn handshake_room_is_made_when_used() {
+        let mut incoming = IncomingTls::new();
+        incoming.reserve_exact(100, 10).unwrap();
+        assert_eq!(incoming.capacity(), 0, "nothing allocated when asked");
+        assert_eq!(incoming.copy_room(), 100, "up to the limit");
+        incoming.extend_from_slice(&[7; 60]);
+        assert_eq!(incoming.capacity(), 60, "exactly what arrived");
+        assert_eq!(incoming.filled(), &[7; 60][..]);
+        assert_eq!(incoming.unfilled().len(), 10, "the room asked for");
+        assert_eq!(incoming.capacity(), 70);
+        // The limit counts what is held.
+        incoming.discard(20);
+        assert!(matches!(
+            incoming.reserve_exact(40, 10),
+            Err(Error::IncomingLimit {
+                buffered: 40,
+                limit: 40
+            })
+        ));
+        incoming.reserve_exact(41, 10).unwrap();
+        assert_eq!(
+            incoming.copy_room(),
+            30,
+            "what the storage has beats the limit"
+        );
+        incoming.extend_from_slice(&[8; 30]);
+        assert_eq!(incoming.capacity(), 70, "compacted, not grown");
+        assert_eq!(&incoming.filled()[..40], &[7; 40][..]);
+        assert_eq!(&incoming.filled()[40..], &[8; 30][..]);
+    }
+
+    /// After the handshake's room is forgotten, copying in takes what the
+    /// storage has; a buffer without storage gets a record's room, as
+    /// `unfilled` gives it.
+    #[test]
+    fn copy_room_without_a_request() {
+        let mut incoming = IncomingTls::new();
+        assert_eq!(incoming.copy_room(), READ_SIZE);
+        incoming.extend_from_slice(&[1; 10]);
+        assert_eq!(incoming.capacity(), 10);
+        incoming.reserve_exact(1000, 500).unwrap();
+        incoming.forget_wanted();
+        assert_eq!(incoming.copy_room(), 0);
+        incoming.discard(4);
+        assert_eq!(
+            incoming.copy_room(),
+            4,
+            "the discarded front, by compaction"
+        );
+        incoming.extend_from_slice(&[2; 4]);
+        assert_eq!(incoming.filled(), &[1, 1, 1, 1, 1, 1, 2, 2, 2, 2][..]);
+    }
+
+    /// Fixed storage is never grown: it is checked when room is asked for,
+    /// as before, and copying in compacts it.
+    #[test]
+    fn fixed_storage_copies_in_by_compacting() {
+        let mut incoming = IncomingTls::with_storage([0u8; 16]);
+        incoming.extend_from_slice(&[3; 16]);
+        assert!(matches!(
+            incoming.reserve_exact(1000, 10),
+            Err(Error::IncomingLimit {
+                buffered: 16,
+                limit: 16
+            })
+        ));
+        incoming.discard(10);
+        incoming.reserve_exact(1000, 10).unwrap();
+        assert_eq!(incoming.copy_room(), 10);
+        incoming.extend_from_slice(&[4; 10]);
+        assert_eq!(
+            incoming.filled(),
+            &[3, 3, 3, 3, 3, 3, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4][..]
+        );
+    }
+
+    #[test]
+    #[should_panic(expected = "with room for 4B")]
+    fn copying_in_more_than_the_room_is_a_caller_bug() {
+        let mut incoming = IncomingTls::with_storage(vec![0u8; 4]);
+        incoming.extend_from_slice(&[0; 5]);
     }
 }

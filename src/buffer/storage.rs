@@ -18,6 +18,12 @@ pub trait Storage: AsRef<[u8]> + AsMut<[u8]> {
 
     /// Gives back the memory of an empty buffer. Fixed storage keeps it.
     fn release(&mut self) {}
+
+    /// Whether [`grow_to`](Self::grow_to) can make it longer: a buffer then
+    /// grows when the room is used rather than when it is asked for.
+    fn can_grow(&self) -> bool {
+        false
+    }
 }
 
 impl Storage for Vec<u8> {
@@ -35,6 +41,10 @@ impl Storage for Vec<u8> {
 
     fn release(&mut self) {
         *self = Vec::new();
+    }
+
+    fn can_grow(&self) -> bool {
+        true
     }
 }
 

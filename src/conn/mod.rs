@@ -818,6 +818,7 @@ impl<C: Side> LlConnection<C> {
 /// grows once a record is partly in: a connection that receives nothing
 /// after its handshake never holds a record's room.
 fn room_for_records<I: Storage>(incoming_tls: &mut IncomingTls<I>) -> Result<(), Error> {
+    incoming_tls.forget_wanted();
     if incoming_tls.is_empty() && incoming_tls.capacity() > 0 {
         return Ok(());
     }

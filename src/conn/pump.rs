@@ -163,6 +163,32 @@ impl<C: Side, I: Storage, O: Storage> Pump<C, I, O> {
         self.incoming.unfilled()
     }
 
+    /// How many bytes [`copy_in`](Self::copy_in) takes now (see
+    /// [`IncomingTls::copy_room`]); never 0 when `poll` said
+    /// [`Next::Receive`].
+    #[must_use]
+    pub fn copy_room(&self) -> usize {
+        self.incoming.copy_room()
+    }
+
+    /// `bytes` were read into memory the caller shares between connections
+    /// (at most [`copy_room`](Self::copy_room)); they are copied in, and an
+    /// empty slice means end-of-file, as in [`received`](Self::received).
+    /// During the handshake the buffer grows to exactly what arrived (see
+    /// [`IncomingTls::extend_from_slice`]); afterwards
+    /// [`receive_buffer`](Self::receive_buffer) saves the copy.
+    ///
+    /// # Panics
+    /// If `bytes` is longer than `copy_room`: that is a caller bug.
+    pub fn copy_in(&mut self, bytes: &[u8]) -> Result<(), Error> {
+        if bytes.is_empty() {
+            return self.received(0);
+        }
+        self.incoming.extend_from_slice(bytes);
+        self.forget_waiting();
+        Ok(())
+    }
+
     /// `num_bytes` were read into [`receive_buffer`](Self::receive_buffer);
     /// 0 means end-of-file, an error unless the peer closed first.
     ///

@@ -74,6 +74,26 @@ impl<C: crate::Side> End<C> {
         }
     }
 
+    /// Takes `bytes` the way a driver reading into memory it shares between
+    /// connections does: at most `piece` (and `copy_room`) at a time, copied
+    /// in with `extend_from_slice`, running `process` after each.
+    fn copy_in(&mut self, bytes: &[u8], piece: usize) -> Option<Error> {
+        let mut fed = 0;
+        loop {
+            if let Some(error) = self.pump() {
+                return Some(error);
+            }
+            if fed == bytes.len() {
+                return None;
+            }
+            let room = self.incoming.copy_room();
+            assert!(room > 0, "room to copy into");
+            let n = room.min(piece).min(bytes.len() - fed);
+            self.incoming.extend_from_slice(&bytes[fed..fed + n]);
+            fed += n;
+        }
+    }
+
     /// Everything this side put on the wire since the last call.
     fn sent(&mut self) -> Vec<u8> {
         let bytes = self.outgoing.filled().to_vec();
@@ -428,6 +448,38 @@ fn a_stalled_client_hello_costs_its_record() {
             );
         }
     }
+}
+
+/// A driver that reads the handshake into memory it shares between
+/// connections and copies in what arrived (`extend_from_slice`) holds
+/// exactly the bytes the peer sent: nothing for the rest of a record whose
+/// header announced more, however the bytes came. The same for a peer that
+/// sends only a header announcing 16 KiB, where a read into `unfilled`
+/// needs room for the whole record.
+#[test]
+fn a_stalled_client_hello_copied_in_costs_what_arrived() {
+    let mut stream = vec![22, 3, 1, 0x40, 0x00, 1, 0, 0x3f, 0xfc];
+    stream.resize(5 + 16_384, 0);
+    for sent in [5, 9, 5 + 12 * 1024, 5 + 16_383] {
+        for piece in [usize::MAX, 1000, 1] {
+            let mut server = server(TLS13);
+            assert!(
+                server.copy_in(&stream[..sent], piece).is_none(),
+                "waits for the rest"
+            );
+            assert_eq!(
+                server.incoming.capacity(),
+                sent,
+                "held for {sent}B sent in pieces of {piece}B"
+            );
+            assert!(server.incoming.copy_room() >= 5 + 16_384 - sent);
+        }
+    }
+    // The rest of the record completes the ClientHello, which rustls then
+    // rejects as the zeros it is: the bytes copied in were processed.
+    let mut server = server(TLS13);
+    assert!(server.copy_in(&stream[..5 + 12 * 1024], 4096).is_none());
+    assert!(server.copy_in(&stream[5 + 12 * 1024..], 4096).is_some());
 }
 
 /// The handshake's reads are sized for its flights, and a connection that

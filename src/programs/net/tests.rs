@@ -151,3 +151,58 @@ fn closing_lines_claim_no_fin_after_a_socket_error() {
          the peer's, until a socket error: connection reset; socket closed"
     );
 }
+
+/// A client that announces a 16 KiB ClientHello record, sends 12 KiB of it
+/// and stalls costs the server's connection exactly the bytes it sent: the
+/// handshake is read through the event loop's scratch buffer, so no room is
+/// held for the rest of the record.
+#[test]
+fn a_stalled_client_hello_holds_what_arrived() {
+    use std::io::Write;
+    let certs = concat!(env!("CARGO_MANIFEST_DIR"), "/certs");
+    let server_args = ServerArgs::parse_from(["llserver", "--certs", certs, "echo"]);
+    let server_config = crate::programs::config::server_config(&server_args).unwrap();
+
+    let mut poll = Poll::new().unwrap();
+    let mut listener = TcpListener::bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    let addr = listener.local_addr().unwrap();
+    poll.registry()
+        .register(&mut listener, LISTENER, Interest::READABLE)
+        .unwrap();
+    let mut stalled = std::net::TcpStream::connect(addr).unwrap();
+    let mut hello = vec![22, 3, 1, 0x40, 0x00, 1, 0, 0x3f, 0xfc];
+    hello.resize(5 + 12 * 1024, 0);
+    stalled.write_all(&hello).unwrap();
+
+    let mut server: Option<TlsConn<UnbufferedServerConnection>> = None;
+    let mut echo = Echo;
+    let mut events = Events::with_capacity(16);
+    while server
+        .as_ref()
+        .is_none_or(|server| server.buffer_capacity() < hello.len())
+    {
+        poll.poll(&mut events, Some(Duration::from_secs(10)))
+            .unwrap();
+        assert!(!events.is_empty(), "stalled before reading what was sent");
+        for event in events.iter() {
+            if event.token() == LISTENER {
+                let (socket, _) = listener.accept().unwrap();
+                let conn = LlServerConnection::new(server_config.clone()).unwrap();
+                let mut accepted = TlsConn::new(socket, conn);
+                accepted.register(poll.registry(), SERVER).unwrap();
+                server = Some(accepted);
+            } else {
+                server.as_mut().unwrap().ready(event, &mut echo).unwrap();
+            }
+        }
+        if let Some(server) = &mut server {
+            if server.needs_drive() {
+                server.drive(&mut echo).unwrap();
+            }
+            server.reregister(poll.registry()).unwrap();
+        }
+    }
+    let server = server.unwrap();
+    assert_eq!(server.buffer_capacity(), hello.len(), "server {server:?}");
+    drop(stalled);
+}

@@ -13,11 +13,26 @@ use mio::{Interest, Registry, Token};
 
 use super::socket::{Input, Socket};
 use super::{Handler, NetError, Outbox, BACKLOG_LIMIT, READS_PER_TURN, TRANSMIT_BATCH};
+use crate::buffer::MAX_RECORD_SIZE;
 use crate::conn::{LlConnection, Next, Pump, Rooms, Side};
 use crate::error::Error;
 use crate::status::HandshakeInfo;
 use crate::trace::{Role, Tracer};
 use crate::verify::PeerCertificates;
+
+/// Why a socket read into the connection failed.
+enum ReadError {
+    Io(io::Error),
+    Tls(Error),
+}
+
+std::thread_local! {
+    /// What handshake reads go into before their bytes are copied into the
+    /// connection's buffer (see `TlsConn::receive`): one per event-loop
+    /// thread, shared by its connections.
+    static HANDSHAKE_SCRATCH: core::cell::RefCell<Vec<u8>> =
+        core::cell::RefCell::new(vec![0; MAX_RECORD_SIZE]);
+}
 
 /// One TLS connection over a non-blocking mio socket.
 ///
@@ -885,14 +900,16 @@ impl<C: Side> TlsConn<C> {
 
     /// One socket read into `incoming_tls`. Returns whether to go on reading.
     fn receive(&mut self) -> Result<bool, NetError> {
-        let unfilled = self.pump.receive_buffer();
-        if unfilled.is_empty() {
+        let read = if self.pump.conn().is_handshaking() {
+            self.read_through_scratch()
+        } else {
+            self.read_in_place()
+        };
+        match read {
             // `process` makes room before it asks for more; without room
             // there is nothing to read into until it runs again.
-            return Ok(false);
-        }
-        match self.socket.read(unfilled) {
-            Ok(Input::Eof) => {
+            Ok(None) | Ok(Some(Input::WouldBlock)) => Ok(false),
+            Ok(Some(Input::Eof)) => {
                 debug!("socket eof");
                 if let Err(error) = self.pump.received(0) {
                     self.phase = Phase::Failed;
@@ -902,24 +919,59 @@ impl<C: Side> TlsConn<C> {
                 // send goes out on the next rounds.
                 Ok(false)
             }
-            Ok(Input::Data(num_bytes)) => {
+            Ok(Some(Input::Data(num_bytes))) => {
                 debug!("read {num_bytes}B into IncomingTls");
-                if let Err(error) = self.pump.received(num_bytes) {
-                    self.phase = Phase::Failed;
-                    return Err(NetError::Tls(error));
-                }
                 if let Some((tracer, role)) = &mut self.tracer {
                     let filled = self.pump.buffers().0.filled();
                     tracer.observe(role.receiving(), &filled[filled.len() - num_bytes..]);
                 }
                 Ok(true)
             }
-            Ok(Input::WouldBlock) => Ok(false),
-            Err(e) => {
+            Err(ReadError::Tls(error)) => {
+                self.phase = Phase::Failed;
+                Err(NetError::Tls(error))
+            }
+            Err(ReadError::Io(e)) => {
                 self.phase = Phase::Broken;
                 Err(NetError::Io(e))
             }
         }
+    }
+
+    /// A read straight into the incoming buffer's room; `None` without room.
+    fn read_in_place(&mut self) -> Result<Option<Input>, ReadError> {
+        let unfilled = self.pump.receive_buffer();
+        if unfilled.is_empty() {
+            return Ok(None);
+        }
+        let input = self.socket.read(unfilled).map_err(ReadError::Io)?;
+        if let Input::Data(num_bytes) = input {
+            self.pump.received(num_bytes).map_err(ReadError::Tls)?;
+        }
+        Ok(Some(input))
+    }
+
+    /// A handshake read: into this thread's scratch buffer, and only what
+    /// arrived is copied in. The incoming buffer then holds exactly the bytes
+    /// the peer sent, and one that announces a large record and stalls costs
+    /// no room for the rest of it.
+    fn read_through_scratch(&mut self) -> Result<Option<Input>, ReadError> {
+        HANDSHAKE_SCRATCH.with_borrow_mut(|scratch| {
+            let room = self.pump.copy_room().min(scratch.len());
+            if room == 0 {
+                return Ok(None);
+            }
+            let input = self
+                .socket
+                .read(&mut scratch[..room])
+                .map_err(ReadError::Io)?;
+            if let Input::Data(num_bytes) = input {
+                self.pump
+                    .copy_in(&scratch[..num_bytes])
+                    .map_err(ReadError::Tls)?;
+            }
+            Ok(Some(input))
+        })
     }
 
     /// Marks the connection failed and offers the fatal alert (already in

@@ -594,6 +594,9 @@ pub struct Model {
     wire: Wire,
     /// A forged record went this way (index by `Dir::index`).
     forged: [bool; 2],
+    /// Deliveries so far: every other one copies the bytes in
+    /// (`extend_from_slice`) instead of reading into `unfilled`.
+    deliveries: usize,
     /// Application data on the wire already compared with what the sender's calls took.
     wire_checked: [usize; 2],
     log: Vec<String>,
@@ -645,6 +648,7 @@ impl Model {
             client: End::new(Who::Client, client, setup.deferred_client, setup.layer),
             server: End::new(Who::Server, server, setup.deferred_server, setup.layer),
             forged: [false; 2],
+            deliveries: 0,
             wire_checked: [0; 2],
             log: Vec::new(),
             input: input.to_vec(),
@@ -760,9 +764,13 @@ impl Model {
             Dir::ClientToServer => (&mut self.client.outgoing, &mut self.server.incoming),
             Dir::ServerToClient => (&mut self.server.outgoing, &mut self.client.incoming),
         };
+        self.deliveries += 1;
+        let copy_in = self.deliveries % 2 == 0;
         let n = if to_gone {
             // The transport still takes the bytes; nobody reads them.
             from_out.len().min(max)
+        } else if copy_in {
+            from_out.len().min(max).min(to_in.copy_room())
         } else {
             from_out.len().min(max).min(to_in.unfilled().len())
         };
@@ -770,9 +778,13 @@ impl Model {
             return;
         }
         let bytes = from_out.filled()[..n].to_vec();
-        if !to_gone {
-            to_in.unfilled()[..n].copy_from_slice(&bytes);
-            to_in.advance(n);
+        match (to_gone, copy_in) {
+            (true, _) => {}
+            (false, true) => to_in.extend_from_slice(&bytes),
+            (false, false) => {
+                to_in.unfilled()[..n].copy_from_slice(&bytes);
+                to_in.advance(n);
+            }
         }
         from_out.discard(n);
         self.note(format!("deliver {dir:?} {n}B"));

@@ -11,7 +11,7 @@
 use aws_lc_rs::aead::{Aad, LessSafeKey, Nonce, UnboundKey, NONCE_LEN};
 
 use crate::configs::Suite;
-use crate::harness::{Stopwatch, WIRE_CAPACITY};
+use crate::harness::{copy_bytes, Stopwatch, WIRE_CAPACITY};
 use crate::{block, Settings, Trial, RECORD};
 
 /// Bytes of additional data per record: the record header in TLS 1.3 (RFC
@@ -89,8 +89,8 @@ impl LimitTrial {
             if *at + len > wire.len() {
                 *at = 0;
             }
-            wire[*at..*at + len].copy_from_slice(&self.record);
-            received[..len].copy_from_slice(&wire[*at..*at + len]);
+            copy_bytes(&mut wire[*at..*at + len], &self.record);
+            copy_bytes(&mut received[..len], &wire[*at..*at + len]);
             *at += len;
             std::mem::swap(&mut self.record, received);
         }

@@ -21,7 +21,7 @@ use rustls::pki_types::ServerName;
 use rustls::server::UnbufferedServerConnection;
 
 use crate::configs::Rustls023;
-use crate::harness::{Api, Endpoint, Sink, Wire};
+use crate::harness::{copy_bytes, Api, Endpoint, Sink, Wire};
 
 fn client_conn(
     config: &Arc<rustls::ClientConfig>,
@@ -292,7 +292,7 @@ impl<C: Side, S: Storage> Endpoint for LlEndpoint<C, S> {
             };
             let buf = room.buf();
             let num_bytes = buf.len().min(chunk.len() - taken);
-            buf[..num_bytes].copy_from_slice(&chunk[taken..taken + num_bytes]);
+            copy_bytes(&mut buf[..num_bytes], &chunk[taken..taken + num_bytes]);
             let sealed = room.seal(num_bytes).expect("seal");
             taken += sealed;
             if sealed < num_bytes {

@@ -17,6 +17,7 @@
 mod alloc;
 mod buffered;
 mod configs;
+mod copy;
 mod harness;
 mod limit;
 mod ll;
@@ -109,7 +110,7 @@ fn main() -> ExitCode {
             "--bench" => {}
             "-h" | "--help" => {
                 println!(
-                    "usage: inmem [--quick] [--tsv] [--only bulk|handshake|memory|rustls024]... \
+                    "usage: inmem [--quick] [--tsv] [--only copy|bulk|handshake|memory|rustls024]... \
                      [--bulk-mib N] [--case TEXT] | inmem --table FILE..."
                 );
                 return ExitCode::SUCCESS;
@@ -144,7 +145,8 @@ fn main() -> ExitCode {
         .fill(&mut seed)
         .expect("random");
     let wanted = |section: &str| only.is_empty() || only.iter().any(|o| o == section);
-    let sections: [(&str, Section); 4] = [
+    let sections: [(&str, Section); 5] = [
+        ("copy", copy::copy_rows),
         ("bulk", bulk_rows),
         ("handshake", handshake_rows),
         ("memory", memory_rows),

@@ -21,7 +21,7 @@
 
 use alloc::vec::Vec;
 
-use crate::buffer::{IncomingTls, OutgoingTls, Storage};
+use crate::buffer::{copy_bytes, IncomingTls, OutgoingTls, Storage};
 use crate::conn::{LlConnection, Side};
 use crate::error::Error;
 use crate::status::{AppData, HandshakeInfo, Status};
@@ -217,7 +217,7 @@ impl<C: Side, I: Storage, O: Storage> Pump<C, I, O> {
         if self.partial_at < self.partial.len() {
             let rest = self.buffered_plaintext();
             let num_bytes = rest.len().min(buf.len());
-            buf[..num_bytes].copy_from_slice(&rest[..num_bytes]);
+            copy_bytes(&mut buf[..num_bytes], &rest[..num_bytes]);
             self.consume_plaintext(num_bytes);
             return Ok(num_bytes);
         }
@@ -244,7 +244,7 @@ impl<C: Side, I: Storage, O: Storage> Pump<C, I, O> {
                 None => break,
             };
             let num_bytes = record.len().min(room);
-            buf[filled..filled + num_bytes].copy_from_slice(&record[..num_bytes]);
+            copy_bytes(&mut buf[filled..filled + num_bytes], &record[..num_bytes]);
             partial.extend_from_slice(&record[num_bytes..]);
             filled += num_bytes;
         }

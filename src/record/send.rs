@@ -9,6 +9,7 @@ use super::cipher::{Protection, Version, HEADER_LEN};
 use super::control::{Control, Failure};
 use super::kernel::Kernel;
 use super::rules::{AlertLevel, KEY_UPDATE_NOT_REQUESTED, KEY_UPDATE_REQUESTED};
+use crate::buffer::copy_bytes;
 use crate::buffer::OutgoingTls;
 use crate::buffer::Storage;
 use crate::error::Error;
@@ -101,7 +102,10 @@ impl Sender {
     ) -> Result<usize, Error> {
         debug_assert!(plaintext.len() <= self.max_fragment);
         let at = self.reserve(outgoing_tls, plaintext.len())?;
-        outgoing_tls.unfilled()[at..at + plaintext.len()].copy_from_slice(plaintext);
+        copy_bytes(
+            &mut outgoing_tls.unfilled()[at..at + plaintext.len()],
+            plaintext,
+        );
         Ok(self.seal_reserved(outgoing_tls, content_type, plaintext.len()))
     }
 

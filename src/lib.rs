@@ -18,9 +18,9 @@
 //!
 //! 1. Read from the transport into `incoming_tls.unfilled()`, then
 //!    `incoming_tls.advance(n)`. On end-of-file call `handle_eof()`. (Or read
-//!    into memory shared between connections and copy in what arrived with
-//!    `extend_from_slice`: a server's handshakes then hold only what their
-//!    peers sent.)
+//!    at most `incoming_tls.copy_room()` bytes into memory shared between
+//!    connections and copy them in with `extend_from_slice`: a server's
+//!    handshakes then hold only what their peers sent.)
 //! 2. Call `process(&mut incoming_tls, &mut outgoing_tls)` repeatedly and act
 //!    on each [`Status`] (plaintext, handshake complete, peer closed) until it
 //!    returns [`Status::NeedsMoreTlsData`] or [`Status::MustTransmitTlsData`].

@@ -48,8 +48,10 @@ pub enum Status<'a> {
     /// `outgoing_tls.filled()`, then read more input if `wants_read()`.
     MustTransmitTlsData,
     /// Nothing to send; the connection needs more bytes from the peer. The
-    /// caller MUST read into `incoming_tls.unfilled()` (the connection made
-    /// room) and call `advance`, or report EOF with `handle_eof`.
+    /// caller MUST read into `incoming_tls.unfilled()` (the connection asked
+    /// for room; a `Vec` makes it when `unfilled()` is called) and call
+    /// `advance`, or copy at most `incoming_tls.copy_room()` bytes in with
+    /// `extend_from_slice`, or report EOF with `handle_eof`.
     NeedsMoreTlsData,
     /// Decrypted application data. Take the records out with
     /// [`AppData::next_record`]; those not taken are returned again.

@@ -1,5 +1,5 @@
-//! The one way lltls copies bytes between the caller's memory and its
-//! buffers.
+//! How lltls copies plaintext between the caller's memory and its buffers
+//! (`encrypt` into a record, `Pump::read` out of one).
 //!
 //! glibc's `memcpy` moves large blocks with `rep movsb` on CPUs that
 //! advertise fast string moves. On AMD Zen 3 and 4 that instruction runs at

@@ -1,6 +1,6 @@
 //! The caller-owned buffer of TLS bytes received from the peer.
 
-use super::Storage;
+use super::storage::Storage;
 use crate::error::Error;
 use alloc::vec;
 use alloc::vec::Vec;
@@ -26,6 +26,15 @@ const READ_SIZE: usize = MAX_RECORD_SIZE;
 /// peer that connects and stalls costs less than a maximal record.
 pub(crate) const HANDSHAKE_READ_SIZE: usize = 8192;
 
+/// The handshake's request for room, in bytes held (not discarded): at most
+/// `limit` in all, and `until` is where the record being received ends (or
+/// one handshake read's room, before its header has arrived).
+#[derive(Clone, Copy, Debug)]
+struct Wanted {
+    limit: usize,
+    until: usize,
+}
+
 /// Received TLS bytes, in storage the caller owns.
 ///
 /// The caller reads from its transport into [`unfilled`](Self::unfilled) and
@@ -42,13 +51,12 @@ pub struct IncomingTls<S: Storage = Vec<u8>> {
     start: usize,
     /// End of the received bytes.
     end: usize,
-    /// Room the connection asked for during the handshake, not made yet:
-    /// `(limit, room)` of [`reserve_exact`](Self::reserve_exact). Growable
-    /// storage grows only when the caller reads ([`unfilled`](Self::unfilled))
-    /// or copies bytes in ([`extend_from_slice`](Self::extend_from_slice)), so
-    /// a caller that copies from a buffer it shares between connections holds
-    /// exactly the bytes that arrived.
-    wanted: Option<(usize, usize)>,
+    /// Room the connection asked for during the handshake, not made yet (see
+    /// [`reserve_exact`](Self::reserve_exact)). Growable storage grows only
+    /// when the caller reads ([`unfilled`](Self::unfilled)) or copies bytes in
+    /// ([`extend_from_slice`](Self::extend_from_slice)), so a caller that
+    /// copies from a buffer it shares between connections holds what arrived.
+    wanted: Option<Wanted>,
 }
 
 impl IncomingTls<Vec<u8>> {
@@ -103,8 +111,9 @@ impl<S: Storage> IncomingTls<S> {
     /// handshake a `Vec` grows to that room here, when it is about to be
     /// used. Fixed storage is never grown.
     pub fn unfilled(&mut self) -> &mut [u8] {
-        if let Some((limit, room)) = self.wanted.take() {
-            // Growable storage always makes its room.
+        if let Some(Wanted { limit, until }) = self.wanted.take() {
+            let room = until.saturating_sub(self.end - self.start);
+            // Growable storage always makes its room (`Storage::can_grow`).
             let _ = self.make_room(limit, room, |held, wanted, _| held + wanted);
         }
         // Only storage of length 0: the connection sizes what it has made
@@ -138,8 +147,9 @@ impl<S: Storage> IncomingTls<S> {
         let held = self.end - self.start;
         let capacity = self.storage.as_ref().len();
         match self.wanted {
-            Some((limit, _)) => limit.saturating_sub(held).max(capacity - held),
-            None if capacity == 0 => READ_SIZE,
+            Some(Wanted { limit, .. }) => limit.saturating_sub(held).max(capacity - held),
+            // As `unfilled` gives it.
+            None if capacity == 0 && self.storage.can_grow() => READ_SIZE,
             // Compaction makes the bytes discarded from the front usable.
             None => capacity - held,
         }
@@ -149,12 +159,17 @@ impl<S: Storage> IncomingTls<S> {
     /// connections, into the buffer: the other way to fill it besides
     /// [`unfilled`](Self::unfilled) and [`advance`](Self::advance).
     ///
-    /// During the handshake growable storage grows to hold exactly the bytes
+    /// During the handshake growable storage grows to hold the bytes
     /// received, where a read into [`unfilled`](Self::unfilled) needs room
-    /// for what may come (up to the rest of the record being received): a
-    /// peer that announces a large record and stalls then costs what it sent.
-    /// After the handshake reading into [`unfilled`](Self::unfilled) saves
-    /// this copy.
+    /// for what may come (up to the rest of the record being received): the
+    /// first copy into an empty buffer allocates exactly its bytes, later ones
+    /// double the buffer but never past the end of the record being
+    /// received. A peer that announces a large record and stalls then costs
+    /// at most twice what it sent (exactly that when its bytes came in one
+    /// read) and never more than the record, and one that sends a byte at a
+    /// time causes a few reallocations per record, not one per byte. After
+    /// the handshake reading into [`unfilled`](Self::unfilled) saves this
+    /// copy.
     ///
     /// # Panics
     /// If `bytes` is longer than [`copy_room`](Self::copy_room): that is a
@@ -170,11 +185,16 @@ impl<S: Storage> IncomingTls<S> {
             return;
         }
         let held = self.end - self.start;
+        let record_end = self.wanted.map_or(0, |w| w.until.min(w.limit));
         // Within `copy_room`, growable storage always gets the room, and
         // fixed storage needs only compaction.
-        let _ = self.make_room(held + bytes.len(), bytes.len(), |held, wanted, _| {
-            held + wanted
+        let made = self.make_room(held + bytes.len(), bytes.len(), |held, wanted, capacity| {
+            (held + wanted).max(capacity.saturating_mul(2).min(record_end))
         });
+        assert!(
+            made.is_ok(),
+            "extend_from_slice: storage that can_grow did not grow"
+        );
         let end = self.end;
         self.storage.as_mut()[end..end + bytes.len()].copy_from_slice(bytes);
         self.end += bytes.len();
@@ -233,7 +253,10 @@ impl<S: Storage> IncomingTls<S> {
             });
         }
         if self.storage.can_grow() {
-            self.wanted = Some((limit, room));
+            self.wanted = Some(Wanted {
+                limit,
+                until: held.saturating_add(room).min(limit),
+            });
             return Ok(());
         }
         self.make_room(limit, room, |held, wanted, _| held + wanted)
@@ -318,30 +341,56 @@ mod tests {
         incoming.reserve_exact(100, 10).unwrap();
         assert_eq!(incoming.capacity(), 0, "nothing allocated when asked");
         assert_eq!(incoming.copy_room(), 100, "up to the limit");
-        incoming.extend_from_slice(&[7; 60]);
-        assert_eq!(incoming.capacity(), 60, "exactly what arrived");
-        assert_eq!(incoming.filled(), &[7; 60][..]);
-        assert_eq!(incoming.unfilled().len(), 10, "the room asked for");
-        assert_eq!(incoming.capacity(), 70);
+        incoming.extend_from_slice(&[7; 6]);
+        assert_eq!(incoming.capacity(), 6, "exactly what arrived");
+        assert_eq!(incoming.filled(), &[7; 6][..]);
+        assert_eq!(
+            incoming.unfilled().len(),
+            4,
+            "the rest of the room asked for"
+        );
+        assert_eq!(incoming.capacity(), 10);
+        incoming.advance(4);
         // The limit counts what is held.
-        incoming.discard(20);
+        incoming.discard(2);
         assert!(matches!(
-            incoming.reserve_exact(40, 10),
+            incoming.reserve_exact(8, 10),
             Err(Error::IncomingLimit {
-                buffered: 40,
-                limit: 40
+                buffered: 8,
+                limit: 8
             })
         ));
-        incoming.reserve_exact(41, 10).unwrap();
+        incoming.reserve_exact(9, 10).unwrap();
         assert_eq!(
             incoming.copy_room(),
-            30,
+            2,
             "what the storage has beats the limit"
         );
-        incoming.extend_from_slice(&[8; 30]);
-        assert_eq!(incoming.capacity(), 70, "compacted, not grown");
-        assert_eq!(&incoming.filled()[..40], &[7; 40][..]);
-        assert_eq!(&incoming.filled()[40..], &[8; 30][..]);
+        incoming.extend_from_slice(&[8; 2]);
+        assert_eq!(incoming.capacity(), 10, "compacted, not grown");
+        assert_eq!(&incoming.filled()[..8], &[7, 7, 7, 7, 0, 0, 0, 0][..]);
+        assert_eq!(&incoming.filled()[8..], &[8; 2][..]);
+    }
+
+    /// Bytes copied in one at a time grow the buffer by doubling up to the
+    /// end of the record being received, not by a reallocation per byte.
+    #[test]
+    fn copying_in_byte_by_byte_grows_geometrically_to_the_record() {
+        let mut incoming = IncomingTls::new();
+        incoming.reserve_exact(100_000, 16_389).unwrap();
+        let mut growths = 0;
+        let mut capacity = incoming.capacity();
+        for byte in 0..16_389u32 {
+            incoming.extend_from_slice(&[byte as u8]);
+            if incoming.capacity() != capacity {
+                growths += 1;
+                capacity = incoming.capacity();
+            }
+            assert!(capacity <= 16_389, "never past the record");
+            assert!(capacity <= 2 * incoming.filled().len().max(1));
+        }
+        assert_eq!(capacity, 16_389);
+        assert!(growths <= 16, "{growths} reallocations");
     }
 
     /// After the handshake's room is forgotten, copying in takes what the

@@ -1,6 +1,6 @@
 //! The caller-owned buffer of TLS bytes waiting to be transmitted.
 
-use super::Storage;
+use super::storage::Storage;
 use crate::error::Error;
 use alloc::vec;
 use alloc::vec::Vec;

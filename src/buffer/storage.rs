@@ -19,8 +19,10 @@ pub trait Storage: AsRef<[u8]> + AsMut<[u8]> {
     /// Gives back the memory of an empty buffer. Fixed storage keeps it.
     fn release(&mut self) {}
 
-    /// Whether [`grow_to`](Self::grow_to) can make it longer: a buffer then
-    /// grows when the room is used rather than when it is asked for.
+    /// Whether [`grow_to`](Self::grow_to) always succeeds. A buffer then
+    /// grows when its room is used rather than when the connection asks for
+    /// it, so only storage whose `grow_to` never returns `false` may say
+    /// `true`.
     fn can_grow(&self) -> bool {
         false
     }

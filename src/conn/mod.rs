@@ -215,6 +215,9 @@ impl<C: Side> LlConnection<C> {
         incoming_tls: &'a mut IncomingTls<I>,
         outgoing_tls: &mut OutgoingTls<O>,
     ) -> Result<Status<'a>, Error> {
+        // The handshake's room asked for by the previous call was for the
+        // read that came before this one.
+        incoming_tls.forget_wanted();
         self.check_failed()?;
         if let Some(certificates) = self.deferred.as_ref().and_then(Deferred::take_presented) {
             return Ok(Status::VerifyPeer(certificates));
@@ -818,7 +821,6 @@ impl<C: Side> LlConnection<C> {
 /// grows once a record is partly in: a connection that receives nothing
 /// after its handshake never holds a record's room.
 fn room_for_records<I: Storage>(incoming_tls: &mut IncomingTls<I>) -> Result<(), Error> {
-    incoming_tls.forget_wanted();
     if incoming_tls.is_empty() && incoming_tls.capacity() > 0 {
         return Ok(());
     }

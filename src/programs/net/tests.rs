@@ -34,6 +34,23 @@ impl Handler for Collect {
     }
 }
 
+/// llserver's config for `echo` with the repository's certificates.
+fn echo_server_config() -> std::sync::Arc<rustls::ServerConfig> {
+    let certs = concat!(env!("CARGO_MANIFEST_DIR"), "/certs");
+    let server_args = ServerArgs::parse_from(["llserver", "--certs", certs, "echo"]);
+    crate::programs::config::server_config(&server_args).unwrap()
+}
+
+/// A listener on an ephemeral loopback port, registered as `LISTENER`.
+fn listen(poll: &Poll) -> (TcpListener, std::net::SocketAddr) {
+    let mut listener = TcpListener::bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    let addr = listener.local_addr().unwrap();
+    poll.registry()
+        .register(&mut listener, LISTENER, Interest::READABLE)
+        .unwrap();
+    (listener, addr)
+}
+
 const LISTENER: Token = Token(0);
 const CLIENT: Token = Token(1);
 const SERVER: Token = Token(2);
@@ -43,19 +60,13 @@ const SERVER: Token = Token(2);
 /// connection holds buffer memory.
 #[test]
 fn echo_round_trip_then_idle_connections_hold_no_buffers() {
-    let certs = concat!(env!("CARGO_MANIFEST_DIR"), "/certs");
     let ca = concat!(env!("CARGO_MANIFEST_DIR"), "/certs/ca.pem");
-    let server_args = ServerArgs::parse_from(["llserver", "--certs", certs, "echo"]);
     let client_args = ClientArgs::parse_from(["llclient", "--cafile", ca, "localhost"]);
-    let server_config = crate::programs::config::server_config(&server_args).unwrap();
+    let server_config = echo_server_config();
     let client_config = crate::programs::config::client_config(&client_args).unwrap();
 
     let mut poll = Poll::new().unwrap();
-    let mut listener = TcpListener::bind("127.0.0.1:0".parse().unwrap()).unwrap();
-    let addr = listener.local_addr().unwrap();
-    poll.registry()
-        .register(&mut listener, LISTENER, Interest::READABLE)
-        .unwrap();
+    let (listener, addr) = listen(&poll);
     let name = "localhost".try_into().unwrap();
     let conn = LlClientConnection::new(client_config, name).unwrap();
     let mut client = TlsConn::connecting(TcpStream::connect(addr).unwrap(), conn);
@@ -159,16 +170,10 @@ fn closing_lines_claim_no_fin_after_a_socket_error() {
 #[test]
 fn a_stalled_client_hello_holds_what_arrived() {
     use std::io::Write;
-    let certs = concat!(env!("CARGO_MANIFEST_DIR"), "/certs");
-    let server_args = ServerArgs::parse_from(["llserver", "--certs", certs, "echo"]);
-    let server_config = crate::programs::config::server_config(&server_args).unwrap();
+    let server_config = echo_server_config();
 
     let mut poll = Poll::new().unwrap();
-    let mut listener = TcpListener::bind("127.0.0.1:0".parse().unwrap()).unwrap();
-    let addr = listener.local_addr().unwrap();
-    poll.registry()
-        .register(&mut listener, LISTENER, Interest::READABLE)
-        .unwrap();
+    let (listener, addr) = listen(&poll);
     let mut stalled = std::net::TcpStream::connect(addr).unwrap();
     let mut hello = vec![22, 3, 1, 0x40, 0x00, 1, 0, 0x3f, 0xfc];
     hello.resize(5 + 12 * 1024, 0);
@@ -179,7 +184,7 @@ fn a_stalled_client_hello_holds_what_arrived() {
     let mut events = Events::with_capacity(16);
     while server
         .as_ref()
-        .is_none_or(|server| server.buffer_capacity() < hello.len())
+        .map_or(true, |server| server.buffer_capacity() < hello.len())
     {
         poll.poll(&mut events, Some(Duration::from_secs(10)))
             .unwrap();

@@ -24,8 +24,7 @@ const SLOW_DISTANCE: usize = 64;
 /// If the lengths differ, as `copy_from_slice`.
 #[inline]
 pub(crate) fn copy_bytes(dst: &mut [u8], src: &[u8]) {
-    let distance = (dst.as_ptr() as usize).wrapping_sub(src.as_ptr() as usize) % 4096;
-    if src.len() <= PIECE || distance == 0 || distance >= SLOW_DISTANCE {
+    if !in_pieces(dst.as_ptr() as usize, src.as_ptr() as usize, src.len()) {
         dst.copy_from_slice(src);
         return;
     }
@@ -35,9 +34,18 @@ pub(crate) fn copy_bytes(dst: &mut [u8], src: &[u8]) {
     }
 }
 
+/// Whether a copy of `len` bytes from address `src` to `dst` goes in pieces:
+/// when it is longer than a piece and the destination lies 1 to 63 bytes
+/// after the source modulo 4 KiB.
+#[inline]
+fn in_pieces(dst: usize, src: usize, len: usize) -> bool {
+    let distance = dst.wrapping_sub(src) % 4096;
+    len > PIECE && distance != 0 && distance < SLOW_DISTANCE
+}
+
 #[cfg(test)]
 mod tests {
-    use super::copy_bytes;
+    use super::{copy_bytes, in_pieces};
     use alloc::vec;
 
     /// Every distance and length around the pieces copies every byte once,
@@ -58,6 +66,26 @@ mod tests {
                 assert!(backing[..at].iter().all(|&b| b == 0xee));
                 assert!(backing[at + len..].iter().all(|&b| b == 0xee));
             }
+        }
+    }
+
+    /// Pieces exactly where one `memcpy` would be slow: long copies to a
+    /// destination 1 to 63 bytes after the source modulo 4 KiB, wherever
+    /// in memory, and the address arithmetic wraps.
+    #[test]
+    fn pieces_only_in_the_slow_case() {
+        for base in [0x1000usize, 0x7fff_0000_1230, usize::MAX - 0xfff] {
+            let src = base;
+            for (distance, want) in [(0, false), (1, true), (5, true), (63, true), (64, false)] {
+                for page in [0, 4096, 3 * 4096] {
+                    let dst = src.wrapping_add(page + distance);
+                    assert_eq!(in_pieces(dst, src, 16_384), want, "{distance} {page}");
+                }
+            }
+            // A destination before the source is not the slow case.
+            assert!(!in_pieces(src.wrapping_sub(5), src, 16_384));
+            assert!(!in_pieces(src.wrapping_add(5), src, 1024), "one piece");
+            assert!(in_pieces(src.wrapping_add(5), src, 1025));
         }
     }
 

@@ -372,6 +372,19 @@ mod tests {
         assert_eq!(&incoming.filled()[8..], &[8; 2][..]);
     }
 
+    /// The room asked for counts from the bytes held, wherever they start:
+    /// after bytes were discarded from the front, a read gets the rest of
+    /// the record, not less.
+    #[test]
+    fn handshake_room_counts_from_the_bytes_held() {
+        let mut incoming = IncomingTls::new();
+        incoming.extend_from_slice(&[1; 100]);
+        incoming.discard(40);
+        incoming.reserve_exact(10_000, 1_000).unwrap();
+        assert_eq!(incoming.unfilled().len(), 1_000);
+        assert_eq!(incoming.filled(), &[1; 60][..]);
+    }
+
     /// Bytes copied in one at a time grow the buffer by doubling up to the
     /// end of the record being received, not by a reallocation per byte.
     #[test]

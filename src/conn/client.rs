@@ -103,7 +103,7 @@ impl LlConnection<UnbufferedClientConnection> {
     /// certificate (see [`crate::verify`]). Always with the in-place record
     /// layer, which seals the alert of a rejection.
     pub fn deferred(
-        config: &crate::DeferredClientConfig,
+        config: &crate::verify::DeferredClientConfig,
         server_name: ServerName<'static>,
     ) -> Result<Self, Error> {
         Self::with_record_layer(config.0.clone(), server_name, RecordLayer::InPlace)

@@ -1,6 +1,6 @@
 //! Record framing checked before rustls sees a record, while rustls runs the
 //! record layer (the handshake, and the whole connection in
-//! [`RecordLayer::Rustls`](crate::RecordLayer::Rustls) mode): known content
+//! [`RecordLayer::Rustls`](crate::record::RecordLayer::Rustls) mode): known content
 //! types, the length limits of RFC 8446 §5.1–5.2 and RFC 5246 §6.2 for the
 //! phase, and a change_cipher_spec that is exactly one byte 0x01. Each with
 //! the RFC's alert, sent in the clear while this side still sends in the

@@ -65,7 +65,7 @@ impl LlConnection<UnbufferedServerConnection> {
     /// record layer after the handshake.
     ///
     /// The config MUST have `enable_secret_extraction` set (see
-    /// [`LlClientConnection::new`](crate::LlClientConnection::new)).
+    /// [`LlClientConnection::new`](crate::conn::LlClientConnection::new)).
     pub fn new(config: Arc<ServerConfig>) -> Result<Self, Error> {
         Self::with_record_layer(config, RecordLayer::default())
     }
@@ -74,7 +74,7 @@ impl LlConnection<UnbufferedServerConnection> {
     /// A server connection in deferred mode: the caller verifies client
     /// certificates (see [`crate::verify`]). Always with the in-place record
     /// layer, which seals the alert of a rejection.
-    pub fn deferred(config: &crate::DeferredServerConfig) -> Result<Self, Error> {
+    pub fn deferred(config: &crate::verify::DeferredServerConfig) -> Result<Self, Error> {
         Self::with_record_layer(config.0.clone(), RecordLayer::InPlace).map(Self::deferred_mode)
     }
 

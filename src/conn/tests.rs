@@ -19,14 +19,14 @@ use crate::status::Status;
 const TLS13: SupportedCipherSuite = cipher_suite::TLS13_AES_128_GCM_SHA256;
 const TLS12: SupportedCipherSuite = cipher_suite::TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256;
 
-struct End<C: crate::Side> {
-    conn: crate::LlConnection<C>,
+struct End<C: crate::conn::Side> {
+    conn: crate::conn::LlConnection<C>,
     incoming: IncomingTls,
     outgoing: OutgoingTls,
 }
 
-impl<C: crate::Side> End<C> {
-    fn new(conn: crate::LlConnection<C>) -> Self {
+impl<C: crate::conn::Side> End<C> {
+    fn new(conn: crate::conn::LlConnection<C>) -> Self {
         Self {
             conn,
             incoming: IncomingTls::new(),

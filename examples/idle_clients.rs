@@ -213,8 +213,13 @@ fn run_partial(args: &Args, addr: SocketAddr) -> Result<(), String> {
             .map_err(|e| format!("connection {i}: {e}"))?;
         conns.push(socket);
     }
+    hold(&format!("stalled {}", conns.len()), conns)
+}
+
+/// Says `line` on stdout, then holds `conns` open until stdin ends.
+fn hold<T>(line: &str, conns: Vec<T>) -> Result<(), String> {
     let mut stdout = io::stdout();
-    writeln!(stdout, "stalled {}", conns.len())
+    writeln!(stdout, "{line}")
         .and_then(|()| stdout.flush())
         .map_err(|e| e.to_string())?;
     let mut rest = Vec::new();
@@ -294,13 +299,6 @@ fn run(args: &Args) -> Result<(), String> {
             }
         }
     }
-    let mut stdout = io::stdout();
-    writeln!(stdout, "established {established}")
-        .and_then(|()| stdout.flush())
-        .map_err(|e| e.to_string())?;
     // Hold every connection until told to let go.
-    let mut rest = Vec::new();
-    let _ = io::stdin().read_to_end(&mut rest);
-    drop(conns);
-    Ok(())
+    hold(&format!("established {established}"), conns)
 }

@@ -860,6 +860,21 @@ fn expand_label_sha384(secret: &[u8], label: &[u8], out: &mut [u8]) {
         .unwrap();
 }
 
+/// A sealer of records as the client would send them under its handshake
+/// keys (TLS13_AES_256_GCM_SHA384), from the first sequence number.
+fn client_handshake_sealer(secrets: &Secrets) -> harness::hostile::records::PeerSealer {
+    let secret = secrets.get("CLIENT_HANDSHAKE_TRAFFIC_SECRET");
+    let mut key = [0u8; 32];
+    expand_label_sha384(&secret, b"key", &mut key);
+    let mut iv = [0u8; 12];
+    expand_label_sha384(&secret, b"iv", &mut iv);
+    let keys = rustls::ConnectionTrafficSecrets::Aes256Gcm {
+        key: key.into(),
+        iv: iv.into(),
+    };
+    harness::hostile::records::PeerSealer::new(&keys, 0, true)
+}
+
 /// A pair on TLS13_AES_256_GCM_SHA384 run to the client's second flight,
 /// which is dropped; the server is shown `records(sealer)` instead, sealed
 /// with the client's handshake keys. Returns the server's answer.
@@ -874,16 +889,7 @@ fn replace_second_flight_sealed(
     client.key_log = secrets.clone();
     let mut pair = Pair::from_arcs(Arc::new(client), server);
     replace_second_flight(&mut pair, &[]);
-    let secret = secrets.get("CLIENT_HANDSHAKE_TRAFFIC_SECRET");
-    let mut key = [0u8; 32];
-    expand_label_sha384(&secret, b"key", &mut key);
-    let mut iv = [0u8; 12];
-    expand_label_sha384(&secret, b"iv", &mut iv);
-    let keys = rustls::ConnectionTrafficSecrets::Aes256Gcm {
-        key: key.into(),
-        iv: iv.into(),
-    };
-    let mut sealer = harness::hostile::records::PeerSealer::new(&keys, 0, true);
+    let mut sealer = client_handshake_sealer(&secrets);
     let input = records(&mut sealer);
     deliver(&mut pair.server, &input);
     let answer = pair.server.outgoing.filled().to_vec();
@@ -1003,16 +1009,7 @@ fn undecryptable_record_inside_a_handshake_message_after_rejected_early_data() {
         replace_second_flight(&mut pair, &[]);
         let info = pair.server.conn.handshake_info();
         assert!(info.resumed, "resumed: {info:?}");
-        let secret = secrets.get("CLIENT_HANDSHAKE_TRAFFIC_SECRET");
-        let mut key = [0u8; 32];
-        expand_label_sha384(&secret, b"key", &mut key);
-        let mut iv = [0u8; 12];
-        expand_label_sha384(&secret, b"iv", &mut iv);
-        let keys = rustls::ConnectionTrafficSecrets::Aes256Gcm {
-            key: key.into(),
-            iv: iv.into(),
-        };
-        let mut sealer = harness::hostile::records::PeerSealer::new(&keys, 0, true);
+        let mut sealer = client_handshake_sealer(&secrets);
         let finished = handshake(20, &[0; 48]);
         let mut input = sealer.seal(22, &finished[..10]);
         input.extend_from_slice(&[23, 3, 3, 0, 20]);

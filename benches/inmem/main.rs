@@ -406,19 +406,24 @@ struct AllocTally {
 }
 
 impl AllocTally {
-    /// One case's `writes` of `write_size`: each stack's sender and
-    /// receiver tallies.
-    fn add(
+    /// The allocations of an lltls trial and a rustls 0.24 trial of one
+    /// case over `runs` timed runs.
+    fn add<A: Api, B: Api>(
         &mut self,
         suite: Suite,
-        write_size: usize,
-        writes: u64,
-        ll: [Tally; 2],
-        peer: [Tally; 2],
+        runs: usize,
+        ll: &BulkTrial<A>,
+        peer: &BulkTrial<B>,
     ) {
+        let write_size = ll.data.len();
+        let writes = (runs * ll.writes) as u64;
         self.records[0] += writes * write_size.div_ceil(RECORD) as u64;
         self.records[1] += writes * records_024(suite, write_size) as u64;
-        for (stack, sides) in [ll, peer].into_iter().enumerate() {
+        let stacks = [
+            [ll.sender.alloc, ll.receiver.alloc],
+            [peer.sender.alloc, peer.receiver.alloc],
+        ];
+        for (stack, sides) in stacks.into_iter().enumerate() {
             for (side, tally) in sides.into_iter().enumerate() {
                 self.tallies[stack][side] += tally;
             }
@@ -1064,13 +1069,7 @@ fn rustls024_rows(settings: &Settings) -> Vec<Row> {
                         ),
                     );
                 }
-                allocs.add(
-                    suite,
-                    write_size,
-                    (settings.runs * ll.writes) as u64,
-                    [ll.sender.alloc, ll.receiver.alloc],
-                    [peer.sender.alloc, peer.receiver.alloc],
-                );
+                allocs.add(suite, settings.runs, &ll, &peer);
             }
         }
         alloc_rows.extend(allocs.rows(suite, "vs 0.24 alloc/record", ""));
@@ -1165,13 +1164,7 @@ fn rustls024_split_rows(settings: &Settings) -> Vec<Row> {
                         peer_rates.median / peer_whole_rates.median * 100.0,
                     ),
                 );
-                allocs.add(
-                    suite,
-                    write_size,
-                    (settings.runs * ll.writes) as u64,
-                    [ll.sender.alloc, ll.receiver.alloc],
-                    [peer.sender.alloc, peer.receiver.alloc],
-                );
+                allocs.add(suite, settings.runs, &ll, &peer);
             }
         }
         alloc_rows.extend(allocs.rows(suite, "vs 0.24 split alloc/record", ", split"));
